@@ -1,0 +1,33 @@
+"""Protocol time versus real time: a course may run on a compressed clock (`time_scale`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CourseClock(BaseModel):
+    """Maps protocol time to real time around the course's start.
+
+    With scale 1/8640 a protocol day lasts 10 real seconds. Protocol times (session dates,
+    deadlines) are what the clinic sees; real times are what the workflow sleeps on.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    anchor: datetime
+    scale: float = Field(default=1.0, gt=0, le=1)
+
+    def to_real(self, protocol_time: datetime) -> datetime:
+        return self.anchor + (protocol_time - self.anchor) * self.scale
+
+    def to_protocol(self, real_time: datetime) -> datetime:
+        return self.anchor + (real_time - self.anchor) / self.scale
+
+    def real_duration(self, protocol_duration: timedelta) -> timedelta:
+        return protocol_duration * self.scale
+
+    def real_delay_until(self, protocol_time: datetime, real_now: datetime) -> timedelta:
+        """How long to sleep now until `protocol_time` (never negative)."""
+        return max(self.to_real(protocol_time) - real_now, timedelta(0))

@@ -1,0 +1,22 @@
+"""Names other services code against: task queue, workflow ids, search attributes."""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+TASK_QUEUE = "trd-courses"
+
+COURSE_PHASE = SearchAttributeKey.for_keyword("CoursePhase")
+CLINIC_ID = SearchAttributeKey.for_keyword("ClinicId")
+PATIENT_REF = SearchAttributeKey.for_keyword("PatientRef")
+NEXT_SESSION_AT = SearchAttributeKey.for_datetime("NextSessionAt")
+OPEN_ESCALATIONS = SearchAttributeKey.for_int("OpenEscalations")
+SEARCH_ATTRIBUTES = (COURSE_PHASE, CLINIC_ID, PATIENT_REF, NEXT_SESSION_AT, OPEN_ESCALATIONS)
+
+
+def course_workflow_id(course_id: str) -> str:
+    return f"course-{course_id}"
+
+
+def session_workflow_id(course_id: str, number: int) -> str:
+    return f"course-{course_id}-session-{number}"

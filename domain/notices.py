@@ -1,0 +1,27 @@
+"""Notices the course sends to clinic staff. They carry no PHI: staff look the patient up."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class NoticeKind(StrEnum):
+    REVIEW_OVERDUE = "review_overdue"
+    RELAPSE_DECISION_OVERDUE = "relapse_decision_overdue"
+    RELAPSE_FLAGGED = "relapse_flagged"
+    CHECK_IN_MISSED = "check_in_missed"
+    SELF_HARM_ITEM = "self_harm_item"
+
+
+class ClinicNotice(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    effect_key: str
+    """One notice per key, however often the activity is retried or the workflow replayed."""
+    course_id: str
+    kind: NoticeKind
+    message: str
+    recipient: str = "clinic-staff"
+    session: int | None = None

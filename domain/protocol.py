@@ -1,0 +1,136 @@
+"""The clinical protocol as data: versioned, validated, tunable per clinic and pinned per course.
+
+Defaults follow the US label, the REMS and the common scales (see shared/DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+PROTOCOL_VERSION = "2026.1"
+
+
+class Indication(StrEnum):
+    TRD = "trd"
+    """Treatment-resistant depression: induction, maintenance, follow-up."""
+    MDD_SUICIDAL = "mdd_suicidal"
+    """MDD with acute suicidal ideation: 84 mg twice weekly for 4 weeks, no maintenance."""
+
+
+class Frequency(StrEnum):
+    TWICE_WEEKLY = "twice_weekly"
+    WEEKLY = "weekly"
+    EVERY_2_WEEKS = "every_2_weeks"
+
+    @property
+    def more_frequent(self) -> Frequency:
+        """The previous, more frequent step (every 2 weeks -> weekly -> twice weekly)."""
+        order = list(Frequency)
+        return order[max(order.index(self) - 1, 0)]
+
+    @property
+    def less_frequent(self) -> Frequency:
+        order = list(Frequency)
+        return order[min(order.index(self) + 1, len(order) - 1)]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DosingRules(Frozen):
+    device_mg: int = Field(default=28, gt=0)
+    first_dose_mg: int = Field(default=56, gt=0)
+    allowed_doses_mg: tuple[PositiveInt, ...] = (56, 84)
+    step_mg: int = Field(default=28, gt=0)
+    minutes_between_devices: int = Field(default=5, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.first_dose_mg not in self.allowed_doses_mg:
+            raise ValueError("first_dose_mg must be one of allowed_doses_mg")
+        if any(dose % self.device_mg for dose in self.allowed_doses_mg):
+            raise ValueError("every allowed dose must be a whole number of devices")
+        if self.step_mg % self.device_mg:
+            raise ValueError("step_mg must be a whole number of devices")
+        return self
+
+
+class Calendar(Frozen):
+    """When sessions fall, in the clinic's local time."""
+
+    session_time: time = time(9, 0)
+    twice_weekly_days: tuple[int, ...] = Field(default=(0, 3), min_length=2, max_length=2)
+    """Weekdays (Monday=0) for twice-weekly sessions."""
+    min_days_between_sessions: int = Field(default=2, ge=1)
+
+    @model_validator(mode="after")
+    def _days(self) -> Self:
+        first, second = sorted(self.twice_weekly_days)
+        if not 0 <= first < second <= 6:
+            raise ValueError("twice_weekly_days must be two distinct weekdays 0-6")
+        gap = second - first
+        if min(gap, 7 - gap) < self.min_days_between_sessions:
+            raise ValueError("twice_weekly_days must be at least min_days_between_sessions apart")
+        return self
+
+
+class Scales(Frozen):
+    response_reduction: float = Field(default=0.5, gt=0, le=1)
+    """Response: at least this fraction less than baseline."""
+    phq9_remission_below: int = Field(default=5, ge=0, le=27)
+    madrs_remission_at_most: int = Field(default=12, ge=0, le=60)
+    relapse_phq9_at_least: int = Field(default=10, ge=0, le=27)
+    """In follow-up, a PHQ-9 at or above this that is no longer a response is a relapse."""
+
+
+class Phases(Frozen):
+    induction_weeks: int = Field(default=4, ge=1)
+    fixed_weekly_maintenance_weeks: int = Field(default=4, ge=0)
+    """Weeks 5-8: weekly, before the frequency may go to every 2 weeks."""
+    maintenance_weeks: int | None = Field(default=None, ge=1)
+    """Maintenance length; None means until a clinician ends it."""
+    follow_up_check_in_weeks: tuple[int, ...] = (2, 4, 12)
+    decision_overdue_hours: int = Field(default=72, ge=1)
+    """A clinician decision still pending after this is overdue: the clinic is reminded."""
+    outcome_grace_hours: int = Field(default=12, ge=1)
+    """A session with no outcome reported this long after its start counts as missed."""
+    check_in_window_days: int = Field(default=7, ge=1)
+    """A follow-up check-in with no score within this window is recorded as missed."""
+
+    @model_validator(mode="after")
+    def _check_ins(self) -> Self:
+        weeks = self.follow_up_check_in_weeks
+        if list(weeks) != sorted(set(weeks)) or any(w < 1 for w in weeks):
+            raise ValueError("follow_up_check_in_weeks must be increasing positive weeks")
+        return self
+
+
+class Protocol(Frozen):
+    """A pinned protocol: a course keeps the version it started with."""
+
+    version: str = PROTOCOL_VERSION
+    dosing: DosingRules = DosingRules()
+    calendar: Calendar = Calendar()
+    scales: Scales = Scales()
+    phases: Phases = Phases()
+
+    def with_overrides(self, overrides: dict[str, Any], *, version: str | None = None) -> Protocol:
+        """A clinic's tuned protocol, validated as a whole (a bad override raises)."""
+        merged = _deep_merge(self.model_dump(), overrides)
+        merged["version"] = version or f"{self.version}+clinic"
+        return Protocol.model_validate(merged)
+
+
+def _deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

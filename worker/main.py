@@ -1,0 +1,72 @@
+"""The worker process: every workflow and activity of trdflow on the `trd-courses` queue."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.notifications import ClinicNotifier
+from domain.contract import TASK_QUEUE
+from store.db import create_pool
+from worker.converter import data_converter
+from worker.logs import configure_logging
+from worker.settings import Settings, get_settings
+from workflows.course import TreatmentCourse
+from workflows.session import DosingSession
+
+log = structlog.get_logger()
+
+WORKFLOWS = (TreatmentCourse, DosingSession)
+
+
+def activities(pool: asyncpg.Pool) -> Sequence[Any]:
+    return [ClinicNotifier(pool).notify_clinic]
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(settings),
+    )
+
+
+def build_worker(client: Client, pool: asyncpg.Pool) -> Worker:
+    return Worker(
+        client, task_queue=TASK_QUEUE, workflows=list(WORKFLOWS), activities=activities(pool)
+    )
+
+
+async def serve(settings: Settings) -> None:
+    if settings.database_url is None:
+        raise SystemExit("DATABASE_URL is not set (`make run` sets it for the local stack)")
+    client = await connect(settings)
+    pool = await create_pool(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with build_worker(client, pool):
+            log.info("worker started", task_queue=TASK_QUEUE, address=settings.temporal_address)
+            await stop.wait()
+            log.info("worker stopping: letting running tasks finish")
+    finally:
+        await pool.close()
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()
