@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from domain.contract import course_workflow_id
@@ -40,6 +41,12 @@ Advance = Callable[[timedelta], Awaitable[None]]
 
 CLINICIAN = "dr-sim"
 NURSE = "nurse-sim"
+QUIET_POLLS = 500
+IN_FLIGHT = (
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+)
 SETTLE_POLLS = 100
 SETTLE_POLL_SECONDS = 0.02
 IDLE_STEP = timedelta(hours=6)
@@ -122,30 +129,53 @@ class ClinicPlayer:
         self._persona = persona
         self._now = now
         self._advance = advance
+        self.frequency_changes: list[FrequencyChange] = []
+        self.relapse_decisions = 0
 
     async def play(self) -> CourseStatus:
-        status = await self._course.query(TreatmentCourse.status)
+        status = await self._status()
         while not status.phase.is_final:
-            await self._step(status)
-            status = await self._settled(status)
+            if await self._step(status):
+                status = await self._settled(status)
+            else:
+                status = await self._status()
         return status
 
     async def _settled(self, before: CourseStatus) -> CourseStatus:
         """The status once the course has taken in the last step (it moves on asynchronously)."""
         for _ in range(SETTLE_POLLS):
-            status = await self._course.query(TreatmentCourse.status)
+            status = await self._status()
             if status != before:
                 return status
             await asyncio.sleep(SETTLE_POLL_SECONDS)
         return status
 
-    async def _step(self, status: CourseStatus) -> None:
+    async def _status(self) -> CourseStatus:
+        await self._quiet()
+        return await self._course.query(TreatmentCourse.status)
+
+    async def _quiet(self) -> None:
+        """Wait until the course has no workflow task in flight.
+
+        The time-skipping test server loses a query that it buffers behind a task which ends
+        the run (continue-as-new), so the clinic asks only when the course is idle.
+        """
+        for _ in range(QUIET_POLLS):
+            handle = self._client.get_workflow_handle(self._course.id)
+            last = None
+            async for event in handle.fetch_history_events():
+                last = event.event_type
+            if last not in IN_FLIGHT:
+                return
+            await asyncio.sleep(SETTLE_POLL_SECONDS)
+
+    async def _step(self, status: CourseStatus) -> bool:
+        """Do what the clinic does next: True if it told the course something, False if it
+        let time pass."""
         if status.awaiting is Awaiting.ASSESSMENT:
             await self._course.execute_update(
                 TreatmentCourse.submit_assessment, assessment_for(self._persona)
             )
-        elif status.awaiting is Awaiting.SESSION and status.current_session is not None:
-            await self._attend_or_miss(status)
         elif status.awaiting is Awaiting.REVIEW_DECISION and status.benefit is not None:
             response = status.benefit.response
             await self._course.execute_update(
@@ -161,14 +191,15 @@ class ClinicPlayer:
             and status.suggestion is not None
             and status.suggestion.frequency is not status.frequency
         ):
-            await self._course.execute_update(
-                TreatmentCourse.change_frequency,
-                FrequencyChange(
-                    frequency=status.suggestion.frequency,
-                    clinician=CLINICIAN,
-                    reason=status.suggestion.reason,
-                ),
+            change = FrequencyChange(
+                frequency=status.suggestion.frequency,
+                clinician=CLINICIAN,
+                reason=status.suggestion.reason,
             )
+            await self._course.execute_update(TreatmentCourse.change_frequency, change)
+            self.frequency_changes.append(change)
+        elif status.awaiting is Awaiting.SESSION and status.current_session is not None:
+            return await self._attend_or_miss(status)
         elif status.awaiting is Awaiting.CHECK_IN:
             await self._check_in(status)
         elif status.awaiting is Awaiting.RELAPSE_DECISION:
@@ -176,21 +207,24 @@ class ClinicPlayer:
                 TreatmentCourse.decide_relapse,
                 RelapseDecision(reinduce=False, clinician=CLINICIAN, note="watchful waiting"),
             )
+            self.relapse_decisions += 1
         else:
             target = status.next_check_in_at or (
                 status.clock.to_protocol(await self._now()) + IDLE_STEP
             )
             await self._wait_until(status, target)
+            return False
+        return True
 
-    async def _attend_or_miss(self, status: CourseStatus) -> None:
+    async def _attend_or_miss(self, status: CourseStatus) -> bool:
         session = status.current_session
         assert session is not None
         if status.clock.to_protocol(await self._now()) < session.scheduled_at:
             await self._wait_until(status, session.scheduled_at)
-            return
+            return False
         if session.number in self._persona.missed_sessions:
             await self._wait_until(status, session.scheduled_at + IDLE_STEP * 3)
-            return
+            return False
         dose = self._persona.dose_mg if status.sessions_done else 56
         handle = self._client.get_workflow_handle_for(DosingSession.run, session.workflow_id)
         await handle.execute_update(
@@ -204,6 +238,7 @@ class ClinicPlayer:
                 score=Score(scale=Scale.PHQ9, total=self._persona.phq9_after(session.number)),
             ),
         )
+        return True
 
     async def _check_in(self, status: CourseStatus) -> None:
         scores = self._persona.check_in_phq9

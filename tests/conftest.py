@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from cli.stack import register_search_attributes, venv_binary
 from store.db import create_pool
@@ -17,6 +18,7 @@ from store.embedded import start_postgres
 from store.migrate import migrate
 from worker.codec import generate_key
 from worker.converter import data_converter
+from worker.main import build_worker
 from worker.settings import Settings
 
 TEST_KEY_ID = "test-1"
@@ -73,3 +75,10 @@ async def env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 def client(env: WorkflowEnvironment) -> Client:
     return env.client
+
+
+@pytest.fixture(scope="session")
+async def worker(client: Client, db_pool: asyncpg.Pool) -> AsyncIterator[Worker]:
+    """The project's own worker (every workflow and activity) on the test server."""
+    async with build_worker(client, db_pool) as running:
+        yield running

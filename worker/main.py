@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 from activities.notifications import ClinicNotifier
 from domain.contract import TASK_QUEUE
 from store.db import create_pool
-from worker.converter import data_converter
+from worker.client import connect
 from worker.logs import configure_logging
 from worker.settings import Settings, get_settings
 from workflows.course import TreatmentCourse
@@ -28,14 +28,6 @@ WORKFLOWS = (TreatmentCourse, DosingSession)
 
 def activities(pool: asyncpg.Pool) -> Sequence[Any]:
     return [ClinicNotifier(pool).notify_clinic]
-
-
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=data_converter(settings),
-    )
 
 
 def build_worker(client: Client, pool: asyncpg.Pool) -> Worker:

@@ -1,0 +1,93 @@
+"""Running a command's work against Temporal: connect, query, send updates."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from rich.console import RenderableType
+from rich.markup import escape
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.workflow import UpdateMethodMultiParam
+
+from cli.errors import CliError
+from cli.inputs import build
+from cli.render import console, echo_json
+from domain.contract import course_workflow_id
+from domain.course import CourseStatus
+from worker.client import connect
+from worker.settings import Settings, get_settings
+from workflows.course import TreatmentCourse
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+
+ANSWER_TIMEOUT = timedelta(seconds=30)
+"""An update waits for a worker; without one, say so rather than hang."""
+
+
+async def open_client(settings: Settings) -> Client:
+    try:
+        return await connect(settings)
+    except RuntimeError as err:
+        raise CliError(
+            f"cannot reach Temporal at {settings.temporal_address}: "
+            "is `trdflow dev up` running, or TEMPORAL_ADDRESS set?"
+        ) from err
+
+
+def with_client(work: Callable[[Client], Awaitable[T]], settings: Settings | None = None) -> T:
+    """Connect with the project's settings and converter, and run `work`."""
+
+    async def main() -> T:
+        return await work(await open_client(settings or get_settings()))
+
+    return asyncio.run(main())
+
+
+async def course_status(client: Client, course_id: str) -> CourseStatus:
+    handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
+    return await handle.query(TreatmentCourse.status)
+
+
+def ui_link(settings: Settings, workflow_id: str) -> str:
+    return f"{settings.ui_origin}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+
+
+def deliver(
+    workflow_id: str,
+    update: UpdateMethodMultiParam[[Any, M], R],
+    model: type[M],
+    file: Path | None,
+    fields: Mapping[str, Any],
+    *,
+    done: str,
+    show: Callable[[R], RenderableType] | None = None,
+    as_json: bool = False,
+) -> None:
+    """The path of every clinic event: build the message, send the Update, show the answer."""
+    message = build(model, file, fields)
+
+    async def send(client: Client) -> R:
+        handle = client.get_workflow_handle(workflow_id)
+        try:
+            async with asyncio.timeout(ANSWER_TIMEOUT.total_seconds()):
+                return await handle.execute_update(update, message)
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
+            raise CliError(
+                f"{workflow_id} did not answer in {ANSWER_TIMEOUT.seconds} s: is a worker "
+                "running? The update may still be applied when one picks it up."
+            ) from err
+
+    result = with_client(send)
+    if as_json and isinstance(result, BaseModel):
+        echo_json(result)
+        return
+    console.print(f"[green]✓[/green] {escape(done)} ({workflow_id})")
+    if show is not None:
+        console.print(show(result))

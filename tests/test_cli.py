@@ -1,0 +1,267 @@
+"""The `trdflow` command line: schemas, input validation, help, and a course driven end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import typer
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from typer.core import TyperGroup
+from typer.testing import CliRunner, Result
+
+from cli.main import app
+from cli.schemas import schema_files
+from cli.simulation import PERSONAS, assessment_for
+from domain.contract import CLINIC_ID, COURSE_PHASE, PATIENT_REF, course_workflow_id
+from worker.settings import Settings, get_settings
+from workflows.course import TreatmentCourse
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+PHONE = "+15550100999"
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> Result:
+    # The CLI configures logging for the whole process; put the test run's logging back.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        return runner.invoke(app, list(args))
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def start_args(course_id: str, **overrides: str) -> list[str]:
+    options = {
+        "course-id": course_id,
+        "patient-ref": f"ref-{course_id}",
+        "clinic-id": "clinic-a",
+        "name": "Alex Example",
+        "phone": PHONE,
+        "dob": "1980-05-17",
+        **overrides,
+    }
+    return ["course", "start", *(f"--{flag}={value}" for flag, value in options.items())]
+
+
+# --- Schemas ---------------------------------------------------------------------------------
+
+
+def test_committed_schemas_match_the_models() -> None:
+    result = invoke("schemas", "export", "--check", "--dir", str(SCHEMAS))
+    assert result.exit_code == 0, result.output
+
+
+def test_schema_check_fails_on_drift_and_export_repairs_it(tmp_path: Path) -> None:
+    assert invoke("schemas", "export", "--dir", str(tmp_path)).exit_code == 0
+    (tmp_path / "Pause.json").write_text("{}\n")
+    (tmp_path / "Resume.json").unlink()
+    (tmp_path / "Gone.json").write_text("{}\n")
+
+    check = invoke("schemas", "export", "--check", "--dir", str(tmp_path))
+    assert check.exit_code == 1
+    for name in ("Pause.json", "Resume.json", "Gone.json"):
+        assert name in check.output
+
+    assert invoke("schemas", "export", "--dir", str(tmp_path)).exit_code == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(schema_files())
+    assert invoke("schemas", "export", "--check", "--dir", str(tmp_path)).exit_code == 0
+
+
+def test_schema_files_are_sorted_indented_and_end_with_a_newline() -> None:
+    text = schema_files()["CourseStatus.json"]
+    assert text.endswith("}\n")
+    assert text == json.dumps(json.loads(text), sort_keys=True, indent=2) + "\n"
+
+
+# --- Input validation: exit 2, a clear message, nothing started ------------------------------
+
+
+@pytest.fixture
+def unreachable_temporal(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Any attempt to reach Temporal would fail with exit 1, not the 2 of bad input."""
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("unreachable_temporal")
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"phone": "555-0100"}, "patient.phone: String should match pattern"),
+        ({"timezone": "Mars/Olympus"}, "clinic_timezone: Value error, unknown time zone"),
+        ({"dob": "17/05/1980"}, "patient.date_of_birth"),
+        ({"time-scale": "0"}, "time_scale: Input should be greater than 0"),
+    ],
+)
+def test_invalid_start_options_exit_2_with_the_field_and_reason(
+    overrides: dict[str, str], expected: str
+) -> None:
+    result = invoke(*start_args("c-bad", **overrides))
+    assert result.exit_code == 2, result.output
+    assert "invalid CourseStart from the options" in result.output
+    assert expected in " ".join(result.output.split())
+    assert "cannot reach Temporal" not in result.output
+
+
+@pytest.mark.usefixtures("unreachable_temporal")
+def test_validation_errors_do_not_echo_phi() -> None:
+    result = invoke(*start_args("c-bad", phone="555-0100", dob="1980-13-45"))
+    assert result.exit_code == 2
+    assert "555-0100" not in result.output
+    assert "1980-13-45" not in result.output
+
+
+@pytest.mark.usefixtures("unreachable_temporal")
+def test_a_file_and_options_together_are_refused(tmp_path: Path) -> None:
+    message = tmp_path / "pause.json"
+    message.write_text(json.dumps({"reason": "travel", "requested_by": "nurse"}))
+    result = invoke("course", "pause", "c-1", "--file", str(message), "--by", "nurse")
+    assert result.exit_code == 2
+    assert "either --file or the options" in result.output
+
+
+@pytest.mark.usefixtures("unreachable_temporal")
+def test_an_event_with_a_missing_field_names_it() -> None:
+    result = invoke("course", "review", "c-1", "--continue", "--clinician", "dr-a")
+    assert result.exit_code == 2
+    assert "invalid ReviewDecision from the options" in result.output
+    assert "note: Field required" in result.output
+
+
+def test_ids_that_cannot_be_workflow_ids_are_refused() -> None:
+    assert invoke("course", "status", "Not An Id").exit_code == 2
+    assert invoke("course", "list", "--clinic", "x' OR '1'='1").exit_code == 2
+
+
+# --- Help ------------------------------------------------------------------------------------
+
+
+def command_paths(command: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every group and command under `command`, as the words that invoke it."""
+    paths = [path]
+    if isinstance(command, TyperGroup):
+        for name, sub in command.commands.items():
+            paths += command_paths(sub, (*path, name))
+    return paths
+
+
+@pytest.mark.parametrize(
+    "path", command_paths(typer.main.get_command(app)), ids=lambda path: " ".join(path) or "-"
+)
+def test_every_group_and_command_has_help(path: tuple[str, ...]) -> None:
+    result = invoke(*path, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+# --- Against the time-skipping server, with the project's worker ----------------------------
+
+
+@pytest.fixture
+def cli_env(client: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point the CLI at the test server, with the test suite's codec keys."""
+    assert settings.codec_keys is not None
+    keys = {kid: secret.get_secret_value() for kid, secret in settings.codec_keys.items()}
+    monkeypatch.setenv("TEMPORAL_ADDRESS", client.service_client.config.target_host)
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", client.namespace)
+    monkeypatch.setenv("TRDFLOW_CODEC_KEYS", json.dumps(keys))
+    monkeypatch.setenv("TRDFLOW_STATE_DIR", str(settings.state_dir))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+async def cli(*args: str) -> Result:
+    # The CLI runs its own event loop, so it gets a thread; the worker keeps this loop.
+    return await asyncio.to_thread(invoke, *args)
+
+
+async def exists(client: Client, workflow_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+@pytest.mark.usefixtures("cli_env", "worker")
+async def test_a_course_started_read_and_assessed_from_the_cli(
+    client: Client, tmp_path: Path
+) -> None:
+    course_id = f"cli-{uuid.uuid4().hex[:8]}"
+    workflow_id = course_workflow_id(course_id)
+
+    started = await cli(*start_args(course_id))
+    assert started.exit_code == 0, started.output
+    assert PHONE not in started.output and "Alex Example" not in started.output
+    description = await client.get_workflow_handle(workflow_id).describe()
+    attributes = description.typed_search_attributes
+    assert attributes.get(COURSE_PHASE) == "assessment"
+    assert attributes.get(CLINIC_ID) == "clinic-a"
+    assert attributes.get(PATIENT_REF) == f"ref-{course_id}"
+
+    again = await cli(*start_args(course_id))
+    assert again.exit_code == 1
+    assert f"{workflow_id} already exists" in again.output
+
+    status = await cli("course", "status", course_id, "--json")
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.stdout)["awaiting"] == "assessment"
+
+    report = tmp_path / "assessment.json"
+    report.write_text(assessment_for(PERSONAS["responder"]).model_dump_json())
+    assessed = await cli("course", "assess", course_id, "--file", str(report))
+    assert assessed.exit_code == 0, assessed.output
+    assert "Eligible" in assessed.output
+
+    rejected = await cli("course", "assess", course_id, "--file", str(report))
+    assert rejected.exit_code == 1
+    assert "rejected: the course is in" in rejected.output
+
+    session = await first_session(client, course_id)
+    options = f"--session {session} --outcome missed --by nurse-a --json"
+    missed = await cli("session", "outcome", course_id, *options.split())
+    assert missed.exit_code == 0, missed.output
+    assert json.loads(missed.stdout)["outcome"] == "missed"
+
+
+async def first_session(client: Client, course_id: str) -> int:
+    """The number of the session the course schedules after its assessment."""
+    handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
+    for _ in range(100):
+        current = (await handle.query(TreatmentCourse.status)).current_session
+        if current is not None:
+            return current.number
+        await asyncio.sleep(0.05)
+    raise AssertionError("no session was scheduled")
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_a_rejected_start_starts_nothing(client: Client) -> None:
+    course_id = f"cli-{uuid.uuid4().hex[:8]}"
+    result = await cli(*start_args(course_id, timezone="Mars/Olympus"))
+    assert result.exit_code == 2
+    assert not await exists(client, course_workflow_id(course_id))
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_a_compressed_clock_needs_simulation_allowed(client: Client) -> None:
+    course_id = f"cli-{uuid.uuid4().hex[:8]}"
+    result = await cli(*start_args(course_id, **{"time-scale": "0.001"}))
+    assert result.exit_code == 2
+    assert "TRDFLOW_ALLOW_SIMULATION" in result.output
+    assert not await exists(client, course_workflow_id(course_id))

@@ -1,0 +1,250 @@
+"""Whole courses on the time-skipping server, with a simulated clinic playing its part."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+import asyncpg
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from cli.simulation import PERSONAS, ClinicPlayer, Persona, assessment_for, demo_course
+from domain.contract import TASK_QUEUE, course_workflow_id
+from domain.course import (
+    Awaiting,
+    CourseResult,
+    CourseStart,
+    Discontinue,
+    Pause,
+    Phase,
+    Resume,
+    ReviewDecision,
+)
+from domain.protocol import Frequency, Protocol
+from domain.scales import Scale
+from domain.session import SessionOutcome
+from workflows.course import TreatmentCourse
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+def new_course_id(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:8]}"
+
+
+async def start(client: Client, course: CourseStart) -> WorkflowHandle[Any, CourseResult]:
+    return await client.start_workflow(
+        TreatmentCourse.run, course, id=course_workflow_id(course.course_id), task_queue=TASK_QUEUE
+    )
+
+
+async def play(
+    env: WorkflowEnvironment, course: CourseStart, persona: Persona
+) -> tuple[ClinicPlayer, CourseResult]:
+    handle = await start(env.client, course)
+    player = ClinicPlayer(
+        env.client, course.course_id, persona, now=env.get_current_time, advance=env.sleep
+    )
+    await player.play()
+    return player, await handle.result()
+
+
+def gaps_in_days(times: list[datetime]) -> list[int]:
+    return [(later - earlier).days for earlier, later in pairwise(times)]
+
+
+async def test_responder_spaces_out_to_every_2_weeks_and_completes_follow_up(
+    env: WorkflowEnvironment,
+) -> None:
+    course = demo_course(new_course_id("responder"), PERSONAS["responder"], time_scale=1.0)
+
+    player, result = await play(env, course, PERSONAS["responder"])
+
+    assert result.phase is Phase.COMPLETED
+    assert [c.frequency for c in player.frequency_changes] == [Frequency.EVERY_2_WEEKS]
+    status = await env.client.get_workflow_handle(course_workflow_id(course.course_id)).query(
+        TreatmentCourse.status
+    )
+    maintenance = [s.scheduled_at for s in status.recent_sessions if s.phase == "maintenance"]
+    assert gaps_in_days(maintenance)[-1] == 14
+    assert status.check_ins_done == len(course.protocol.phases.follow_up_check_in_weeks)
+    assert status.latest_scores[Scale.PHQ9].total == PERSONAS["responder"].check_in_phq9[-1]
+
+
+async def test_non_responder_is_stopped_at_the_induction_review(env: WorkflowEnvironment) -> None:
+    course = demo_course(new_course_id("nonresp"), PERSONAS["non_responder"], time_scale=1.0)
+
+    _, result = await play(env, course, PERSONAS["non_responder"])
+
+    assert result.phase is Phase.DISCONTINUED
+    assert result.sessions_done == course.protocol.phases.induction_weeks * 2
+    assert result.reason is not None and "induction review" in result.reason
+
+
+async def test_missed_maintenance_sessions_with_worsening_scores_step_back_a_frequency(
+    env: WorkflowEnvironment,
+) -> None:
+    persona = PERSONAS["misser"]
+    course = demo_course(new_course_id("misser"), persona, time_scale=1.0)
+
+    player, result = await play(env, course, persona)
+
+    changes = [(c.frequency, c.reason) for c in player.frequency_changes]
+    assert changes[0][0] is Frequency.EVERY_2_WEEKS
+    assert changes[1][0] is Frequency.WEEKLY
+    assert "missed session" in changes[1][1]
+    assert result.phase is Phase.COMPLETED
+
+
+async def test_relapse_in_follow_up_is_flagged_to_a_clinician(
+    env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    persona = PERSONAS["misser"]  # PHQ-9 climbs back to 16 at the last check-in
+    course = demo_course(new_course_id("relapse"), persona, time_scale=1.0)
+
+    player, result = await play(env, course, persona)
+
+    assert player.relapse_decisions == 1
+    assert result.phase is Phase.COMPLETED
+    kinds = await db_pool.fetch(
+        "SELECT kind FROM notification_outbox WHERE course_id = $1", course.course_id
+    )
+    assert "relapse_flagged" in {row["kind"] for row in kinds}
+
+
+async def induct(env: WorkflowEnvironment, label: str) -> WorkflowHandle[Any, CourseResult]:
+    """A course that has passed assessment and has its first session scheduled."""
+    course = demo_course(new_course_id(label), PERSONAS["responder"], time_scale=1.0)
+    handle = await start(env.client, course)
+    await handle.execute_update(
+        TreatmentCourse.submit_assessment, assessment_for(PERSONAS["responder"])
+    )
+    await wait_for_status(handle, lambda s: s.awaiting is Awaiting.SESSION)
+    return handle
+
+
+async def wait_for_status(handle: WorkflowHandle[Any, Any], predicate: Any) -> Any:
+    for _ in range(200):
+        status = await handle.query(TreatmentCourse.status)
+        if predicate(status):
+            return status
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"status never matched: {status}")
+
+
+async def test_pause_cancels_the_scheduled_session_and_resume_schedules_again(
+    env: WorkflowEnvironment,
+) -> None:
+    handle = await induct(env, "pause")
+    first = (await handle.query(TreatmentCourse.status)).current_session
+    assert first is not None
+
+    await handle.execute_update(
+        TreatmentCourse.pause, Pause(reason="patient travelling", requested_by="dr-a")
+    )
+    paused = await wait_for_status(handle, lambda s: s.awaiting is Awaiting.RESUME)
+    assert paused.paused and paused.next_session_at is None
+    assert paused.recent_sessions[-1].outcome is SessionOutcome.CANCELLED
+
+    await env.sleep(timedelta(days=10))
+    await handle.execute_update(TreatmentCourse.resume, Resume(requested_by="dr-a"))
+    resumed = await wait_for_status(handle, lambda s: s.awaiting is Awaiting.SESSION)
+    assert resumed.current_session.number == first.number + 1
+    assert resumed.current_session.scheduled_at > first.scheduled_at + timedelta(days=9)
+
+
+async def test_discontinue_closes_the_course_with_its_reason(env: WorkflowEnvironment) -> None:
+    handle = await induct(env, "stop")
+
+    await handle.execute_update(
+        TreatmentCourse.discontinue,
+        Discontinue(reason="patient withdrew consent", clinician="dr-a"),
+    )
+
+    result = await handle.result()
+    assert result.phase is Phase.DISCONTINUED
+    assert result.reason == "patient withdrew consent"
+    status = await handle.query(TreatmentCourse.status)
+    assert status.recent_sessions[-1].outcome is SessionOutcome.CANCELLED
+
+
+async def test_a_duplicate_start_is_refused(env: WorkflowEnvironment, client: Client) -> None:
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from worker.client import start_course
+    from worker.settings import Settings
+
+    course = demo_course(new_course_id("dup"), PERSONAS["responder"], time_scale=1.0)
+    settings = Settings()
+    await start_course(client, course, settings)
+
+    with pytest.raises(WorkflowAlreadyStartedError):
+        await start_course(client, course, settings)
+
+
+async def test_rejected_updates_leave_no_trace_in_history(env: WorkflowEnvironment) -> None:
+    handle = await induct(env, "reject")
+    before = [e.event_type for e in (await handle.fetch_history()).events]
+
+    with pytest.raises(WorkflowUpdateFailedError) as early:
+        await handle.execute_update(
+            TreatmentCourse.decide_review,
+            ReviewDecision(continue_treatment=True, clinician="dr-a", note="too early"),
+        )
+    assert "not induction_review" in str(early.value.cause)
+    with pytest.raises(WorkflowUpdateFailedError) as malformed:
+        # A malformed payload (PHQ-9 total 99) from a caller that skipped our models.
+        await handle.execute_update(
+            "record_score", {"score": {"scale": "phq9", "total": 99}, "reported_by": "x"}
+        )
+    assert "Failed decoding arguments" in str(malformed.value.cause)
+
+    after = (await handle.fetch_history()).events
+    accepted = [
+        e for e in after if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    ]
+    assert len(accepted) == before.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+    assert (await handle.query(TreatmentCourse.status)).phase is Phase.INDUCTION
+
+
+async def test_three_years_of_maintenance_stay_under_2000_events_per_run(
+    env: WorkflowEnvironment,
+) -> None:
+    persona = PERSONAS["responder"]
+    course = demo_course(new_course_id("long"), persona, time_scale=1.0).model_copy(
+        update={"protocol": Protocol().with_overrides({"phases": {"maintenance_weeks": 156}})}
+    )
+
+    _, result = await play(env, course, persona)
+
+    assert result.phase is Phase.COMPLETED
+    lengths = await history_lengths(env.client, course_workflow_id(course.course_id))
+    assert len(lengths) > 2, "a three-year course continues-as-new more than at phase ends"
+    assert max(lengths) < 2000, lengths
+
+
+async def history_lengths(client: Client, workflow_id: str) -> list[int]:
+    """Events per run, following the continue-as-new chain from the first run."""
+    lengths = []
+    latest = (await client.get_workflow_handle(workflow_id).fetch_history()).events
+    run_id: str | None = latest[
+        0
+    ].workflow_execution_started_event_attributes.first_execution_run_id
+    while run_id:
+        events = (
+            await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        ).events
+        lengths.append(len(events))
+        last = events[-1]
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+            else None
+        )
+    return lengths

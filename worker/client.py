@@ -1,0 +1,69 @@
+"""The project's Temporal client: connecting, and starting a course the one allowed way."""
+
+from __future__ import annotations
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+
+from domain.contract import (
+    CLINIC_ID,
+    COURSE_PHASE,
+    OPEN_ESCALATIONS,
+    PATIENT_REF,
+    TASK_QUEUE,
+    course_workflow_id,
+)
+from domain.course import CourseResult, CourseStart, Phase
+from worker.converter import data_converter
+from worker.settings import Settings
+from workflows.course import TreatmentCourse
+
+
+class SimulationNotAllowedError(ValueError):
+    """A compressed clock was asked for where simulation is not enabled."""
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(settings),
+    )
+
+
+async def start_course(
+    client: Client, start: CourseStart, settings: Settings
+) -> WorkflowHandle[TreatmentCourse, CourseResult]:
+    """Start a course once: a second start of the same course id raises
+    `temporalio.exceptions.WorkflowAlreadyStartedError`, even after the first has closed."""
+    if start.time_scale != 1 and not settings.allow_simulation:
+        raise SimulationNotAllowedError(
+            f"time_scale {start.time_scale:g} compresses the protocol clock, which is for "
+            "simulation only: set TRDFLOW_ALLOW_SIMULATION=true to allow it"
+        )
+    return await client.start_workflow(
+        TreatmentCourse.run,
+        start,
+        id=course_workflow_id(start.course_id),
+        task_queue=TASK_QUEUE,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        # Visible before the first workflow task runs, so a new course is findable at once.
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(COURSE_PHASE, Phase.ASSESSMENT.value),
+                SearchAttributePair(CLINIC_ID, start.clinic_id),
+                SearchAttributePair(PATIENT_REF, start.patient_ref),
+                SearchAttributePair(OPEN_ESCALATIONS, 0),
+            ]
+        ),
+        # Shown in the UI without decryption, so pseudonymous ids only.
+        static_summary=(
+            f"Course {start.course_id} · clinic {start.clinic_id} · {start.indication.value}"
+        ),
+    )
