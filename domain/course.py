@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from domain.clock import CourseClock
 from domain.eligibility import Assessment, Eligibility
 from domain.maintenance import Suggestion
+from domain.notices import Channel
 from domain.protocol import Frequency, Indication, Protocol
 from domain.scales import Benefit, Scale, Score
 from domain.session import SessionSummary
@@ -61,6 +62,14 @@ class PatientContact(Message):
     phone: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     date_of_birth: date
+    reminders_by: frozenset[Channel] = frozenset({Channel.SMS})
+    """The patient's reminder preferences."""
+
+    @model_validator(mode="after")
+    def _email_for_email_reminders(self) -> Self:
+        if Channel.EMAIL in self.reminders_by and self.email is None:
+            raise ValueError("e-mail reminders need an email address")
+        return self
 
 
 class CourseStart(Message):

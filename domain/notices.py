@@ -7,6 +7,11 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 
+class Channel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+
+
 class NoticeKind(StrEnum):
     REVIEW_OVERDUE = "review_overdue"
     RELAPSE_DECISION_OVERDUE = "relapse_decision_overdue"

@@ -110,6 +110,38 @@ class Phases(Frozen):
         return self
 
 
+class VitalsLimits(Frozen):
+    """Clinic escalation policy for vitals (DESIGN.md defaults)."""
+
+    hold_above_systolic: int = 140
+    hold_above_diastolic: int = 90
+    """Above 140/90 before dosing, a clinician decides to proceed or delay."""
+    critical_repeat_systolic: int = 180
+    critical_repeat_diastolic: int = 110
+    """At or above this on two readings 5 minutes apart is critical."""
+    critical_repeat_window_minutes: int = 5
+    critical_once_systolic: int = 200
+    critical_once_diastolic: int = 120
+    critical_spo2_below: int = 90
+    critical_moaas_at_most: int = 1
+    urgent_heart_rate_above: int = 120
+    """Sustained (two readings in a row) above this is urgent."""
+
+
+class SessionRules(Frozen):
+    """The in-room session: reminders, transport, monitoring, discharge, REMS."""
+
+    reminder_hours_before: tuple[int, ...] = (48, 24)
+    transport_alert_hours_before: int = 2
+    bp_check_after_minutes: int = 40
+    bp_recheck_every_minutes: int = 15
+    min_monitoring_minutes: int = 120
+    reading_due_within_minutes: int = 10
+    """A reading not in by then: the nurse is reminded; another period, and it escalates."""
+    rems_form_due_days: int = 7
+    vitals: VitalsLimits = VitalsLimits()
+
+
 class Protocol(Frozen):
     """A pinned protocol: a course keeps the version it started with."""
 
@@ -118,6 +150,7 @@ class Protocol(Frozen):
     calendar: Calendar = Calendar()
     scales: Scales = Scales()
     phases: Phases = Phases()
+    session: SessionRules = SessionRules()
 
     def with_overrides(self, overrides: dict[str, Any], *, version: str | None = None) -> Protocol:
         """A clinic's tuned protocol, validated as a whole (a bad override raises)."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from domain.clock import CourseClock
 from domain.protocol import DosingRules
 from domain.scales import Score
+from domain.vitals import Level
 
 
 class SessionOutcome(StrEnum):
@@ -73,3 +74,116 @@ class SessionSummary(BaseModel):
     dose_mg: int | None = None
     score: Score | None = None
     reason: str | None = None
+
+
+# --- In the room: messages from clinic staff and systems --------------------------------------
+
+Actor = Annotated[str, Field(min_length=1, max_length=120)]
+
+
+class CheckIn(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    by: Actor
+
+
+class TransportConfirmedVia(StrEnum):
+    DRIVER_SMS = "driver_sms"
+    STAFF = "staff"
+
+
+class TransportConfirmation(BaseModel):
+    """A ride home confirmed by the driver's SMS reply or by staff."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    by: Actor
+    via: TransportConfirmedVia
+
+
+class ReadingArrived(BaseModel):
+    """Signal from the API: a reading is stored in Postgres and may be classified."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reading_id: int
+    taken_at: AwareDatetime
+
+
+class HoldDecision(BaseModel):
+    """A clinician's decision on a session held for high blood pressure."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    proceed: bool
+    clinician: Actor
+    note: str = Field(min_length=3, max_length=2000)
+
+
+class Administration(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dose_mg: int = Field(gt=0)
+    devices: int = Field(gt=0)
+    lot: str = Field(pattern=r"^[A-Za-z0-9-]{1,40}$")
+    first_device_at: AwareDatetime
+    by: Actor
+
+
+class ConcomitantMedication(StrEnum):
+    """The REMS form's categories."""
+
+    BENZODIAZEPINES = "benzodiazepines"
+    NON_BENZODIAZEPINE_SEDATIVE_HYPNOTICS = "non_benzodiazepine_sedative_hypnotics"
+    PSYCHOSTIMULANTS = "psychostimulants"
+    MAOIS = "maois"
+    OPIOIDS = "opioids"
+
+
+class Discharge(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    by: Actor
+    concomitant_medications: frozenset[ConcomitantMedication] = frozenset()
+    respiratory_depression: bool = False
+
+
+class Stage(StrEnum):
+    SCHEDULED = "scheduled"
+    CHECKED_IN = "checked_in"
+    PRE_DOSE_VITALS = "pre_dose_vitals"
+    HELD = "held"
+    """Pre-dose BP above 140/90: waiting for a clinician's proceed-or-delay decision."""
+    READY_TO_DOSE = "ready_to_dose"
+    MONITORING = "monitoring"
+    DISCHARGED = "discharged"
+    NOT_DOSED = "not_dosed"
+    CLOSED = "closed"
+    """Missed or cancelled before check-in."""
+
+
+class CheckpointResult(BaseModel):
+    """A vitals checkpoint as the session saw it (the reading itself stays in Postgres)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    checkpoint: str
+    reading_id: int | None
+    level: Level
+    conditions: tuple[str, ...] = ()
+    bp_acceptable: bool = True
+
+
+class SessionState(BaseModel):
+    """All state of one dosing session."""
+
+    stage: Stage = Stage.SCHEDULED
+    transport_confirmed_by: TransportConfirmedVia | None = None
+    checked_in_by: str | None = None
+    checkpoints: list[CheckpointResult] = []
+    hold_decision: HoldDecision | None = None
+    administration: Administration | None = None
+    discharge: Discharge | None = None
+    readings_arrived: int = 0
+    alerts: list[str] = []
+    not_dosed_reason: str | None = None

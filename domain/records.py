@@ -1,0 +1,154 @@
+"""What the session's activities are asked to do, and what they answer.
+
+These carry ids, times and clinical facts; PHI (names, phones, addresses) stays in Postgres and is
+looked up by the activity that needs it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from domain.course import PatientContact
+from domain.notices import Channel
+from domain.protocol import Indication, VitalsLimits
+from domain.session import Administration, Discharge
+from domain.vitals import Classification, VitalSigns
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PatientRegistration(Record):
+    course_id: str
+    patient_ref: str
+    clinic_id: str
+    clinic_timezone: str
+    indication: Indication
+    protocol_version: str
+    patient: PatientContact
+
+
+class ReminderRequest(Record):
+    course_id: str
+    session: int
+    scheduled_at: AwareDatetime
+    hours_before: int
+    clinic_timezone: str
+
+
+class DeliveryStatus(StrEnum):
+    SENT = "sent"
+    ALREADY_SENT = "already_sent"
+    FAILED = "failed"
+    """Refused by the provider (4xx): recorded and shown to staff, never retried."""
+    NOT_REQUESTED = "not_requested"
+
+
+class Delivery(Record):
+    channel: Channel
+    status: DeliveryStatus
+    provider_id: str | None = None
+    error: str | None = None
+
+
+class TransportRequest(Record):
+    course_id: str
+    session: int
+    scheduled_at: AwareDatetime
+    clinic_timezone: str
+
+
+class TransportRequestStatus(StrEnum):
+    REQUESTED = "requested"
+    NO_DRIVER = "no_driver"
+    """No ride arranged yet: staff must arrange one."""
+    FAILED = "failed"
+
+
+class TransportRequestResult(Record):
+    status: TransportRequestStatus
+    delivery: Delivery | None = None
+
+
+class VitalsCheck(Record):
+    course_id: str
+    session: int
+    checkpoint: str
+    """Names the checkpoint (pre_dose, post_dose_40m, recheck_1, ...): one observation each."""
+    not_before: AwareDatetime
+    limits: VitalsLimits
+
+
+class VitalsCheckResult(Record):
+    found: bool
+    reading_id: int | None = None
+    reading: VitalSigns | None = None
+    classification: Classification | None = None
+
+
+class DoseRecord(Record):
+    course_id: str
+    session: int
+    administration: Administration
+
+
+class SessionEvent(StrEnum):
+    SCHEDULED = "scheduled"
+    CHECKED_IN = "checked_in"
+    TRANSPORT_CONFIRMED = "transport_confirmed"
+    HELD = "held"
+    DOSED = "dosed"
+    DISCHARGED = "discharged"
+    NOT_DOSED = "not_dosed"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+class SessionEventRecord(Record):
+    course_id: str
+    session: int
+    event: SessionEvent
+    at: AwareDatetime
+    actor: str | None = None
+    detail: str | None = None
+    discharge: Discharge | None = None
+
+
+class RemsFormRequest(Record):
+    course_id: str
+    session: int
+    due_at: AwareDatetime
+
+
+class RemsSubmissionStatus(StrEnum):
+    SUBMITTED = "submitted"
+    FAILED = "failed"
+
+
+class RemsSubmission(Record):
+    form_id: str
+    status: RemsSubmissionStatus
+    submission_id: str | None = None
+    error: str | None = None
+
+
+class Severity(StrEnum):
+    ROUTINE = "routine"
+    URGENT = "urgent"
+    CRITICAL = "critical"
+
+
+class Alert(Record):
+    """An escalation trigger. The summary holds no PHI: it goes to pagers."""
+
+    dedup_key: str
+    """(course, session, condition): a repeated trigger joins the open escalation."""
+    course_id: str
+    session: int | None
+    severity: Severity
+    condition: str
+    summary: str
+    reading_id: int | None = None
