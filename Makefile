@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 # Inside the venv, so a fresh venv always reinstalls.
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint
+.PHONY: venv run test lint histories bench
 
 venv: $(STAMP)
 
@@ -23,3 +23,11 @@ lint: venv
 # pytest exits 5 when it collects no tests; like any non-zero exit, that fails the target.
 test: lint
 	$(BIN)/pytest
+
+# Re-record the replay test's stored histories: read tests/histories/README.md first.
+histories: venv
+	$(BIN)/python -m tests.histories.record
+
+# make bench BENCH_ARGS="--repeats 5"
+bench: venv
+	$(BIN)/python -m bench.course_simulation $(BENCH_ARGS)

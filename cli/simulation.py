@@ -9,13 +9,13 @@ real clock (the demo) or on the time-skipping test server (the tests).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
+from cli.room import Advance, ClinicApi, Now, RoomPlayer, quiet
 from domain.contract import course_workflow_id
 from domain.course import (
     AssessmentReport,
@@ -27,26 +27,13 @@ from domain.course import (
     Phase,
     RelapseDecision,
     ReviewDecision,
-    ScoreReport,
 )
 from domain.eligibility import Assessment, BloodPressure
 from domain.protocol import Protocol
 from domain.scales import Scale, Score
-from domain.session import OutcomeReport, SessionOutcome
 from workflows.course import TreatmentCourse
-from workflows.session import DosingSession
-
-Now = Callable[[], Awaitable[datetime]]
-Advance = Callable[[timedelta], Awaitable[None]]
 
 CLINICIAN = "dr-sim"
-NURSE = "nurse-sim"
-QUIET_POLLS = 500
-IN_FLIGHT = (
-    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
-)
 SETTLE_POLLS = 100
 SETTLE_POLL_SECONDS = 0.02
 IDLE_STEP = timedelta(hours=6)
@@ -119,16 +106,29 @@ def assessment_for(persona: Persona) -> AssessmentReport:
 
 
 class ClinicPlayer:
+    """Clinicians decide through Temporal Updates; staff and devices work through the HTTP API."""
+
     def __init__(
-        self, client: Client, course_id: str, persona: Persona, *, now: Now, advance: Advance
+        self,
+        client: Client,
+        api: ClinicApi,
+        course_id: str,
+        persona: Persona,
+        *,
+        now: Now,
+        advance: Advance,
     ) -> None:
         self._client = client
+        self._api = api
+        self._course_id = course_id
         self._course: WorkflowHandle[TreatmentCourse, object] = client.get_workflow_handle_for(
             TreatmentCourse.run, course_workflow_id(course_id)
         )
         self._persona = persona
         self._now = now
         self._advance = advance
+        self._room = RoomPlayer(api, client, now=now, advance=advance)
+        self._rides_arranged: set[int] = set()
         self.frequency_changes: list[FrequencyChange] = []
         self.relapse_decisions = 0
 
@@ -151,23 +151,8 @@ class ClinicPlayer:
         return status
 
     async def _status(self) -> CourseStatus:
-        await self._quiet()
+        await quiet(self._client, self._course.id)
         return await self._course.query(TreatmentCourse.status)
-
-    async def _quiet(self) -> None:
-        """Wait until the course has no workflow task in flight.
-
-        The time-skipping test server loses a query that it buffers behind a task which ends
-        the run (continue-as-new), so the clinic asks only when the course is idle.
-        """
-        for _ in range(QUIET_POLLS):
-            handle = self._client.get_workflow_handle(self._course.id)
-            last = None
-            async for event in handle.fetch_history_events():
-                last = event.event_type
-            if last not in IN_FLIGHT:
-                return
-            await asyncio.sleep(SETTLE_POLL_SECONDS)
 
     async def _step(self, status: CourseStatus) -> bool:
         """Do what the clinic does next: True if it told the course something, False if it
@@ -219,35 +204,30 @@ class ClinicPlayer:
     async def _attend_or_miss(self, status: CourseStatus) -> bool:
         session = status.current_session
         assert session is not None
-        if status.clock.to_protocol(await self._now()) < session.scheduled_at:
-            await self._wait_until(status, session.scheduled_at)
-            return False
         if session.number in self._persona.missed_sessions:
             await self._wait_until(status, session.scheduled_at + IDLE_STEP * 3)
             return False
+        if session.number not in self._rides_arranged:
+            await self._room.arrange_ride(self._course_id, session)
+            self._rides_arranged.add(session.number)
+        if status.clock.to_protocol(await self._now()) < session.scheduled_at:
+            await self._wait_until(status, session.scheduled_at)
+            return False
         dose = self._persona.dose_mg if status.sessions_done else 56
-        handle = self._client.get_workflow_handle_for(DosingSession.run, session.workflow_id)
-        await handle.execute_update(
-            DosingSession.report_outcome,
-            OutcomeReport(
-                outcome=SessionOutcome.ATTENDED,
-                reported_by=NURSE,
-                dose_mg=dose,
-                devices=dose // 28,
-                lot="SIM-LOT-1",
-                score=Score(scale=Scale.PHQ9, total=self._persona.phq9_after(session.number)),
-            ),
-        )
+        await self._room.attend(self._course_id, session, status.clock, dose)
+        await self._report_phq9(self._persona.phq9_after(session.number))
         return True
+
+    async def _report_phq9(self, total: int) -> None:
+        await self._api.send(
+            "POST", f"/v1/courses/{self._course_id}/scores", {"scale": "phq9", "total": total}
+        )
 
     async def _check_in(self, status: CourseStatus) -> None:
         scores = self._persona.check_in_phq9
         done = status.check_ins_done
         total = scores[min(done, len(scores) - 1)] if scores else self._persona.baseline_phq9
-        await self._course.execute_update(
-            TreatmentCourse.record_score,
-            ScoreReport(score=Score(scale=Scale.PHQ9, total=total), reported_by=NURSE),
-        )
+        await self._report_phq9(total)
 
     async def _wait_until(self, status: CourseStatus, protocol_time: datetime) -> None:
         real_now = await self._now()
@@ -256,6 +236,6 @@ class ClinicPlayer:
 
 
 async def play_course(
-    client: Client, course_id: str, persona: Persona, *, now: Now, advance: Advance
+    client: Client, api: ClinicApi, course_id: str, persona: Persona, *, now: Now, advance: Advance
 ) -> CourseStatus:
-    return await ClinicPlayer(client, course_id, persona, now=now, advance=advance).play()
+    return await ClinicPlayer(client, api, course_id, persona, now=now, advance=advance).play()

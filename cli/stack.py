@@ -1,4 +1,5 @@
-"""The local stack behind `make run`: PostgreSQL, Temporal dev server, codec server, worker.
+"""The local stack behind `make run`: PostgreSQL, Temporal dev server, codec server, worker,
+HTTP API.
 
 Everything persists under the state dir, so running it again resumes the same courses.
 """
@@ -31,6 +32,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.tokens import load_tokens
 from domain.contract import SEARCH_ATTRIBUTES
 from store.db import create_pool
 from store.embedded import start_postgres
@@ -150,8 +152,9 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, worker: bool) -> 
     """Start the parts in order; the exit stack stops them in reverse."""
     state = settings.state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
-    # Creates the dev key file now, before the children race to it.
+    # Creates the dev key and token files now, before the children race to them.
     load_keyring(settings)
+    load_tokens(settings)
 
     database_url = settings.database_url
     if database_url is None:
@@ -187,12 +190,17 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, worker: bool) -> 
     codec = await _spawn("codec server", [sys.executable, "-m", "worker.codec_server"], state, env)
     stack.push_async_callback(codec.stop)
     children.append(codec)
-    await _wait_for_codec_server(settings, codec)
+    await _wait_for_health(codec, settings.codec_server_port)
 
     if worker:
         process = await _spawn("worker", [sys.executable, "-m", "worker.main"], state, env)
         stack.push_async_callback(process.stop)
         children.append(process)
+
+    api_server = await _spawn("api server", [sys.executable, "-m", "api.app"], state, env)
+    stack.push_async_callback(api_server.stop)
+    children.append(api_server)
+    await _wait_for_health(api_server, settings.api_port)
 
     _print_panel(settings, state, database_url, children, own_temporal=own_temporal)
     return children
@@ -256,14 +264,14 @@ async def _wait_for_temporal(settings: Settings, children: list[_Child]) -> None
     await _wait_until(answers, f"Temporal at {settings.temporal_address}", children)
 
 
-async def _wait_for_codec_server(settings: Settings, codec: _Child) -> None:
-    url = f"http://127.0.0.1:{settings.codec_server_port}/healthz"
+async def _wait_for_health(child: _Child, port: int) -> None:
+    url = f"http://127.0.0.1:{port}/healthz"
 
     async def answers() -> None:
         async with httpx.AsyncClient() as http:
             (await http.get(url)).raise_for_status()
 
-    await _wait_until(answers, f"the codec server at {url}", [codec])
+    await _wait_until(answers, f"the {child.name} at {url}", [child])
 
 
 async def _wait_until(
@@ -322,6 +330,9 @@ def _print_panel(
     address = f"{settings.temporal_address} (namespace {settings.temporal_namespace})"
     rows.add_row("Temporal gRPC", address)
     rows.add_row("Codec server", f"http://localhost:{settings.codec_server_port}")
+    rows.add_row("HTTP API", f"http://localhost:{settings.api_port}/docs")
+    tokens = "TRDFLOW_API_TOKENS" if settings.api_tokens else str(settings.api_token_file.resolve())
+    rows.add_row("API tokens", tokens)
     rows.add_row("PostgreSQL", _redact(database_url))
     rows.add_row("State dir", str(state))
     for child in children:

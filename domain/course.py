@@ -37,7 +37,8 @@ TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Validation errors are logged by the SDK: they must not quote the input (PHI).
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
 class Phase(StrEnum):

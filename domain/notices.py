@@ -18,6 +18,7 @@ class NoticeKind(StrEnum):
     RELAPSE_FLAGGED = "relapse_flagged"
     CHECK_IN_MISSED = "check_in_missed"
     SELF_HARM_ITEM = "self_harm_item"
+    READING_OVERDUE = "reading_overdue"
 
 
 class ClinicNotice(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from domain.clock import CourseClock
-from domain.protocol import DosingRules
+from domain.protocol import DosingRules, SessionRules
 from domain.scales import Score
 from domain.vitals import Level
 
@@ -32,6 +32,8 @@ class SessionInput(BaseModel):
     dosing: DosingRules
     allowed_doses_mg: tuple[int, ...]
     outcome_grace_hours: int
+    rules: SessionRules = SessionRules()
+    clinic_timezone: str = "America/New_York"
 
 
 class OutcomeReport(BaseModel):
@@ -118,6 +120,14 @@ class HoldDecision(BaseModel):
     proceed: bool
     clinician: Actor
     note: str = Field(min_length=3, max_length=2000)
+    reschedule_to: AwareDatetime | None = None
+    """With a delay: the protocol time to move the session to (else it is not dosed)."""
+
+    @model_validator(mode="after")
+    def _reschedule_only_on_delay(self) -> Self:
+        if self.proceed and self.reschedule_to is not None:
+            raise ValueError("reschedule_to goes with a delay, not with proceed")
+        return self
 
 
 class Administration(BaseModel):
@@ -171,19 +181,28 @@ class CheckpointResult(BaseModel):
     reading_id: int | None
     level: Level
     conditions: tuple[str, ...] = ()
+    has_bp: bool = False
     bp_acceptable: bool = True
 
 
 class SessionState(BaseModel):
-    """All state of one dosing session."""
+    """All state of one dosing session (the `details` query's answer)."""
 
     stage: Stage = Stage.SCHEDULED
-    transport_confirmed_by: TransportConfirmedVia | None = None
+    scheduled_at: AwareDatetime
+    transport_confirmed_via: TransportConfirmedVia | None = None
     checked_in_by: str | None = None
     checkpoints: list[CheckpointResult] = []
     hold_decision: HoldDecision | None = None
     administration: Administration | None = None
     discharge: Discharge | None = None
-    readings_arrived: int = 0
+    readings: list[ReadingArrived] = []
+    readings_checked: int = 0
     alerts: list[str] = []
+    """Dedup keys of the escalations this session raised."""
     not_dosed_reason: str | None = None
+
+    @property
+    def latest_bp_acceptable(self) -> bool:
+        with_bp = [c for c in self.checkpoints if c.has_bp]
+        return not with_bp or with_bp[-1].bp_acceptable

@@ -43,9 +43,12 @@ class VitalSigns(BaseModel):
     def _consistent(self) -> Self:
         if (self.systolic is None) != (self.diastolic is None):
             raise ValueError("blood pressure needs both systolic and diastolic")
-        if self.systolic is not None and self.diastolic is not None:
-            if self.diastolic >= self.systolic:
-                raise ValueError("diastolic must be below systolic")
+        if (
+            self.systolic is not None
+            and self.diastolic is not None
+            and self.diastolic >= self.systolic
+        ):
+            raise ValueError("diastolic must be below systolic")
         signs = (self.systolic, self.heart_rate, self.spo2, self.moaas, self.cadss)
         if all(v is None for v in signs) and not self.hypertensive_crisis_symptoms:
             raise ValueError("a reading needs at least one sign")

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+Executor: TypeAlias = asyncpg.Pool | PoolConnectionProxy
+"""Where a statement runs: the pool, or a connection already inside a transaction."""
 
 
 async def create_pool(url: str) -> asyncpg.Pool:

@@ -5,32 +5,27 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import asyncpg
+import httpx
 import pytest
-from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from cli.stack import register_search_attributes, venv_binary
 from store.db import create_pool
-from store.embedded import start_postgres
-from store.migrate import migrate
-from worker.codec import generate_key
+from tests.histories.keys import settings_with_test_key
+from tests.http_api import api_client, api_settings
+from tests.providers import HttpProviders, SmtpServer, http_providers, smtp_server
+from tests.sandbox import migrated_postgres, time_skipping_server
 from worker.converter import data_converter
 from worker.main import build_worker
 from worker.settings import Settings
 
-TEST_KEY_ID = "test-1"
-
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(
-        state_dir=tmp_path_factory.mktemp("state"),
-        codec_keys={TEST_KEY_ID: SecretStr(generate_key())},
-        codec_active_key=TEST_KEY_ID,
-    )
+    # The fixed key: the stored replay histories are encrypted with it.
+    return settings_with_test_key(tmp_path_factory.mktemp("state"))
 
 
 @pytest.fixture(scope="session")
@@ -40,16 +35,8 @@ def converter(settings: Settings) -> DataConverter:
 
 @pytest.fixture(scope="session")
 async def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    postgres = await start_postgres(tmp_path_factory.mktemp("postgres") / "data")
-    try:
-        pool = await create_pool(postgres.url)
-        try:
-            await migrate(pool)
-        finally:
-            await pool.close()
-        yield postgres.url
-    finally:
-        await postgres.stop()
+    async with migrated_postgres(tmp_path_factory.mktemp("postgres") / "data") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -61,15 +48,8 @@ async def db_pool(postgres_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest.fixture(scope="session")
 async def env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
-    test_server = venv_binary("temporal-test-server")
-    environment = await WorkflowEnvironment.start_time_skipping(
-        data_converter=converter, test_server_existing_path=str(test_server)
-    )
-    # The test server refuses unregistered search attributes ("search attribute ... is not
-    # defined"), but implements AddSearchAttributes.
-    await register_search_attributes(environment.client)
-    yield environment
-    await environment.shutdown()
+    async with time_skipping_server(converter) as environment:
+        yield environment
 
 
 @pytest.fixture(scope="session")
@@ -81,4 +61,28 @@ def client(env: WorkflowEnvironment) -> Client:
 async def worker(client: Client, db_pool: asyncpg.Pool) -> AsyncIterator[Worker]:
     """The project's own worker (every workflow and activity) on the test server."""
     async with build_worker(client, db_pool) as running:
+        yield running
+
+
+@pytest.fixture
+async def api(
+    settings: Settings, client: Client, db_pool: asyncpg.Pool
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP API in-process, over the test server and the embedded Postgres; send each
+    request with `tests.http_api.bearer(actor)`."""
+    async with api_client(api_settings(settings), client, db_pool) as http:
+        yield http
+
+
+@pytest.fixture
+async def providers() -> AsyncIterator[HttpProviders]:
+    """Twilio's Messages API and the REMS portal, played by a local HTTP server."""
+    async with http_providers() as running:
+        yield running
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[SmtpServer]:
+    """A local SMTP server that keeps what it receives."""
+    async with smtp_server() as running:
         yield running

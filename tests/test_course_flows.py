@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -14,12 +13,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from cli.simulation import PERSONAS, ClinicPlayer, Persona, assessment_for, demo_course
-from domain.contract import TASK_QUEUE, course_workflow_id
+from cli.simulation import PERSONAS, assessment_for, demo_course
+from domain.contract import course_workflow_id
 from domain.course import (
     Awaiting,
     CourseResult,
-    CourseStart,
     Discontinue,
     Pause,
     Phase,
@@ -29,30 +27,10 @@ from domain.course import (
 from domain.protocol import Frequency, Protocol
 from domain.scales import Scale
 from domain.session import SessionOutcome
+from tests.courses import history_lengths, new_course_id, play, start
 from workflows.course import TreatmentCourse
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-def new_course_id(label: str) -> str:
-    return f"{label}-{uuid.uuid4().hex[:8]}"
-
-
-async def start(client: Client, course: CourseStart) -> WorkflowHandle[Any, CourseResult]:
-    return await client.start_workflow(
-        TreatmentCourse.run, course, id=course_workflow_id(course.course_id), task_queue=TASK_QUEUE
-    )
-
-
-async def play(
-    env: WorkflowEnvironment, course: CourseStart, persona: Persona
-) -> tuple[ClinicPlayer, CourseResult]:
-    handle = await start(env.client, course)
-    player = ClinicPlayer(
-        env.client, course.course_id, persona, now=env.get_current_time, advance=env.sleep
-    )
-    await player.play()
-    return player, await handle.result()
 
 
 def gaps_in_days(times: list[datetime]) -> list[int]:
@@ -227,24 +205,3 @@ async def test_three_years_of_maintenance_stay_under_2000_events_per_run(
     lengths = await history_lengths(env.client, course_workflow_id(course.course_id))
     assert len(lengths) > 2, "a three-year course continues-as-new more than at phase ends"
     assert max(lengths) < 2000, lengths
-
-
-async def history_lengths(client: Client, workflow_id: str) -> list[int]:
-    """Events per run, following the continue-as-new chain from the first run."""
-    lengths = []
-    latest = (await client.get_workflow_handle(workflow_id).fetch_history()).events
-    run_id: str | None = latest[
-        0
-    ].workflow_execution_started_event_attributes.first_execution_run_id
-    while run_id:
-        events = (
-            await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        ).events
-        lengths.append(len(events))
-        last = events[-1]
-        run_id = (
-            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-            if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-            else None
-        )
-    return lengths

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from worker.files import create_private_once
 from worker.settings import Settings
 
 ENCODING = b"binary/encrypted"
@@ -112,20 +113,7 @@ def _decode_key(kid: str, value: str) -> bytes:
 
 
 def _read_or_create_dev_keys(path: Path) -> dict[str, str]:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write a private temp file, then link it into place: concurrent first starts agree
-        # on one key and nobody ever reads a half-written file.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({DEV_KEY_ID: generate_key()}, f)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+    create_private_once(path, json.dumps({DEV_KEY_ID: generate_key()}))
     keys = json.loads(path.read_text())
     if not isinstance(keys, dict):
         raise CodecError(f"{path} must hold a JSON object of key id -> base64 key")

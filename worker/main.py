@@ -12,8 +12,17 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.adapters.factory import Adapters, adapters_from, local_adapters
+from activities.alerts import Alerts
+from activities.dosing import SessionRecords
 from activities.notifications import ClinicNotifier
+from activities.patients import PatientRegistry
+from activities.reminders import Reminders
+from activities.rems import RemsForms
+from activities.transport import TransportRequests
+from activities.vitals import VitalsChecks
 from domain.contract import TASK_QUEUE
+from domain.notices import Channel
 from store.db import create_pool
 from worker.client import connect
 from worker.logs import configure_logging
@@ -26,13 +35,29 @@ log = structlog.get_logger()
 WORKFLOWS = (TreatmentCourse, DosingSession)
 
 
-def activities(pool: asyncpg.Pool) -> Sequence[Any]:
-    return [ClinicNotifier(pool).notify_clinic]
+def activities(pool: asyncpg.Pool, adapters: Adapters | None = None) -> Sequence[Any]:
+    """Every activity. Without `adapters`, the local outbox defaults: nothing leaves the machine."""
+    adapters = adapters or local_adapters(pool)
+    records = SessionRecords(pool)
+    return [
+        ClinicNotifier(pool).notify_clinic,
+        PatientRegistry(pool).register_patient,
+        Reminders(pool, adapters.senders).send_reminder,
+        TransportRequests(pool, adapters.senders[Channel.SMS]).request_transport_confirmation,
+        VitalsChecks(pool).check_vitals,
+        records.record_dose,
+        records.record_session_event,
+        RemsForms(pool, adapters.rems_portal).submit_rems_form,
+        Alerts(pool).raise_alert,
+    ]
 
 
-def build_worker(client: Client, pool: asyncpg.Pool) -> Worker:
+def build_worker(client: Client, pool: asyncpg.Pool, adapters: Adapters | None = None) -> Worker:
     return Worker(
-        client, task_queue=TASK_QUEUE, workflows=list(WORKFLOWS), activities=activities(pool)
+        client,
+        task_queue=TASK_QUEUE,
+        workflows=list(WORKFLOWS),
+        activities=activities(pool, adapters),
     )
 
 
@@ -46,7 +71,7 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with build_worker(client, pool):
+        async with build_worker(client, pool, adapters_from(settings, pool)):
             log.info("worker started", task_queue=TASK_QUEUE, address=settings.temporal_address)
             await stop.wait()
             log.info("worker stopping: letting running tasks finish")

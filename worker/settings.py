@@ -6,12 +6,23 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
+
+ApiRole = Literal["service", "staff"]
+
+
+class ApiIdentity(BaseModel):
+    """Who an HTTP API bearer token signs in, and with which role."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    actor: str = Field(min_length=1, max_length=120)
+    role: ApiRole
 
 
 class Settings(BaseSettings):
@@ -52,6 +63,47 @@ class Settings(BaseSettings):
         alias="TRDFLOW_UI_ORIGIN",
         description="Origin of the Temporal Web UI, allowed by the codec server's CORS.",
     )
+    api_host: str = Field(
+        "127.0.0.1",
+        alias="TRDFLOW_API_HOST",
+        description="Interface the HTTP API listens on (0.0.0.0 behind a deployment's proxy).",
+    )
+    api_port: int = Field(8000, ge=1, le=65535, alias="TRDFLOW_API_PORT")
+    api_tokens: dict[SecretStr, ApiIdentity] | None = Field(
+        None,
+        alias="TRDFLOW_API_TOKENS",
+        description=(
+            'JSON object {"token": {"actor": "...", "role": "service"|"staff"}}. '
+            "None: use (or create) the dev token file <state>/api-tokens.json."
+        ),
+    )
+    public_url: str | None = Field(
+        None,
+        alias="TRDFLOW_PUBLIC_URL",
+        description=(
+            "The API's URL as callers see it (behind a proxy), e.g. https://clinic.example; "
+            "webhook signatures are computed over it. None: the URL the request arrived at."
+        ),
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        None,
+        alias="TWILIO_AUTH_TOKEN",
+        description="Verifies inbound-SMS webhook signatures. None: the webhook refuses all.",
+    )
+    # Providers. "outbox" (the default) keeps messages and forms in the outbox table: offline.
+    sms_provider: Literal["outbox", "twilio"] = Field("outbox", alias="TRDFLOW_SMS_PROVIDER")
+    twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
+    twilio_from_number: str | None = Field(None, alias="TWILIO_FROM_NUMBER")
+    twilio_api_base: str = Field("https://api.twilio.com", alias="TWILIO_API_BASE")
+    email_provider: Literal["outbox", "smtp"] = Field("outbox", alias="TRDFLOW_EMAIL_PROVIDER")
+    smtp_host: str = Field("localhost", alias="SMTP_HOST")
+    smtp_port: int = Field(587, ge=1, le=65535, alias="SMTP_PORT")
+    smtp_from: str | None = Field(None, alias="SMTP_FROM")
+    smtp_username: str | None = Field(None, alias="SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(None, alias="SMTP_PASSWORD")
+    rems_provider: Literal["outbox", "portal"] = Field("outbox", alias="TRDFLOW_REMS_PROVIDER")
+    rems_portal_url: str | None = Field(None, alias="REMS_PORTAL_URL")
+    rems_portal_token: SecretStr | None = Field(None, alias="REMS_PORTAL_TOKEN")
     log_level: LogLevel = Field("INFO", alias="TRDFLOW_LOG_LEVEL")
 
     @field_validator("log_level", mode="before")
@@ -62,6 +114,10 @@ class Settings(BaseSettings):
     @property
     def codec_key_file(self) -> Path:
         return self.state_dir / "codec-keys.json"
+
+    @property
+    def api_token_file(self) -> Path:
+        return self.state_dir / "api-tokens.json"
 
 
 @cache

@@ -42,12 +42,15 @@ with workflow.unsafe.imports_passed_through():
     from domain.maintenance import Suggestion, is_relapse, suggest_frequency
     from domain.notices import ClinicNotice, NoticeKind
     from domain.protocol import Frequency, Indication
+    from domain.records import PatientRegistration
     from domain.scales import Benefit, Scale, benefit
     from domain.session import Cancel, SessionInput, SessionOutcome, SessionSummary
 
 from workflows.session import DosingSession
 from workflows.waiting import wait_for
 
+REGISTER_PATIENT = "register-patient"
+"""Courses started before the clinical record existed have no patient row."""
 HISTORY_EVENTS_PER_RUN = 1_000
 """Continue-as-new past this many events, well before the server would suggest it."""
 NOTICE_TIMEOUT = timedelta(minutes=1)
@@ -77,6 +80,8 @@ class TreatmentCourse:
             Phase.MAINTENANCE: self._maintain,
             Phase.FOLLOW_UP: self._follow_up,
         }
+        if start.carried_state is None and workflow.patched(REGISTER_PATIENT):
+            await self._register_patient()
         while not self.state.phase.is_final:
             self._publish()
             phase = self.state.phase
@@ -94,6 +99,22 @@ class TreatmentCourse:
         )
 
     # --- The protocol, phase by phase ------------------------------------------------------
+
+    async def _register_patient(self) -> None:
+        """The patient's contact details go to the clinical record, where reminders read them."""
+        await workflow.execute_activity(
+            "register_patient",
+            PatientRegistration(
+                course_id=self.start.course_id,
+                patient_ref=self.start.patient_ref,
+                clinic_id=self.start.clinic_id,
+                clinic_timezone=self.start.clinic_timezone,
+                indication=self.start.indication,
+                protocol_version=self.protocol.version,
+                patient=self.start.patient,
+            ),
+            start_to_close_timeout=NOTICE_TIMEOUT,
+        )
 
     async def _assess(self) -> None:
         self.state.awaiting = Awaiting.ASSESSMENT
@@ -249,6 +270,8 @@ class TreatmentCourse:
                     [] if self.state.last_dose_mg is None else [self.state.last_dose_mg],
                 ),
                 outcome_grace_hours=self.protocol.phases.outcome_grace_hours,
+                rules=self.protocol.session,
+                clinic_timezone=self.start.clinic_timezone,
             ),
             id=self.state.current_session.workflow_id,
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,

@@ -1,12 +1,15 @@
-"""`DosingSession`: one session of a course, from scheduling to its outcome.
+"""`DosingSession`: one session of a course, from the first reminder to the REMS form.
 
-Today the clinic reports the outcome (attended with the dose, missed, or cancelled); the in-room
-steps (reminders, transport, vitals, monitoring) grow inside this workflow.
+Before the session: reminders, the ride home, an alert if the ride is still unconfirmed. In the
+room: check-in, pre-dose vitals (a hold for a clinician above 140/90, no dose at a critical
+reading), administration (only with a confirmed ride), at least two hours of monitoring with the
+40-minute blood pressure, discharge, then the REMS Patient Monitoring Form.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -14,12 +17,49 @@ with workflow.unsafe.imports_passed_through():
     from domain.contract import session_workflow_id
     from domain.course import Reschedule
     from domain.dosing import devices_for
-    from domain.session import Cancel, OutcomeReport, SessionInput, SessionOutcome, SessionSummary
+    from domain.notices import ClinicNotice, NoticeKind
+    from domain.records import (
+        Alert,
+        DoseRecord,
+        ReminderRequest,
+        RemsFormRequest,
+        SessionEvent,
+        SessionEventRecord,
+        Severity,
+        TransportRequest,
+        VitalsCheck,
+        VitalsCheckResult,
+    )
+    from domain.session import (
+        Administration,
+        Cancel,
+        CheckIn,
+        CheckpointResult,
+        Discharge,
+        HoldDecision,
+        OutcomeReport,
+        ReadingArrived,
+        SessionInput,
+        SessionOutcome,
+        SessionState,
+        SessionSummary,
+        Stage,
+        TransportConfirmation,
+    )
+    from domain.vitals import Level
 
 from workflows.waiting import wait_for
 
+IN_ROOM_FLOW = "in-room-flow"
+"""Sessions started before the in-room flow wait for a reported outcome, as they did."""
 EARLIEST_ATTENDANCE_REPORT = timedelta(hours=1)
-"""An attended outcome may be reported from this long before the scheduled time."""
+EARLIEST_CHECK_IN = timedelta(hours=2)
+EARLY_READING = timedelta(minutes=5)
+"""A due blood pressure may be taken this much early (real time)."""
+RECORD_TIMEOUT = timedelta(seconds=30)
+SEND_TIMEOUT = timedelta(minutes=2)
+SEVERITY = {Level.URGENT: Severity.URGENT, Level.CRITICAL: Severity.CRITICAL}
+BEFORE_DOSING = (Stage.SCHEDULED, Stage.CHECKED_IN, Stage.PRE_DOSE_VITALS, Stage.HELD)
 
 
 @workflow.defn(name="DosingSession")
@@ -27,26 +67,24 @@ class DosingSession:
     @workflow.init
     def __init__(self, session: SessionInput) -> None:
         self._input = session
+        self._rules = session.rules
         self._summary = SessionSummary(
             number=session.number,
             phase=session.phase,
             scheduled_at=session.scheduled_at,
             workflow_id=session_workflow_id(session.course_id, session.number),
         )
+        self.state = SessionState(scheduled_at=session.scheduled_at)
+        self._in_room_flow = workflow.patched(IN_ROOM_FLOW)
         self._rescheduled = False
+        self._checked_in_at: datetime | None = None
 
     @workflow.run
     async def run(self, session: SessionInput) -> SessionSummary:
-        grace = timedelta(hours=session.outcome_grace_hours)
-        while self._summary.outcome is None:
-            self._rescheduled = False
-            deadline = self._summary.scheduled_at + grace
-            settled = await wait_for(
-                lambda: self._summary.outcome is not None or self._rescheduled,
-                within=session.clock.real_delay_until(deadline, workflow.now()),
-            )
-            if not settled:
-                self._conclude(SessionOutcome.MISSED, reason="no outcome reported")
+        if self._in_room_flow:
+            await self._run_in_room()
+        else:
+            await self._await_reported_outcome()
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.logger.info(
             "session concluded",
@@ -58,9 +96,370 @@ class DosingSession:
         )
         return self._summary
 
+    # --- The session, step by step -----------------------------------------------------------
+
+    async def _run_in_room(self) -> None:
+        await self._record(SessionEvent.SCHEDULED)
+        while self._summary.outcome is None:
+            self._rescheduled = False
+            preparing = asyncio.create_task(self._prepare())
+            try:
+                arrived = await self._until_check_in()
+            finally:
+                preparing.cancel()
+            if arrived:
+                await self._in_room()
+        if self.state.stage is Stage.NOT_DOSED:
+            await self._record(SessionEvent.NOT_DOSED, detail=self.state.not_dosed_reason)
+        elif self._summary.outcome is SessionOutcome.MISSED:
+            await self._record(SessionEvent.MISSED, detail=self._summary.reason)
+        elif self._summary.outcome is SessionOutcome.CANCELLED:
+            await self._record(SessionEvent.CANCELLED, detail=self._summary.reason)
+
+    async def _prepare(self) -> None:
+        """Reminders and the ride home, before the session."""
+        scheduled = self.state.scheduled_at
+        first_reminder = max(self._rules.reminder_hours_before, default=0)
+        await self._sleep_until(scheduled - timedelta(hours=first_reminder))
+        await self._activity(
+            "request_transport_confirmation",
+            TransportRequest(
+                course_id=self._input.course_id,
+                session=self._input.number,
+                scheduled_at=scheduled,
+                clinic_timezone=self._input.clinic_timezone,
+            ),
+            SEND_TIMEOUT,
+        )
+        last_reminder = min(self._rules.reminder_hours_before, default=0)
+        for hours in sorted(self._rules.reminder_hours_before, reverse=True):
+            due = scheduled - timedelta(hours=hours)
+            if self._protocol_now() > due and hours != last_reminder:
+                continue  # scheduled at short notice: only the last reminder still makes sense
+            await self._sleep_until(due)
+            await self._activity(
+                "send_reminder",
+                ReminderRequest(
+                    course_id=self._input.course_id,
+                    session=self._input.number,
+                    scheduled_at=scheduled,
+                    hours_before=hours,
+                    clinic_timezone=self._input.clinic_timezone,
+                ),
+                SEND_TIMEOUT,
+            )
+        await self._sleep_until(
+            scheduled - timedelta(hours=self._rules.transport_alert_hours_before)
+        )
+        if self.state.transport_confirmed_via is None:
+            await self._alert(
+                Severity.ROUTINE,
+                "transport_unconfirmed",
+                f"Session {self._input.number}: ride home not confirmed "
+                f"{self._rules.transport_alert_hours_before} h before",
+            )
+
+    async def _until_check_in(self) -> bool:
+        """True once the patient is checked in; the session is missed if that never happens."""
+        deadline = self.state.scheduled_at + timedelta(hours=self._input.outcome_grace_hours)
+        settled = await wait_for(
+            lambda: (
+                self.state.stage is not Stage.SCHEDULED
+                or self._summary.outcome is not None
+                or self._rescheduled
+            ),
+            within=self._input.clock.real_delay_until(deadline, workflow.now()),
+        )
+        if not settled:
+            self._conclude(SessionOutcome.MISSED, reason="patient did not check in")
+        return self.state.stage is Stage.CHECKED_IN and self._summary.outcome is None
+
+    async def _in_room(self) -> None:
+        await self._record(SessionEvent.CHECKED_IN, actor=self.state.checked_in_by)
+        self.state.stage = Stage.PRE_DOSE_VITALS
+        assert self._checked_in_at is not None
+        pre_dose = await self._checkpoint("pre_dose", since=self._checked_in_at)
+        if pre_dose is None:
+            return
+        if pre_dose.level is Level.CRITICAL:
+            self._not_dosed(f"critical pre-dose vitals: {', '.join(pre_dose.conditions)}")
+            return
+        if pre_dose.level is not Level.NORMAL and not await self._clinician_proceeds():
+            return
+        self.state.stage = Stage.READY_TO_DOSE
+        await wait_for(lambda: self.state.administration is not None or self._ended())
+        administration = self.state.administration
+        if administration is None:
+            return
+        await self._activity(
+            "record_dose",
+            DoseRecord(
+                course_id=self._input.course_id,
+                session=self._input.number,
+                administration=administration,
+            ),
+        )
+        self.state.stage = Stage.MONITORING
+        await self._monitor(administration)
+        await self._discharge()
+
+    async def _clinician_proceeds(self) -> bool:
+        """Held above 140/90: the clinician weighs the risk and proceeds or delays."""
+        self.state.stage = Stage.HELD
+        await self._record(SessionEvent.HELD)
+        await wait_for(lambda: self.state.hold_decision is not None or self._ended())
+        decision = self.state.hold_decision
+        if decision is None:
+            return False
+        if decision.proceed:
+            return True
+        if decision.reschedule_to is not None:
+            self._move_to(decision.reschedule_to)
+            self.state.stage = Stage.SCHEDULED
+            self.state.hold_decision = None
+        else:
+            self._not_dosed(f"delayed by {decision.clinician}: {decision.note}")
+        return False
+
+    async def _monitor(self, administration: Administration) -> None:
+        """At least two hours after the first device; blood pressure at 40 minutes, then
+        rechecks until it is back at a safe level; every reading classified as it comes."""
+        first_device = administration.first_device_at
+        end = first_device + self._minutes(self._rules.min_monitoring_minutes)
+        bp_due: datetime | None = first_device + self._minutes(self._rules.bp_check_after_minutes)
+        end_checked = False
+        overdue_step = 0
+        while self.state.discharge is None and not self._ended():
+            deadlines = [] if end_checked else [end]
+            if bp_due is not None:
+                deadlines.append(bp_due + self._reading_due() * (overdue_step + 1))
+            await wait_for(
+                lambda: (
+                    self._unchecked_reading() is not None
+                    or self.state.discharge is not None
+                    or self._ended()
+                ),
+                within=min(deadlines) - workflow.now() if deadlines else None,
+            )
+            reading = self._unchecked_reading()
+            if reading is not None:
+                answers_due = bp_due is not None and reading.taken_at >= bp_due - EARLY_READING
+                name = (
+                    "post_dose_40m"
+                    if answers_due and not self._has_checkpoint("post_dose_40m")
+                    else f"monitoring-{reading.reading_id}"
+                )
+                checked = await self._classify(name, reading.taken_at)
+                if answers_due and checked.has_bp:
+                    recheck = self._minutes(self._rules.bp_recheck_every_minutes)
+                    bp_due = None if checked.bp_acceptable else workflow.now() + recheck
+                    overdue_step = 0
+            elif not end_checked and workflow.now() >= end:
+                end_checked = True
+                if not self.state.latest_bp_acceptable:
+                    await self._alert(
+                        Severity.URGENT,
+                        "bp_not_safe_at_end_of_monitoring",
+                        f"Session {self._input.number}: BP not back to a safe level at 2 h",
+                    )
+            elif bp_due is not None and self.state.discharge is None and not self._ended():
+                await self._reading_overdue("blood pressure", overdue_step)
+                overdue_step += 1
+
+    async def _discharge(self) -> None:
+        discharge = self.state.discharge
+        administration = self.state.administration
+        if discharge is None or administration is None:
+            return
+        self.state.stage = Stage.DISCHARGED
+        await self._record(SessionEvent.DISCHARGED, actor=discharge.by, discharge=discharge)
+        self._conclude(SessionOutcome.ATTENDED, dose_mg=administration.dose_mg)
+        due = self.state.scheduled_at + timedelta(days=self._rules.rems_form_due_days)
+        await self._activity(
+            "submit_rems_form",
+            RemsFormRequest(
+                course_id=self._input.course_id, session=self._input.number, due_at=due
+            ),
+            SEND_TIMEOUT,
+        )
+
+    # --- Vitals --------------------------------------------------------------------------------
+
+    async def _checkpoint(self, name: str, since: datetime) -> CheckpointResult | None:
+        """Wait for a reading taken after `since`, reminding then escalating when it is late."""
+        step = 0
+        while not await wait_for(
+            lambda: self._reading_since(since) or self._ended(), within=self._reading_due()
+        ):
+            await self._reading_overdue(name.replace("_", " "), step)
+            step += 1
+        if self._ended():
+            return None
+        return await self._classify(name, since)
+
+    async def _classify(self, checkpoint: str, since: datetime) -> CheckpointResult:
+        result: VitalsCheckResult = await workflow.execute_activity(
+            "check_vitals",
+            VitalsCheck(
+                course_id=self._input.course_id,
+                session=self._input.number,
+                checkpoint=checkpoint,
+                not_before=since,
+                limits=self._rules.vitals,
+            ),
+            result_type=VitalsCheckResult,
+            start_to_close_timeout=RECORD_TIMEOUT,
+        )
+        self.state.readings_checked = len(self.state.readings)
+        classification = result.classification
+        checked = CheckpointResult(
+            checkpoint=checkpoint,
+            reading_id=result.reading_id,
+            level=classification.level if classification else Level.NORMAL,
+            conditions=tuple(f.condition for f in classification.findings)
+            if classification
+            else (),
+            has_bp=bool(result.reading and result.reading.has_bp),
+            bp_acceptable=classification.bp_acceptable if classification else True,
+        )
+        self.state.checkpoints.append(checked)
+        for finding in classification.findings if classification else ():
+            if finding.level in SEVERITY:
+                await self._alert(
+                    SEVERITY[finding.level],
+                    finding.condition,
+                    f"Session {self._input.number}: {finding.detail}",
+                    reading_id=result.reading_id,
+                )
+        return checked
+
+    async def _reading_overdue(self, what: str, step: int) -> None:
+        """First the nurse is reminded; if still nothing, it escalates."""
+        if step == 0:
+            await self._activity(
+                "notify_clinic",
+                ClinicNotice(
+                    effect_key=f"{self._summary.workflow_id}/reading-overdue/{what}",
+                    course_id=self._input.course_id,
+                    kind=NoticeKind.READING_OVERDUE,
+                    message=f"Session {self._input.number}: {what} reading is due",
+                    recipient="nurse",
+                    session=self._input.number,
+                ),
+            )
+        elif step == 1:
+            await self._alert(
+                Severity.ROUTINE,
+                f"reading_overdue_{what.replace(' ', '_')}",
+                f"Session {self._input.number}: {what} reading still missing",
+            )
+
+    def _reading_since(self, since: datetime) -> bool:
+        return any(r.taken_at >= since for r in self.state.readings)
+
+    def _unchecked_reading(self) -> ReadingArrived | None:
+        unchecked = self.state.readings[self.state.readings_checked :]
+        return unchecked[0] if unchecked else None
+
+    def _has_checkpoint(self, name: str) -> bool:
+        return any(c.checkpoint == name for c in self.state.checkpoints)
+
+    def _reading_due(self) -> timedelta:
+        return self._minutes(self._rules.reading_due_within_minutes)
+
+    def _minutes(self, protocol_minutes: int) -> timedelta:
+        """A protocol duration as real time on this course's clock."""
+        return self._input.clock.real_duration(timedelta(minutes=protocol_minutes))
+
+    # --- Messages ------------------------------------------------------------------------------
+
     @workflow.query
     def summary(self) -> SessionSummary:
         return self._summary
+
+    @workflow.query
+    def details(self) -> SessionState:
+        return self.state
+
+    @workflow.update
+    def check_in(self, request: CheckIn) -> SessionState:
+        self.state.checked_in_by = request.by
+        self.state.stage = Stage.CHECKED_IN
+        self._checked_in_at = workflow.now()
+        return self.state
+
+    @check_in.validator
+    def _check_check_in(self, request: CheckIn) -> None:
+        self._require_in_room_flow()
+        self._require_stage(Stage.SCHEDULED)
+        if self._protocol_now() < self.state.scheduled_at - EARLIEST_CHECK_IN:
+            raise ValueError("too early to check in for this session")
+
+    @workflow.update
+    async def confirm_transport(self, confirmation: TransportConfirmation) -> SessionState:
+        self.state.transport_confirmed_via = confirmation.via
+        await self._record(
+            SessionEvent.TRANSPORT_CONFIRMED, actor=confirmation.by, detail=confirmation.via.value
+        )
+        return self.state
+
+    @confirm_transport.validator
+    def _check_transport(self, confirmation: TransportConfirmation) -> None:
+        self._require_in_room_flow()
+        self._require_open()
+        if self.state.transport_confirmed_via is not None:
+            raise ValueError("the ride home is already confirmed")
+
+    @workflow.signal
+    def reading_arrived(self, reading: ReadingArrived) -> None:
+        """From the API, once the reading is stored in Postgres."""
+        if all(r.reading_id != reading.reading_id for r in self.state.readings):
+            self.state.readings.append(reading)
+
+    @workflow.update
+    def decide_hold(self, decision: HoldDecision) -> SessionState:
+        self.state.hold_decision = decision
+        return self.state
+
+    @decide_hold.validator
+    def _check_hold(self, decision: HoldDecision) -> None:
+        self._require_stage(Stage.HELD)
+        if decision.reschedule_to is not None and decision.reschedule_to <= self._protocol_now():
+            raise ValueError("the new time must be in the future")
+
+    @workflow.update
+    def record_administration(self, administration: Administration) -> SessionState:
+        self.state.administration = administration
+        return self.state
+
+    @record_administration.validator
+    def _check_administration(self, administration: Administration) -> None:
+        self._require_stage(Stage.READY_TO_DOSE)
+        if self.state.transport_confirmed_via is None:
+            raise ValueError("no dose without a confirmed ride home")
+        self._check_dose(administration.dose_mg, administration.devices)
+
+    @workflow.update
+    def discharge(self, discharge: Discharge) -> SessionState:
+        self.state.discharge = discharge
+        return self.state
+
+    @discharge.validator
+    def _check_discharge(self, discharge: Discharge) -> None:
+        self._require_stage(Stage.MONITORING)
+        administration = self.state.administration
+        assert administration is not None
+        minutes = self._rules.min_monitoring_minutes
+        if workflow.now() < administration.first_device_at + self._minutes(minutes):
+            raise ValueError(f"discharge only after at least {minutes} minutes of monitoring")
+        if not self._has_checkpoint("post_dose_40m"):
+            raise ValueError("the 40-minute blood pressure is not recorded")
+        if not self.state.latest_bp_acceptable:
+            raise ValueError("blood pressure is not back to a safe level")
+        if any(c.level is Level.CRITICAL for c in self.state.checkpoints[-1:]):
+            raise ValueError("the latest vitals are critical")
+        if self.state.transport_confirmed_via is None:
+            raise ValueError("discharge only into a confirmed ride home")
 
     @workflow.update
     def report_outcome(self, report: OutcomeReport) -> SessionSummary:
@@ -71,35 +470,140 @@ class DosingSession:
 
     @report_outcome.validator
     def _check_report(self, report: OutcomeReport) -> None:
-        if self._summary.outcome is not None:
-            raise ValueError(f"session already concluded: {self._summary.outcome.value}")
+        self._require_open()
+        if self._in_room_flow:
+            if report.outcome is SessionOutcome.ATTENDED:
+                raise ValueError("an attended session is recorded by check-in to discharge")
+            if self.state.stage not in (*BEFORE_DOSING, Stage.READY_TO_DOSE):
+                raise ValueError("the dose is given: the session ends with its discharge")
+            return
         if report.outcome is not SessionOutcome.ATTENDED:
             return
-        protocol_now = self._input.clock.to_protocol(workflow.now())
-        if protocol_now < self._summary.scheduled_at - EARLIEST_ATTENDANCE_REPORT:
+        if self._protocol_now() < self._summary.scheduled_at - EARLIEST_ATTENDANCE_REPORT:
             raise ValueError("the session has not started yet")
         assert report.dose_mg is not None  # OutcomeReport guarantees it for an attended session
-        if report.dose_mg not in self._input.allowed_doses_mg:
-            raise ValueError(
-                f"dose {report.dose_mg} mg not allowed now; allowed: {self._input.allowed_doses_mg}"
-            )
-        if report.devices != devices_for(self._input.dosing, report.dose_mg):
-            raise ValueError(
-                f"{report.dose_mg} mg is {devices_for(self._input.dosing, report.dose_mg)} devices"
-            )
+        self._check_dose(report.dose_mg, report.devices)
 
     @workflow.signal
     def cancel(self, request: Cancel) -> None:
-        """From the course: pause, discontinue or the end of maintenance."""
-        if self._summary.outcome is None:
+        """From the course: pause, discontinue or the end of maintenance. A dosed patient stays
+        in the room until discharge whatever the course does."""
+        if self._summary.outcome is None and self.state.stage in (
+            *BEFORE_DOSING,
+            Stage.READY_TO_DOSE,
+        ):
             self._conclude(SessionOutcome.CANCELLED, reason=request.reason)
 
     @workflow.signal
     def reschedule(self, request: Reschedule) -> None:
         """From the course, which validated the move."""
-        if self._summary.outcome is None:
-            self._summary = self._summary.model_copy(update={"scheduled_at": request.new_time})
-            self._rescheduled = True
+        if self._summary.outcome is None and self.state.stage is Stage.SCHEDULED:
+            self._move_to(request.new_time)
+
+    # --- Mechanics -----------------------------------------------------------------------------
+
+    async def _await_reported_outcome(self) -> None:
+        """The foundation's session: wait for the clinic to report the outcome."""
+        grace = timedelta(hours=self._input.outcome_grace_hours)
+        while self._summary.outcome is None:
+            self._rescheduled = False
+            deadline = self._summary.scheduled_at + grace
+            settled = await wait_for(
+                lambda: self._summary.outcome is not None or self._rescheduled,
+                within=self._input.clock.real_delay_until(deadline, workflow.now()),
+            )
+            if not settled:
+                self._conclude(SessionOutcome.MISSED, reason="no outcome reported")
+
+    def _check_dose(self, dose_mg: int, devices: int | None) -> None:
+        if dose_mg not in self._input.allowed_doses_mg:
+            raise ValueError(
+                f"dose {dose_mg} mg not allowed now; allowed: {self._input.allowed_doses_mg}"
+            )
+        expected = devices_for(self._input.dosing, dose_mg)
+        if devices != expected:
+            raise ValueError(f"{dose_mg} mg is {expected} devices")
+
+    def _move_to(self, protocol_time: datetime) -> None:
+        self.state.scheduled_at = protocol_time
+        self._summary = self._summary.model_copy(update={"scheduled_at": protocol_time})
+        self._rescheduled = True
 
     def _conclude(self, outcome: SessionOutcome, **details: object) -> None:
         self._summary = self._summary.model_copy(update={"outcome": outcome, **details})
+
+    def _not_dosed(self, reason: str) -> None:
+        self.state.stage = Stage.NOT_DOSED
+        self.state.not_dosed_reason = reason
+        self._conclude(SessionOutcome.CANCELLED, reason=f"not dosed: {reason}")
+
+    def _ended(self) -> bool:
+        return self._summary.outcome is not None or self._rescheduled
+
+    def _require_in_room_flow(self) -> None:
+        if not self._in_room_flow:
+            raise ValueError("this session predates the in-room flow: report its outcome")
+
+    def _require_open(self) -> None:
+        if self._summary.outcome is not None:
+            raise ValueError(f"session already concluded: {self._summary.outcome.value}")
+
+    def _require_stage(self, *stages: Stage) -> None:
+        self._require_open()
+        if self.state.stage not in stages:
+            expected = " or ".join(s.value for s in stages)
+            raise ValueError(f"the session is {self.state.stage.value}, not {expected}")
+
+    def _protocol_now(self) -> datetime:
+        return self._input.clock.to_protocol(workflow.now())
+
+    async def _sleep_until(self, protocol_time: datetime) -> None:
+        delay = self._input.clock.real_delay_until(protocol_time, workflow.now())
+        if delay > timedelta(0):
+            await workflow.sleep(delay)
+
+    async def _alert(
+        self, severity: Severity, condition: str, summary: str, reading_id: int | None = None
+    ) -> None:
+        key = f"{self._summary.workflow_id}/{condition}"
+        if key in self.state.alerts:
+            return  # a repeated trigger joins the open escalation
+        self.state.alerts.append(key)
+        await self._activity(
+            "raise_alert",
+            Alert(
+                dedup_key=key,
+                course_id=self._input.course_id,
+                session=self._input.number,
+                severity=severity,
+                condition=condition,
+                summary=summary,
+                reading_id=reading_id,
+            ),
+        )
+
+    async def _record(
+        self,
+        event: SessionEvent,
+        *,
+        actor: str | None = None,
+        detail: str | None = None,
+        discharge: Discharge | None = None,
+    ) -> None:
+        await self._activity(
+            "record_session_event",
+            SessionEventRecord(
+                course_id=self._input.course_id,
+                session=self._input.number,
+                event=event,
+                at=workflow.now(),
+                actor=actor,
+                detail=detail,
+                discharge=discharge,
+            ),
+        )
+
+    async def _activity(
+        self, name: str, argument: object, allowed: timedelta = RECORD_TIMEOUT
+    ) -> None:
+        await workflow.execute_activity(name, argument, start_to_close_timeout=allowed)

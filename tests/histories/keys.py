@@ -16,7 +16,7 @@ TEST_KEY_ID = "test-only-1"
 TEST_KEY = "1q+qolJyqIWt2rEyoCYj671RRMIirRJLuQ8HlKTfCWY="  # base64 of 32 random bytes
 
 
-def test_key_settings(state_dir: Path) -> Settings:
+def settings_with_test_key(state_dir: Path) -> Settings:
     """Settings whose codec uses the fixed test key."""
     return Settings(
         state_dir=state_dir,

@@ -1,0 +1,45 @@
+"""The offline defaults: nothing leaves the machine; the outbox table and the log show what
+would have been sent."""
+
+from __future__ import annotations
+
+import asyncpg
+import structlog
+
+from activities.adapters.ports import OutgoingMessage
+from domain.rems import RemsMonitoringForm
+from store import outbox
+
+log = structlog.get_logger()
+
+
+class OutboxSender:
+    """Delivers into the outbox: the delivery ledger row (recipient, body) is the message."""
+
+    provider = "outbox"
+
+    async def send(self, message: OutgoingMessage) -> str:
+        log.info("message kept in the local outbox", effect_key=message.effect_key)
+        return f"local:{message.effect_key}"
+
+
+class OutboxRemsPortal:
+    """Queues the form in the outbox instead of posting it to the portal."""
+
+    provider = "outbox"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def submit(self, form: RemsMonitoringForm) -> str:
+        await outbox.enqueue(
+            self._pool,
+            effect_key=form.form_id,
+            course_id=form.course_id,
+            channel="rems",
+            recipient="rems-portal",
+            kind="rems_monitoring_form",
+            body=form.model_dump_json(),
+        )
+        log.info("REMS form kept in the local outbox", form_id=form.form_id)
+        return f"local:{form.form_id}"

@@ -1,0 +1,22 @@
+"""Registering a course's patient: their contact details go to Postgres, the only place kept."""
+
+from __future__ import annotations
+
+import asyncpg
+from temporalio import activity
+
+from activities.logs import activity_log
+from domain.records import PatientRegistration
+from store import patients
+
+
+class PatientRegistry:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @activity.defn(name="register_patient")
+    async def register_patient(self, registration: PatientRegistration) -> None:
+        await patients.register(self._pool, registration)
+        activity_log(registration.course_id, None).info(
+            "patient registered", patient_ref=registration.patient_ref
+        )

@@ -1,0 +1,78 @@
+"""The FastAPI application, and the process that serves it (`python -m api.app`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import structlog
+import uvicorn
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api.context import ApiContext
+from api.errors import install_error_handlers
+from api.models import Health
+from api.routes import courses, sessions, sms
+from api.tokens import load_tokens
+from store.db import create_pool
+from worker.client import connect
+from worker.logs import configure_logging
+from worker.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+DESCRIPTION = """
+Esketamine treatment courses as durable Temporal workflows: the HTTP face of the contract.
+
+* **Auth**: `Authorization: Bearer <token>`. A token signs in an actor with a role:
+  `service` (clinic systems, device gateways) or `staff` (people, whose every action is audited).
+* **Errors**: 401 no or bad token, 403 wrong role, 404 unknown course or session, 409 refused by
+  the workflow in its current state (the reason is in `detail`), 422 invalid input (nothing is
+  written; the answer names fields, never their values).
+* Sessions are numbered from 1 within their course; their workflows are
+  `course-<course_id>-session-<n>`.
+"""
+
+
+def create_app(settings: Settings, client: Client, pool: asyncpg.Pool) -> FastAPI:
+    """The API over an existing Temporal client and Postgres pool (the caller closes them)."""
+    app = FastAPI(title="trdflow", version="1", description=DESCRIPTION)
+    app.state.context = ApiContext(
+        settings=settings, client=client, pool=pool, tokens=load_tokens(settings)
+    )
+    install_error_handlers(app)
+    for router in (courses.router, sessions.router, sms.router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness", description="Always ok.")
+    async def healthz() -> Health:
+        return Health()
+
+    return app
+
+
+async def serve(settings: Settings) -> None:
+    if settings.database_url is None:
+        raise SystemExit("DATABASE_URL is not set (`make run` sets it for the local stack)")
+    client = await connect(settings)
+    pool = await create_pool(settings.database_url)
+    try:
+        app = create_app(settings, client, pool)
+        config = uvicorn.Config(
+            app, host=settings.api_host, port=settings.api_port, log_config=None
+        )
+        log.info("api_started", host=settings.api_host, port=settings.api_port)
+        await uvicorn.Server(config).serve()
+    finally:
+        await pool.close()
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

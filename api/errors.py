@@ -1,0 +1,129 @@
+"""Error answers: their documented shapes, and the handlers that never echo a request's content.
+
+A request body may carry PHI (a driver's phone, a dose, a patient's contact), so neither the
+answers nor the logs repeat what the caller sent, only where and why it was refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from temporalio.service import RPCError, RPCStatusCode
+
+M = TypeVar("M", bound=BaseModel)
+
+log = structlog.get_logger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    detail: str = Field(description="Why the request was refused; never the request's content.")
+
+
+class FieldProblem(BaseModel):
+    loc: list[str | int] = Field(description='Where: e.g. ["body", "lot"] or ["path", "n"].')
+    msg: str
+    type: str
+
+
+class ValidationProblem(BaseModel):
+    detail: list[FieldProblem]
+
+
+class WorkflowNotFoundError(LookupError):
+    def __init__(self, workflow_id: str) -> None:
+        super().__init__(f"{workflow_id} not found")
+        self.workflow_id = workflow_id
+
+
+class WorkflowRejectedError(RuntimeError):
+    """The workflow refused the message in its current state; `reason` is its validator's."""
+
+    def __init__(self, workflow_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.workflow_id = workflow_id
+        self.reason = reason
+
+
+class WorkflowUnansweredError(TimeoutError):
+    def __init__(self, workflow_id: str) -> None:
+        super().__init__(
+            f"{workflow_id} did not answer in time: is a worker running? "
+            "The request may still be applied when one picks it up."
+        )
+        self.workflow_id = workflow_id
+
+
+_MEANINGS = {
+    401: "No bearer token, or not a valid one.",
+    403: "The token's role may not do this (or, for a webhook, the signature is wrong).",
+    404: "No such course or session workflow.",
+    409: "Refused in the workflow's current state; `detail` gives the reason.",
+    422: "Invalid input: nothing was written. Each problem names its field.",
+    503: "A backing service (Temporal, the database, a webhook secret) is not available.",
+    504: "The workflow did not answer in time: is a worker running?",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of the error answers a route can give."""
+    return {
+        code: {
+            "model": ValidationProblem if code == 422 else ErrorDetail,
+            "description": _MEANINGS[code],
+        }
+        for code in codes
+    }
+
+
+def build(model: type[M], fields: Mapping[str, object]) -> M:
+    """A domain message from request fields; the domain's own rules refusing it is bad input."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as err:
+        raise invalid(err.errors(include_url=False, include_input=False)) from None
+
+
+def invalid(problems: list[Any], *, where: str = "body") -> RequestValidationError:
+    return RequestValidationError(
+        [{**problem, "loc": (where, *problem.get("loc", ()))} for problem in problems]
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, err: RequestValidationError) -> JSONResponse:
+        # FastAPI's default answer repeats each rejected value ("input"): that may be PHI.
+        problems = [
+            FieldProblem(loc=list(e["loc"]), msg=e["msg"], type=e["type"]) for e in err.errors()
+        ]
+        return _answer(422, ValidationProblem(detail=problems))
+
+    @app.exception_handler(WorkflowNotFoundError)
+    async def _not_found(_: Request, err: WorkflowNotFoundError) -> JSONResponse:
+        return _answer(404, ErrorDetail(detail=str(err)))
+
+    @app.exception_handler(WorkflowRejectedError)
+    async def _rejected(_: Request, err: WorkflowRejectedError) -> JSONResponse:
+        log.info("workflow_refused_request", workflow_id=err.workflow_id)
+        return _answer(409, ErrorDetail(detail=err.reason))
+
+    @app.exception_handler(WorkflowUnansweredError)
+    async def _unanswered(_: Request, err: WorkflowUnansweredError) -> JSONResponse:
+        log.warning("workflow_did_not_answer", workflow_id=err.workflow_id)
+        return _answer(504, ErrorDetail(detail=str(err)))
+
+    @app.exception_handler(RPCError)
+    async def _temporal_failed(_: Request, err: RPCError) -> JSONResponse:
+        log.error("temporal_request_failed", status=err.status.name)
+        code = 503 if err.status is RPCStatusCode.UNAVAILABLE else 502
+        return _answer(code, ErrorDetail(detail=f"Temporal refused the request: {err.status.name}"))
+
+
+def _answer(code: int, body: BaseModel) -> JSONResponse:
+    return JSONResponse(body.model_dump(mode="json"), status_code=code)

@@ -1,0 +1,87 @@
+"""Talking to the course and session workflows, with Temporal's failures mapped to answers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import FailureError
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.types import MethodSyncOrAsyncNoParam, MethodSyncOrAsyncSingleParam
+from temporalio.workflow import UpdateMethodMultiParam
+
+from api.errors import WorkflowNotFoundError, WorkflowRejectedError, WorkflowUnansweredError
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+
+ANSWER_TIMEOUT = timedelta(seconds=30)
+"""An Update waits for a worker; without one, say so rather than hold the caller forever."""
+
+
+async def send_update(
+    client: Client, workflow_id: str, update: UpdateMethodMultiParam[[Any, M], R], message: M
+) -> R:
+    """Send an Update and wait for its answer; a validator's refusal becomes a 409."""
+    handle = client.get_workflow_handle(workflow_id)
+    async with _talking_to(client, workflow_id), asyncio.timeout(ANSWER_TIMEOUT.total_seconds()):
+        return await handle.execute_update(update, message)
+
+
+async def send_signal(
+    client: Client, workflow_id: str, signal: MethodSyncOrAsyncSingleParam[Any, M, None], message: M
+) -> None:
+    async with _talking_to(client, workflow_id):
+        await client.get_workflow_handle(workflow_id).signal(signal, message)
+
+
+async def query(client: Client, workflow_id: str, method: MethodSyncOrAsyncNoParam[Any, R]) -> R:
+    async with _talking_to(client, workflow_id):
+        return await client.get_workflow_handle(workflow_id).query(method)
+
+
+async def require_running(client: Client, workflow_id: str) -> None:
+    """404 for an unknown workflow, 409 for one that has ended."""
+    with _mapped(workflow_id):
+        description = await client.get_workflow_handle(workflow_id).describe()
+    if description.status is not WorkflowExecutionStatus.RUNNING:
+        state = description.status.name.lower() if description.status else "closed"
+        raise WorkflowRejectedError(workflow_id, f"{workflow_id} is over ({state})")
+
+
+@asynccontextmanager
+async def _talking_to(client: Client, workflow_id: str) -> AsyncIterator[None]:
+    try:
+        with _mapped(workflow_id):
+            yield
+    except WorkflowNotFoundError:
+        # Temporal answers "not found" for a workflow that has ended, too: tell them apart.
+        await require_running(client, workflow_id)
+        raise
+
+
+@contextmanager
+def _mapped(workflow_id: str) -> Iterator[None]:
+    try:
+        yield
+    except WorkflowUpdateFailedError as err:
+        # A validator's ValueError reaches the client as an ApplicationError with its message.
+        cause = err.cause
+        reason = cause.message if isinstance(cause, FailureError) else "the update failed"
+        raise WorkflowRejectedError(workflow_id, reason) from err
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise WorkflowNotFoundError(workflow_id) from err
+        raise
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
+        raise WorkflowUnansweredError(workflow_id) from err

@@ -1,0 +1,86 @@
+"""Courses: start one, read its status, record a score."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import APIRouter, Response, status
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from api.audit import audited
+from api.auth import Service, ServiceOrStaff
+from api.context import Ctx
+from api.errors import WorkflowRejectedError, build, invalid, responses
+from api.messaging import query, send_update
+from api.models import CourseCreated, CourseId
+from domain.contract import course_workflow_id
+from domain.course import CourseStart, CourseStatus, ScoreReport
+from domain.scales import Score
+from worker.client import SimulationNotAllowedError, start_course
+from workflows.course import TreatmentCourse
+
+log = structlog.get_logger(__name__)
+
+router = APIRouter(prefix="/v1/courses", tags=["courses"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Start a treatment course",
+    description=(
+        "Starts the `TreatmentCourse` workflow `course-<course_id>`, which waits for the "
+        "assessment. A course id is started only once, even after its course has ended. "
+        "The patient's contact details travel encrypted and are never logged."
+    ),
+    responses=responses(401, 403, 409, 422),
+)
+async def start(body: CourseStart, ctx: Ctx, who: Service, response: Response) -> CourseCreated:
+    if body.carried_state is not None:
+        raise invalid(
+            [{"loc": ("carried_state",), "msg": "set by the course itself", "type": "value_error"}]
+        )
+    try:
+        handle = await start_course(ctx.client, body, ctx.settings)
+    except SimulationNotAllowedError as err:
+        raise invalid([{"loc": ("time_scale",), "msg": str(err), "type": "value_error"}]) from None
+    except WorkflowAlreadyStartedError as err:
+        raise WorkflowRejectedError(
+            err.workflow_id, f"{err.workflow_id} already exists: a course id is started only once"
+        ) from None
+    log.info("course_started", course_id=body.course_id, workflow_id=handle.id, actor=who.actor)
+    response.headers["Location"] = f"{router.prefix}/{body.course_id}"
+    return CourseCreated(
+        course_id=body.course_id, workflow_id=handle.id, run_id=handle.result_run_id
+    )
+
+
+@router.get(
+    "/{course_id}",
+    summary="A course's status",
+    description=(
+        "The `status` query of `TreatmentCourse`: the phase, the sessions done, the next "
+        "session's time, the latest scores and the open escalations."
+    ),
+    responses=responses(401, 403, 404, 422),
+)
+async def course_status(course_id: CourseId, ctx: Ctx, _: ServiceOrStaff) -> CourseStatus:
+    return await query(ctx.client, course_workflow_id(course_id), TreatmentCourse.status)
+
+
+@router.post(
+    "/{course_id}/scores",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Record a PHQ-9 or MADRS score",
+    description=(
+        "The `record_score` Update of `TreatmentCourse`, reported by the signed-in caller. "
+        "A PHQ-9 with item 9 above 0 raises same-day clinician follow-up."
+    ),
+    responses=responses(401, 403, 404, 409, 422, 504),
+)
+async def record_score(course_id: CourseId, body: Score, ctx: Ctx, who: ServiceOrStaff) -> None:
+    workflow_id = course_workflow_id(course_id)
+    report = build(ScoreReport, {"score": body, "reported_by": who.actor})
+    await send_update(ctx.client, workflow_id, TreatmentCourse.record_score, report)
+    await audited(
+        ctx, who, "course.score_recorded", course_id, workflow_id=workflow_id, scale=body.scale
+    )

@@ -1,0 +1,239 @@
+"""A dosing session in the room: vitals from devices and staff, and the staff's actions.
+
+Each staff action is an Update on `DosingSession` (`course-<course_id>-session-<n>`), built
+from the body plus the signed-in actor, answered with the session's state and audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, status
+from pydantic import BaseModel
+from temporalio.workflow import UpdateMethodMultiParam
+
+from api.audit import audited
+from api.auth import ServiceOrStaff, Staff
+from api.context import ApiContext, Ctx
+from api.errors import responses
+from api.messaging import require_running, send_signal, send_update
+from api.models import (
+    AdministrationRequest,
+    CourseId,
+    DischargeRequest,
+    HoldDecisionRequest,
+    OutcomeRequest,
+    ReadingAccepted,
+    SessionNumber,
+    TransportArrangement,
+)
+from domain.contract import session_workflow_id
+from domain.session import (
+    CheckIn,
+    ReadingArrived,
+    SessionState,
+    SessionSummary,
+    TransportConfirmation,
+    TransportConfirmedVia,
+)
+from domain.vitals import VitalSigns
+from store.readings import insert_reading
+from store.transport import arrange_transport
+from worker.settings import ApiIdentity
+from workflows.session import DosingSession
+
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+
+router = APIRouter(prefix="/v1/courses/{course_id}/sessions/{n}", tags=["sessions"])
+
+STAFF_ACTION = responses(401, 403, 404, 409, 422, 504)
+
+
+@dataclass(frozen=True)
+class InRoom:
+    """A staff member acting on one session."""
+
+    ctx: ApiContext
+    who: ApiIdentity
+    course_id: str
+    n: int
+
+    @property
+    def workflow_id(self) -> str:
+        return session_workflow_id(self.course_id, self.n)
+
+    async def act(
+        self,
+        update: UpdateMethodMultiParam[[Any, M], R],
+        message: M,
+        action: str,
+        **details: object,
+    ) -> R:
+        """The path of every staff action: the Update, then its audit entry."""
+        result = await send_update(self.ctx.client, self.workflow_id, update, message)
+        await self.audit(action, workflow_id=self.workflow_id, **details)
+        return result
+
+    async def audit(self, action: str, **details: object) -> None:
+        await audited(self.ctx, self.who, action, self.course_id, session=self.n, **details)
+
+
+def _in_room(course_id: CourseId, n: SessionNumber, ctx: Ctx, who: Staff) -> InRoom:
+    return InRoom(ctx, who, course_id, n)
+
+
+Room = Annotated[InRoom, Depends(_in_room)]
+
+
+@router.post(
+    "/vitals",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Submit a vitals reading",
+    description=(
+        "From the nurse's tablet or a device gateway: any subset of BP, heart rate, SpO2, "
+        "sedation (MOAA/S) and dissociation (CADSS). The reading is stored in Postgres "
+        "before this answers, then the session workflow is signalled (`reading_arrived`) "
+        "and classifies it against the protocol. A session that does not exist gets a 404 "
+        "and one that has ended a 409; nothing is stored for either."
+    ),
+    responses=responses(401, 403, 404, 409, 422),
+)
+async def submit_vitals(
+    course_id: CourseId, n: SessionNumber, body: VitalSigns, ctx: Ctx, who: ServiceOrStaff
+) -> ReadingAccepted:
+    workflow_id = session_workflow_id(course_id, n)
+    # Checked before storing rather than storing in a transaction that rolls back when the
+    # signal fails: the workflow reads the reading back from Postgres as soon as it is
+    # signalled, so the row must be committed by then.
+    await require_running(ctx.client, workflow_id)
+    reading_id = await insert_reading(ctx.pool, course_id, n, body, source=who.actor)
+    arrived = ReadingArrived(reading_id=reading_id, taken_at=body.taken_at)
+    await send_signal(ctx.client, workflow_id, DosingSession.reading_arrived, arrived)
+    await audited(ctx, who, "session.vitals_recorded", course_id, session=n, reading_id=reading_id)
+    return ReadingAccepted(reading_id=reading_id, workflow_id=workflow_id)
+
+
+@router.post(
+    "/check-in",
+    summary="Check the patient in",
+    description="From 2 h before the session. Starts the pre-dose vitals check.",
+    responses=STAFF_ACTION,
+)
+async def check_in(room: Room) -> SessionState:
+    message = CheckIn(by=room.who.actor)
+    return await room.act(DosingSession.check_in, message, "session.checked_in")
+
+
+@router.put(
+    "/transport",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Arrange the ride home",
+    description=(
+        "Names the driver who takes the patient home (the patient may not drive until the "
+        "next day). The driver is asked by SMS to confirm by replying YES. Arranging again "
+        "replaces the driver."
+    ),
+    responses=responses(401, 403, 404, 422),
+)
+async def arrange_ride(room: Room, body: TransportArrangement) -> None:
+    try:
+        await arrange_transport(
+            room.ctx.pool,
+            room.course_id,
+            room.n,
+            driver_name=body.driver_name,
+            driver_phone=body.driver_phone,
+            arranged_by=room.who.actor,
+        )
+    except asyncpg.ForeignKeyViolationError:
+        # Rides hang off the course's record, which the course writes when it starts.
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"course {room.course_id} not found"
+        ) from None
+    await room.audit("session.transport_arranged")
+
+
+@router.post(
+    "/transport/confirm",
+    summary="Confirm the ride home (staff)",
+    description=(
+        "Staff confirm the ride themselves, e.g. after a phone call. No dose is given "
+        "without a confirmed ride."
+    ),
+    responses=STAFF_ACTION,
+)
+async def confirm_ride(room: Room) -> SessionState:
+    message = TransportConfirmation(by=room.who.actor, via=TransportConfirmedVia.STAFF)
+    return await room.act(DosingSession.confirm_transport, message, "session.transport_confirmed")
+
+
+@router.post(
+    "/hold-decision",
+    summary="Decide on a held session (clinician)",
+    description=(
+        "A session held for pre-dose blood pressure above 140/90 waits for this: proceed to "
+        "dosing, or delay (to a new time, or not dosed today). The signed-in caller is the "
+        "deciding clinician."
+    ),
+    responses=STAFF_ACTION,
+)
+async def decide_hold(room: Room, body: HoldDecisionRequest) -> SessionState:
+    return await room.act(
+        DosingSession.decide_hold,
+        body.message(clinician=room.who.actor),
+        "session.hold_decided",
+        proceed=body.proceed,
+        rescheduled=body.reschedule_to is not None,
+    )
+
+
+@router.post(
+    "/administration",
+    summary="Record the dose given",
+    description=(
+        "Dose, devices (28 mg each, 5 minutes apart) and lot. Accepted only when the session "
+        "is ready to dose and the ride home is confirmed; 84 mg only after a 56 mg start."
+    ),
+    responses=STAFF_ACTION,
+)
+async def record_administration(room: Room, body: AdministrationRequest) -> SessionState:
+    return await room.act(
+        DosingSession.record_administration,
+        body.message(by=room.who.actor),
+        "session.dose_recorded",
+        dose_mg=body.dose_mg,
+        devices=body.devices,
+        lot=body.lot,
+    )
+
+
+@router.post(
+    "/discharge",
+    summary="Discharge the patient",
+    description=(
+        "Refused before 2 h of monitoring, without the 40-minute blood pressure, with "
+        "unacceptable vitals or without a confirmed ride. Then the REMS form is submitted."
+    ),
+    responses=STAFF_ACTION,
+)
+async def discharge(room: Room, body: DischargeRequest) -> SessionState:
+    message = body.message(by=room.who.actor)
+    return await room.act(DosingSession.discharge, message, "session.discharged")
+
+
+@router.post(
+    "/outcome",
+    summary="Report a missed or cancelled session",
+    description="For a session that will not happen; an attended one ends with its discharge.",
+    responses=STAFF_ACTION,
+)
+async def report_outcome(room: Room, body: OutcomeRequest) -> SessionSummary:
+    return await room.act(
+        DosingSession.report_outcome,
+        body.message(reported_by=room.who.actor),
+        "session.outcome_reported",
+        outcome=body.outcome,
+    )

@@ -1,0 +1,92 @@
+"""Patients (the only place their PHI is kept) and the courses they are on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from domain.course import PatientContact
+from domain.notices import Channel
+from domain.records import PatientRegistration
+from store.db import Executor
+
+
+@dataclass(frozen=True)
+class CourseRecord:
+    course_id: str
+    patient_ref: str
+    clinic_id: str
+    clinic_timezone: str
+
+
+async def register(pool: asyncpg.Pool, registration: PatientRegistration) -> None:
+    """Upsert the patient and the course: the latest contact details win."""
+    patient = registration.patient
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            """
+            INSERT INTO patients (patient_ref, name, phone, email, date_of_birth, reminders_by)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (patient_ref) DO UPDATE SET
+                name = EXCLUDED.name, phone = EXCLUDED.phone, email = EXCLUDED.email,
+                date_of_birth = EXCLUDED.date_of_birth, reminders_by = EXCLUDED.reminders_by,
+                updated_at = now()
+            WHERE (patients.name, patients.phone, patients.email, patients.date_of_birth,
+                   patients.reminders_by)
+                IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.phone, EXCLUDED.email,
+                                  EXCLUDED.date_of_birth, EXCLUDED.reminders_by)
+            """,
+            registration.patient_ref,
+            patient.name,
+            patient.phone,
+            patient.email,
+            patient.date_of_birth,
+            sorted(patient.reminders_by),
+        )
+        await conn.execute(
+            """
+            INSERT INTO courses
+                (course_id, patient_ref, clinic_id, clinic_timezone, indication, protocol_version)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (course_id) DO UPDATE SET
+                patient_ref = EXCLUDED.patient_ref, clinic_id = EXCLUDED.clinic_id,
+                clinic_timezone = EXCLUDED.clinic_timezone, indication = EXCLUDED.indication,
+                protocol_version = EXCLUDED.protocol_version
+            """,
+            registration.course_id,
+            registration.patient_ref,
+            registration.clinic_id,
+            registration.clinic_timezone,
+            registration.indication,
+            registration.protocol_version,
+        )
+
+
+async def contact_for_course(db: Executor, course_id: str) -> PatientContact | None:
+    row = await db.fetchrow(
+        """
+        SELECT p.name, p.phone, p.email, p.date_of_birth, p.reminders_by
+        FROM courses c JOIN patients p USING (patient_ref)
+        WHERE c.course_id = $1
+        """,
+        course_id,
+    )
+    if row is None:
+        return None
+    return PatientContact(
+        name=row["name"],
+        phone=row["phone"],
+        email=row["email"],
+        date_of_birth=row["date_of_birth"],
+        reminders_by=frozenset(Channel(c) for c in row["reminders_by"]),
+    )
+
+
+async def course(db: Executor, course_id: str) -> CourseRecord | None:
+    row = await db.fetchrow(
+        "SELECT course_id, patient_ref, clinic_id, clinic_timezone FROM courses "
+        "WHERE course_id = $1",
+        course_id,
+    )
+    return None if row is None else CourseRecord(**dict(row))

@@ -1,0 +1,584 @@
+"""The HTTP API in-process, against the real embedded Postgres and the time-skipping server."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import asyncpg
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from api import twilio
+from api.tokens import DEV_ACTORS, load_tokens, read_or_create_dev_tokens
+from cli.room import ClinicApi, RoomPlayer, quiet
+from cli.simulation import PERSONAS, assessment_for, demo_course
+from domain.contract import course_workflow_id
+from domain.session import SessionState, SessionSummary, Stage, TransportConfirmedVia
+from tests.courses import new_course_id
+from tests.http_api import TWILIO_AUTH_TOKEN, api_client, api_settings, bearer
+from worker.settings import Settings
+from workflows.course import TreatmentCourse
+
+T = TypeVar("T")
+
+GATEWAY = bearer("gateway-test")
+NURSE = bearer("nurse-test")
+DOCTOR = bearer("dr-test")
+SMS_URL = "http://api/v1/webhooks/sms"
+PERSONA = PERSONAS["responder"]
+TABLES = ("readings", "transport_arrangements", "doses", "audit_log")
+
+STAFF_ONLY = [
+    ("POST", "/v1/courses/c-1/sessions/1/check-in"),
+    ("PUT", "/v1/courses/c-1/sessions/1/transport"),
+    ("POST", "/v1/courses/c-1/sessions/1/transport/confirm"),
+    ("POST", "/v1/courses/c-1/sessions/1/hold-decision"),
+    ("POST", "/v1/courses/c-1/sessions/1/administration"),
+    ("POST", "/v1/courses/c-1/sessions/1/discharge"),
+    ("POST", "/v1/courses/c-1/sessions/1/outcome"),
+]
+SIGNED_IN = [
+    ("POST", "/v1/courses"),
+    ("GET", "/v1/courses/c-1"),
+    ("POST", "/v1/courses/c-1/scores"),
+    ("POST", "/v1/courses/c-1/sessions/1/vitals"),
+    *STAFF_ONLY,
+]
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+# --- Helpers -----------------------------------------------------------------------------------
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], polls: int = 300) -> T:
+    for _ in range(polls):
+        found = await check()
+        if found is not None:
+            return found
+        await asyncio.sleep(0.02)
+    raise TimeoutError("condition never held")
+
+
+async def row_counts(pool: asyncpg.Pool) -> dict[str, int]:
+    return {table: await pool.fetchval(f"SELECT count(*) FROM {table}") for table in TABLES}
+
+
+async def audit_trail(pool: asyncpg.Pool, course_id: str) -> list[tuple[str, str]]:
+    rows = await pool.fetch(
+        "SELECT actor, action FROM audit_log WHERE course_id = $1 ORDER BY id", course_id
+    )
+    return [(row["actor"], row["action"]) for row in rows]
+
+
+def signed_sms(body: str, sender: str, *, url: str = SMS_URL) -> dict[str, Any]:
+    """A Twilio-style form post, with the extra fields Twilio sends (all of them signed)."""
+    form = {
+        "MessageSid": f"SM{secrets.token_hex(16)}",
+        "AccountSid": "AC0000",
+        "From": sender,
+        "To": "+15550100000",
+        "Body": body,
+        "NumMedia": "0",
+    }
+    signature = twilio.signature(TWILIO_AUTH_TOKEN, url, form.items())
+    return {
+        "content": urlencode(form),
+        "headers": {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature,
+        },
+    }
+
+
+async def start_course(api: httpx.AsyncClient, label: str) -> str:
+    course_id = new_course_id(label)
+    course = demo_course(course_id, PERSONA, time_scale=1.0)
+    response = await api.post("/v1/courses", json=course.model_dump(mode="json"), headers=GATEWAY)
+    assert response.status_code == 201, response.text
+    return course_id
+
+
+async def assess(client: Client, course_id: str) -> None:
+    handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
+    await handle.execute_update(TreatmentCourse.submit_assessment, assessment_for(PERSONA))
+
+
+async def first_session(client: Client, course_id: str) -> SessionSummary:
+    handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
+
+    async def started() -> SessionSummary | None:
+        await quiet(client, handle.id)
+        return (await handle.query(TreatmentCourse.status)).current_session
+
+    return await eventually(started)
+
+
+async def course_in_record(pool: asyncpg.Pool, course_id: str) -> None:
+    """Until the course has registered its patient (the record's rows hang off it)."""
+
+    async def registered() -> bool | None:
+        found = await pool.fetchval("SELECT 1 FROM courses WHERE course_id = $1", course_id)
+        return True if found else None
+
+    await eventually(registered)
+
+
+async def skip_to_check_in(env: WorkflowEnvironment, session: SessionSummary) -> None:
+    """Reminders and the ride request happen on the way; check-in opens 2 h before."""
+    now = await env.get_current_time()
+    await env.sleep(max(session.scheduled_at - timedelta(hours=1) - now, timedelta(0)))
+
+
+def path(course_id: str, session: SessionSummary | int, action: str) -> str:
+    number = session if isinstance(session, int) else session.number
+    return f"/v1/courses/{course_id}/sessions/{number}/{action}"
+
+
+# --- Docs and health ---------------------------------------------------------------------------
+
+
+async def test_openapi_documents_every_endpoint(api: httpx.AsyncClient) -> None:
+    schema = (await api.get("/openapi.json")).json()
+
+    operations = {
+        (method.upper(), route): operation
+        for route, methods in schema["paths"].items()
+        for method, operation in methods.items()
+    }
+    session = "/v1/courses/{course_id}/sessions/{n}"
+    assert set(operations) == {
+        ("GET", "/healthz"),
+        ("POST", "/v1/courses"),
+        ("GET", "/v1/courses/{course_id}"),
+        ("POST", "/v1/courses/{course_id}/scores"),
+        ("POST", f"{session}/vitals"),
+        ("POST", f"{session}/check-in"),
+        ("PUT", f"{session}/transport"),
+        ("POST", f"{session}/transport/confirm"),
+        ("POST", f"{session}/hold-decision"),
+        ("POST", f"{session}/administration"),
+        ("POST", f"{session}/discharge"),
+        ("POST", f"{session}/outcome"),
+        ("POST", "/v1/webhooks/sms"),
+    }
+    for (method, route), operation in operations.items():
+        assert operation["summary"] and operation["description"], (method, route)
+        if route.startswith("/v1/courses"):
+            assert operation["security"] == [{"HTTPBearer": []}], (method, route)
+            assert {"401", "403", "422"} <= set(operation["responses"]), (method, route)
+    models = set(schema["components"]["schemas"])
+    assert {"CourseStart", "CourseStatus", "VitalSigns", "Score", "SessionState"} <= models
+    assert {"AdministrationRequest", "HoldDecisionRequest", "TransportArrangement"} <= models
+    assert (await api.get("/docs")).status_code == 200
+    assert (await api.get("/healthz")).json() == {"status": "ok"}
+
+
+# --- Auth --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "url"), SIGNED_IN)
+async def test_no_token_or_a_bad_one_is_401(api: httpx.AsyncClient, method: str, url: str) -> None:
+    missing = await api.request(method, url, json={})
+    wrong = await api.request(method, url, json={}, headers={"Authorization": "Bearer nope"})
+
+    for response in (missing, wrong):
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(("method", "url"), STAFF_ONLY)
+async def test_a_service_token_may_not_act_for_staff(
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool, method: str, url: str
+) -> None:
+    before = await row_counts(db_pool)
+
+    response = await api.request(method, url, json={}, headers=GATEWAY)
+
+    assert response.status_code == 403
+    assert await row_counts(db_pool) == before
+
+
+async def test_staff_may_not_start_courses(api: httpx.AsyncClient, client: Client) -> None:
+    course = demo_course(new_course_id("staff-start"), PERSONA, time_scale=1.0)
+
+    response = await api.post("/v1/courses", json=course.model_dump(mode="json"), headers=NURSE)
+
+    assert response.status_code == 403
+    with pytest.raises(RPCError) as err:
+        await client.get_workflow_handle(course_workflow_id(course.course_id)).describe()
+    assert err.value.status is RPCStatusCode.NOT_FOUND
+
+
+def test_dev_tokens_are_created_once_owner_only(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path)
+
+    table = load_tokens(settings)
+    written = read_or_create_dev_tokens(settings.api_token_file)
+
+    assert settings.api_token_file.stat().st_mode & 0o777 == 0o600
+    assert {(who.actor, who.role) for who in written.values()} == set(DEV_ACTORS)
+    assert all(table.identify(token) == who for token, who in written.items())
+    assert table.identify("not-a-token") is None
+    assert read_or_create_dev_tokens(settings.api_token_file) == written
+
+
+# --- Courses -----------------------------------------------------------------------------------
+
+
+async def test_course_start_status_and_duplicate(api: httpx.AsyncClient) -> None:
+    course_id = await start_course(api, "api-start")
+    course = demo_course(course_id, PERSONA, time_scale=1.0)
+
+    status = await api.get(f"/v1/courses/{course_id}", headers=NURSE)
+    again = await api.post("/v1/courses", json=course.model_dump(mode="json"), headers=GATEWAY)
+
+    assert status.status_code == 200
+    assert status.json()["phase"] == "assessment"
+    assert again.status_code == 409
+    assert "started only once" in again.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"course_id": "Not_A_Ref"}, "course_id"),
+        ({"time_scale": 0.001}, "time_scale"),  # simulation is not enabled
+        (
+            {"patient": {"name": "Jane Roe", "phone": "555-JANE", "date_of_birth": "1980-01-01"}},
+            "phone",
+        ),
+    ],
+)
+async def test_a_bad_course_start_is_422_and_starts_nothing(
+    api: httpx.AsyncClient, client: Client, change: dict[str, Any], field: str
+) -> None:
+    course_id = new_course_id("bad-start")
+    body = {**demo_course(course_id, PERSONA, time_scale=1.0).model_dump(mode="json"), **change}
+
+    response = await api.post("/v1/courses", json=body, headers=GATEWAY)
+
+    assert response.status_code == 422
+    assert field in str(response.json()["detail"])
+    assert "Jane Roe" not in response.text and "555-JANE" not in response.text  # no PHI echo
+    with pytest.raises(RPCError):
+        await client.get_workflow_handle(course_workflow_id(course_id)).describe()
+
+
+async def test_unknown_course_is_404(api: httpx.AsyncClient) -> None:
+    response = await api.get("/v1/courses/no-such-course", headers=GATEWAY)
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "course-no-such-course not found"}
+
+
+async def test_scores_are_refused_without_a_baseline_then_recorded_and_audited(
+    api: httpx.AsyncClient, client: Client, db_pool: asyncpg.Pool
+) -> None:
+    course_id = await start_course(api, "api-score")
+    score = {"scale": "phq9", "total": 12, "item9": 0}
+
+    refused = await api.post(f"/v1/courses/{course_id}/scores", json=score, headers=NURSE)
+    await assess(client, course_id)
+    by_nurse = await api.post(f"/v1/courses/{course_id}/scores", json=score, headers=NURSE)
+    by_gateway = await api.post(f"/v1/courses/{course_id}/scores", json=score, headers=GATEWAY)
+
+    assert refused.status_code == 409
+    assert refused.json() == {"detail": "no baseline phq9 to compare against"}
+    assert (by_nurse.status_code, by_gateway.status_code) == (204, 204)
+    # Only the person's action is audited, and the refused one not at all.
+    assert await audit_trail(db_pool, course_id) == [("nurse-test", "course.score_recorded")]
+
+
+# --- Bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "action", "body"),
+    [
+        ("POST", "vitals", {"taken_at": "2030-01-01T09:00:00Z", "systolic": 80, "diastolic": 95}),
+        ("POST", "vitals", {"taken_at": "2030-01-01T09:00:00", "spo2": 97}),  # no offset
+        ("POST", "vitals", {"taken_at": "2030-01-01T09:00:00Z", "spo2": 97, "name": "Jane Roe"}),
+        ("PUT", "transport", {"driver_name": "Jane Roe", "driver_phone": "555-JANE"}),
+        (
+            "POST",
+            "administration",
+            {
+                "dose_mg": 56,
+                "devices": 2,
+                "lot": "Jane Roe",
+                "first_device_at": "2030-01-01T09:00:00Z",
+            },
+        ),
+        (
+            "POST",
+            "hold-decision",
+            {"proceed": True, "note": "BP fine on repeat", "reschedule_to": "2030-01-02T09:00:00Z"},
+        ),
+        ("POST", "hold-decision", {"proceed": True, "note": "ok"}),
+        ("POST", "outcome", {"outcome": "attended"}),
+        ("POST", "discharge", {"concomitant_medications": ["Jane Roe"]}),
+    ],
+)
+async def test_bad_input_is_422_writes_nothing_and_echoes_nothing(
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool, method: str, action: str, body: dict[str, Any]
+) -> None:
+    before = await row_counts(db_pool)
+
+    response = await api.request(method, path("c-1", 1, action), json=body, headers=NURSE)
+
+    assert response.status_code == 422
+    assert all(problem["loc"][0] == "body" for problem in response.json()["detail"])
+    assert "Jane Roe" not in response.text and "555-JANE" not in response.text
+    assert await row_counts(db_pool) == before
+
+
+@pytest.mark.parametrize(
+    "url", ["/v1/courses/Bad_Id/sessions/1/check-in", path("c-1", 0, "check-in")]
+)
+async def test_bad_path_is_422(api: httpx.AsyncClient, url: str) -> None:
+    assert (await api.post(url, headers=NURSE)).status_code == 422
+
+
+async def test_vitals_for_an_unknown_session_are_404_and_not_stored(
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    before = await row_counts(db_pool)
+    reading = {"taken_at": "2030-01-01T09:00:00Z", "systolic": 120, "diastolic": 80}
+
+    response = await api.post(path("no-such-course", 1, "vitals"), json=reading, headers=GATEWAY)
+    check_in = await api.post(path("no-such-course", 1, "check-in"), headers=NURSE)
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "course-no-such-course-session-1 not found"}
+    assert check_in.status_code == 404
+    assert await row_counts(db_pool) == before
+
+
+# --- A session in the room ---------------------------------------------------------------------
+
+
+async def test_an_update_refused_by_the_session_is_409_with_its_reason(
+    api: httpx.AsyncClient, client: Client, db_pool: asyncpg.Pool
+) -> None:
+    course_id = await start_course(api, "api-refused")
+    await assess(client, course_id)
+    session = await first_session(client, course_id)
+    dose = {"dose_mg": 56, "devices": 2, "lot": "LOT-7", "first_device_at": "2030-01-01T09:00Z"}
+
+    response = await api.post(path(course_id, session, "administration"), json=dose, headers=NURSE)
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": "the session is scheduled, not ready_to_dose"}
+    assert await audit_trail(db_pool, course_id) == []
+
+
+async def test_a_missed_session_is_reported_audited_and_then_over(
+    api: httpx.AsyncClient, client: Client, db_pool: asyncpg.Pool
+) -> None:
+    course_id = await start_course(api, "api-missed")
+    await assess(client, course_id)
+    session = await first_session(client, course_id)
+    missed = {"outcome": "missed", "note": "no show"}
+
+    reported = await api.post(path(course_id, session, "outcome"), json=missed, headers=NURSE)
+    await client.get_workflow_handle(session.workflow_id).result()
+    before = await row_counts(db_pool)
+    again = await api.post(path(course_id, session, "outcome"), json=missed, headers=NURSE)
+    late = await api.post(
+        path(course_id, session, "vitals"),
+        json={"taken_at": "2030-01-01T09:00:00Z", "spo2": 97},
+        headers=NURSE,
+    )
+
+    assert reported.status_code == 200
+    assert reported.json()["outcome"] == "missed"
+    ended = {"detail": f"{session.workflow_id} is over (completed)"}
+    assert (again.status_code, again.json()) == (409, ended)
+    assert (late.status_code, late.json()) == (409, ended)
+    assert await row_counts(db_pool) == before
+    assert await audit_trail(db_pool, course_id) == [("nurse-test", "session.outcome_reported")]
+
+
+async def test_a_whole_session_through_the_api(
+    api: httpx.AsyncClient, env: WorkflowEnvironment, client: Client, db_pool: asyncpg.Pool
+) -> None:
+    room = RoomPlayer(ClinicApi(api), client, now=env.get_current_time, advance=env.sleep)
+    driver_phone = f"+1555{secrets.randbelow(10**7):07d}"
+    course_id = await start_course(api, "api-room")
+    await course_in_record(db_pool, course_id)
+    ride = {"driver_name": "Sam Driver", "driver_phone": driver_phone}
+    arranged = await api.put(path(course_id, 1, "transport"), json=ride, headers=NURSE)
+    assert arranged.status_code == 204
+    await assess(client, course_id)
+    session = await first_session(client, course_id)
+    await skip_to_check_in(env, session)
+
+    async def vitals(headers: dict[str, str], **signs: int) -> int:
+        taken_at = (await env.get_current_time()).isoformat()
+        body = {"taken_at": taken_at, **signs}
+        response = await api.post(path(course_id, session, "vitals"), json=body, headers=headers)
+        assert response.status_code == 202, response.text
+        reading_id = int(response.json()["reading_id"])
+        # Stored before the answer: the row is there as soon as the 202 is.
+        assert await db_pool.fetchval("SELECT source FROM readings WHERE id = $1", reading_id)
+        return reading_id
+
+    # The driver's YES confirms the ride; staff cannot confirm it again.
+    sms = await api.post(SMS_URL, **signed_sms("  yes ", driver_phone))
+    assert sms.status_code == 200
+    assert sms.headers["content-type"].startswith("text/xml")
+    assert sms.text == '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+    state = await room.details(session)
+    assert state.transport_confirmed_via is TransportConfirmedVia.DRIVER_SMS
+    again = await api.post(path(course_id, session, "transport/confirm"), headers=NURSE)
+    assert again.status_code == 409
+    assert again.json() == {"detail": "the ride home is already confirmed"}
+
+    checked_in = await api.post(path(course_id, session, "check-in"), headers=NURSE)
+    assert checked_in.status_code == 200
+    assert SessionState.model_validate(checked_in.json()).checked_in_by == "nurse-test"
+
+    # From the gateway, above 140/90: signalled to the session, which holds for a clinician.
+    high = await vitals(GATEWAY, systolic=152, diastolic=94, heart_rate=80, spo2=98)
+    held = await room.until_stage(session, {Stage.HELD})
+    assert [r.reading_id for r in held.readings] == [high]
+    decided = await api.post(
+        path(course_id, session, "hold-decision"),
+        json={"proceed": True, "note": "repeat reading acceptable, benefit outweighs risk"},
+        headers=DOCTOR,
+    )
+    assert decided.status_code == 200
+    assert decided.json()["hold_decision"]["clinician"] == "dr-test"
+
+    await room.until_stage(session, {Stage.READY_TO_DOSE})
+    dose = {
+        "dose_mg": 56,
+        "devices": 2,
+        "lot": "LOT-7",
+        "first_device_at": (await env.get_current_time()).isoformat(),
+    }
+    dosed = await api.post(path(course_id, session, "administration"), json=dose, headers=NURSE)
+    assert dosed.status_code == 200
+    assert dosed.json()["administration"]["by"] == "nurse-test"
+    await room.until_stage(session, {Stage.MONITORING})
+
+    early = await api.post(path(course_id, session, "discharge"), json={}, headers=NURSE)
+    assert early.status_code == 409
+    assert "discharge only after" in early.json()["detail"]
+
+    await env.sleep(timedelta(minutes=40))
+    await vitals(NURSE, systolic=134, diastolic=84, heart_rate=78, spo2=97, moaas=4, cadss=8)
+    await env.sleep(timedelta(minutes=80))
+    await vitals(NURSE, systolic=126, diastolic=80, heart_rate=74, spo2=98, moaas=5, cadss=0)
+    await room.until_checked(session)
+    discharged = await api.post(
+        path(course_id, session, "discharge"),
+        json={"concomitant_medications": ["benzodiazepines"]},
+        headers=NURSE,
+    )
+    assert discharged.status_code == 200, discharged.text
+    assert discharged.json()["discharge"]["by"] == "nurse-test"
+
+    assert await audit_trail(db_pool, course_id) == [
+        ("nurse-test", "session.transport_arranged"),
+        ("driver", "session.transport_confirmed"),
+        ("nurse-test", "session.checked_in"),
+        ("dr-test", "session.hold_decided"),
+        ("nurse-test", "session.dose_recorded"),
+        ("nurse-test", "session.vitals_recorded"),
+        ("nurse-test", "session.vitals_recorded"),
+        ("nurse-test", "session.discharged"),
+    ]
+
+
+# --- The inbound-SMS webhook -------------------------------------------------------------------
+
+
+def test_twilio_signature_matches_the_published_vectors() -> None:
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    params = {
+        "CallSid": "CA1234567890ABCDE",
+        "Caller": "+14158675309",
+        "Digits": "1234",
+        "From": "+14158675309",
+        "To": "+18005551212",
+    }
+    repeated = [
+        ("Sid", "CA123"),
+        ("SidAccount", "AC123"),
+        ("Digits", "5678"),
+        ("Digits", "1234"),
+        ("Digits", "1234"),
+    ]
+
+    assert twilio.signature("12345", url, params.items()) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    assert twilio.signature("12345", url, repeated) == "IK+Dwps556ElfBT0I3Rgjkr1wJU="
+    assert not twilio.is_signed(
+        "12345", url + "&x=1", params.items(), "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    )
+
+
+async def test_a_badly_signed_sms_is_403_before_anything_else(
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    before = await row_counts(db_pool)
+    forged = signed_sms("YES", "+15550100777")
+    forged["headers"]["X-Twilio-Signature"] = twilio.signature("guessed", SMS_URL, [])
+    unsigned = signed_sms("YES", "+15550100777")
+    del unsigned["headers"]["X-Twilio-Signature"]
+
+    responses = [
+        await api.post(SMS_URL, **forged),
+        await api.post(SMS_URL, **unsigned),
+        # Signed for other content: the form's fields are checked only once it is genuine.
+        await api.post(SMS_URL, content="Body=YES", headers=forged["headers"]),
+    ]
+
+    assert [r.status_code for r in responses] == [403, 403, 403]
+    assert await row_counts(db_pool) == before
+
+
+async def test_a_signed_yes_without_a_pending_ride_changes_nothing(
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    before = await row_counts(db_pool)
+
+    response = await api.post(SMS_URL, **signed_sms("OK", "+15550100001"))
+
+    assert response.status_code == 200
+    assert response.text.endswith("<Response/>")
+    assert await row_counts(db_pool) == before
+
+
+async def test_behind_a_proxy_the_signature_covers_the_public_url(
+    settings: Settings, client: Client, db_pool: asyncpg.Pool
+) -> None:
+    public = api_settings(settings).model_copy(update={"public_url": "https://clinic.example/"})
+    async with api_client(public, client, db_pool) as api:
+        as_seen = await api.post(SMS_URL, **signed_sms("thanks", "+15550100002"))
+        as_public = await api.post(
+            SMS_URL,
+            **signed_sms("thanks", "+15550100002", url="https://clinic.example/v1/webhooks/sms"),
+        )
+
+    assert (as_seen.status_code, as_public.status_code) == (403, 200)
+
+
+async def test_without_a_twilio_token_the_webhook_is_unavailable(
+    settings: Settings, client: Client, db_pool: asyncpg.Pool
+) -> None:
+    unset = api_settings(settings).model_copy(update={"twilio_auth_token": None})
+    async with api_client(unset, client, db_pool) as api:
+        response = await api.post(SMS_URL, **signed_sms("YES", "+15550100003"))
+
+    assert response.status_code == 503
