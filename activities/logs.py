@@ -5,12 +5,11 @@ from __future__ import annotations
 import structlog
 from temporalio import activity
 
-log = structlog.get_logger()
-
 
 def activity_log(course_id: str, session: int | None) -> structlog.stdlib.BoundLogger:
     info = activity.info()
-    bound: structlog.stdlib.BoundLogger = log.bind(
+    # A logger per call, so it follows the logging configuration in force now.
+    bound: structlog.stdlib.BoundLogger = structlog.get_logger(__name__).bind(
         course_id=course_id,
         session=session,
         workflow_id=info.workflow_id,

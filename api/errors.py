@@ -89,9 +89,10 @@ def build(model: type[M], fields: Mapping[str, object]) -> M:
         raise invalid(err.errors(include_url=False, include_input=False)) from None
 
 
-def invalid(problems: list[Any], *, where: str = "body") -> RequestValidationError:
+def invalid(problems: list[Any]) -> RequestValidationError:
+    """A 422 for problems found in the body after FastAPI's own validation."""
     return RequestValidationError(
-        [{**problem, "loc": (where, *problem.get("loc", ()))} for problem in problems]
+        [{**problem, "loc": ("body", *problem.get("loc", ()))} for problem in problems]
     )
 
 

@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.testing import WorkflowEnvironment
 
+from cli.room import ClinicApi
 from cli.simulation import PERSONAS, demo_course
 from domain.contract import course_workflow_id
 from domain.course import CourseStart
@@ -58,9 +59,11 @@ def baseline_course() -> CourseStart:
     return demo_course(new_course_id("bench-base"), PERSONAS[BASELINE], time_scale=1.0)
 
 
-async def simulate(env: WorkflowEnvironment, course: CourseStart, persona: str) -> Played:
+async def simulate(
+    env: WorkflowEnvironment, clinic: ClinicApi, course: CourseStart, persona: str
+) -> Played:
     began = time.perf_counter()
-    await play(env, course, PERSONAS[persona])
+    await play(env, clinic, course, PERSONAS[persona])
     wall_s = time.perf_counter() - began
     runs = await run_histories(env.client, course_workflow_id(course.course_id))
     opened, closed = runs[0].events[0].event_time, runs[-1].events[-1].event_time
@@ -78,11 +81,12 @@ async def measure(repeats: int) -> list[tuple[Played, Played]]:
     """(baseline, one-year) per repeat."""
     results = []
     with tempfile.TemporaryDirectory() as work:
-        async with simulation(Path(work)) as env:
-            await simulate(env, baseline_course(), BASELINE)  # warm-up: imports, first tasks
+        async with simulation(Path(work)) as (env, clinic):
+            # Warm-up: imports, first tasks.
+            await simulate(env, clinic, baseline_course(), BASELINE)
             for _ in range(repeats):
-                baseline = await simulate(env, baseline_course(), BASELINE)
-                year = await simulate(env, one_year_course(), ONE_YEAR)
+                baseline = await simulate(env, clinic, baseline_course(), BASELINE)
+                year = await simulate(env, clinic, one_year_course(), ONE_YEAR)
                 results.append((baseline, year))
     return results
 

@@ -8,15 +8,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
+import httpx
 import typer
 from rich.live import Live
 from rich.table import Column, Table
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from api.tokens import read_or_create_dev_tokens
 from cli import options, simulation
 from cli.errors import INVALID_INPUT, CliError, reported
 from cli.render import console, named, phase, score
+from cli.room import ClinicApi
 from cli.runtime import course_status, open_client, ui_link
 from cli.simulation import Persona
 from domain.course import CourseStart, CourseStatus
@@ -25,6 +28,8 @@ from worker.client import SimulationNotAllowedError, start_course
 from worker.settings import Settings, get_settings
 
 REFRESH = timedelta(seconds=1)
+API_TIMEOUT = timedelta(seconds=30)
+DEMO_NURSE = "nurse-demo"
 DAY_IN_A_SECOND = 1 / 86_400
 
 
@@ -79,10 +84,28 @@ async def _play(settings: Settings, courses: Sequence[tuple[CourseStart, Persona
     for start, _ in courses:
         handle = await start_course(client, start, settings)
         console.print(f"{start.course_id}: {ui_link(settings, handle.id)}", soft_wrap=True)
+    async with _signed_in_api(settings) as http:
+        await _watch(client, ClinicApi(http), courses)
+
+
+def _signed_in_api(settings: Settings) -> httpx.AsyncClient:
+    """The running HTTP API, signed in as the demo nurse (from the local stack's token file)."""
+    tokens = read_or_create_dev_tokens(settings.api_token_file)
+    token = next(token for token, who in tokens.items() if who.actor == DEMO_NURSE)
+    return httpx.AsyncClient(
+        base_url=f"http://{settings.api_host}:{settings.api_port}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=API_TIMEOUT.total_seconds(),
+    )
+
+
+async def _watch(
+    client: Client, api: ClinicApi, courses: Sequence[tuple[CourseStart, Persona]]
+) -> None:
     ids = [start.course_id for start, _ in courses]
     players = asyncio.gather(
         *(
-            simulation.play_course(client, start.course_id, persona, now=now, advance=advance)
+            simulation.play_course(client, api, start.course_id, persona, now=now, advance=advance)
             for start, persona in courses
         )
     )

@@ -101,6 +101,8 @@ class RoomPlayer:
         )
         await self.until_checked(session)
         await self._api.send("POST", f"{path}/discharge")
+        # The session files its REMS form, then ends; the course then moves on.
+        await self._client.get_workflow_handle(session.workflow_id).result()
 
     async def vitals(self, course_id: str, session: SessionSummary, **signs: int) -> int:
         taken_at = (await self._now()).isoformat()

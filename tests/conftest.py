@@ -12,9 +12,10 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from cli.room import ClinicApi
 from store.db import create_pool
 from tests.histories.keys import settings_with_test_key
-from tests.http_api import api_client, api_settings
+from tests.http_api import NURSE, api_client, api_settings
 from tests.providers import HttpProviders, SmtpServer, http_providers, smtp_server
 from tests.sandbox import migrated_postgres, time_skipping_server
 from worker.converter import data_converter
@@ -72,6 +73,15 @@ async def api(
     request with `tests.http_api.bearer(actor)`."""
     async with api_client(api_settings(settings), client, db_pool) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+async def clinic(
+    settings: Settings, client: Client, db_pool: asyncpg.Pool
+) -> AsyncIterator[ClinicApi]:
+    """The HTTP API signed in as a nurse: how the simulated clinic works in the room."""
+    async with api_client(api_settings(settings), client, db_pool, actor=NURSE) as http:
+        yield ClinicApi(http)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
+from cli.room import ClinicApi
 from cli.simulation import ClinicPlayer, Persona
 from domain.contract import TASK_QUEUE, course_workflow_id
 from domain.course import CourseResult, CourseStart
@@ -33,12 +34,18 @@ Starter = Callable[[Client, CourseStart], Awaitable[WorkflowHandle[Any, CourseRe
 
 
 async def play(
-    env: WorkflowEnvironment, course: CourseStart, persona: Persona, *, starter: Starter = start
+    env: WorkflowEnvironment,
+    clinic: ClinicApi,
+    course: CourseStart,
+    persona: Persona,
+    *,
+    starter: Starter = start,
 ) -> tuple[ClinicPlayer, CourseResult]:
-    """Start a course and let the simulated clinic play it to its end."""
+    """Start a course and let the simulated clinic play it to its end (staff and devices
+    through the HTTP API)."""
     handle = await starter(env.client, course)
     player = ClinicPlayer(
-        env.client, course.course_id, persona, now=env.get_current_time, advance=env.sleep
+        env.client, clinic, course.course_id, persona, now=env.get_current_time, advance=env.sleep
     )
     await player.play()
     return player, await handle.result()

@@ -22,6 +22,7 @@ TOKENS = {
     "test-token-doctor": ApiIdentity(actor="dr-test", role="staff"),
 }
 TWILIO_AUTH_TOKEN = "test-twilio-auth-token"
+NURSE = "nurse-test"
 
 
 def bearer(actor: str) -> dict[str, str]:

@@ -12,11 +12,13 @@ from pathlib import Path
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
+from cli.room import ClinicApi
 from cli.stack import register_search_attributes, venv_binary
 from store.db import create_pool
 from store.embedded import start_postgres
 from store.migrate import migrate
 from tests.histories.keys import settings_with_test_key
+from tests.http_api import NURSE, api_client, api_settings
 from worker.converter import data_converter
 from worker.main import build_worker
 
@@ -52,17 +54,20 @@ async def time_skipping_server(converter: DataConverter) -> AsyncIterator[Workfl
 
 
 @asynccontextmanager
-async def simulation(work_dir: Path) -> AsyncIterator[WorkflowEnvironment]:
-    """The whole stack under `work_dir` (an existing, empty folder), with the worker running
-    and the fixed test key."""
-    converter = data_converter(settings_with_test_key(work_dir / "state"))
+async def simulation(work_dir: Path) -> AsyncIterator[tuple[WorkflowEnvironment, ClinicApi]]:
+    """The whole stack under `work_dir` (an existing, empty folder), with the worker running,
+    the fixed test key and the HTTP API signed in as a nurse."""
+    settings = settings_with_test_key(work_dir / "state")
     async with (
         migrated_postgres(work_dir / "postgres") as url,
-        time_skipping_server(converter) as env,
+        time_skipping_server(data_converter(settings)) as env,
     ):
         pool = await create_pool(url)
         try:
-            async with build_worker(env.client, pool):
-                yield env
+            async with (
+                build_worker(env.client, pool),
+                api_client(api_settings(settings), env.client, pool, actor=NURSE) as http,
+            ):
+                yield env, ClinicApi(http)
         finally:
             await pool.close()

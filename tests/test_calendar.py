@@ -58,8 +58,11 @@ def sessions(
     zone: str,
 ) -> list[datetime]:
     """A sequence where each next slot is asked for `delay` after the previous session."""
-    out = [next_session_at(frequency, not_before=start, previous=None, calendar=calendar,
-                           timezone=zone)]
+    out = [
+        next_session_at(
+            frequency, not_before=start, previous=None, calendar=calendar, timezone=zone
+        )
+    ]
     for delay in delays:
         out.append(
             next_session_at(
@@ -155,9 +158,7 @@ def test_result_is_never_before_not_before_and_always_at_session_time(
     start=instants,
     zone=zones,
     frequency=st.sampled_from([Frequency.WEEKLY, Frequency.EVERY_2_WEEKS]),
-    fractions=st.lists(
-        st.floats(min_value=0, max_value=0.85), min_size=1, max_size=8
-    ),
+    fractions=st.lists(st.floats(min_value=0, max_value=0.85), min_size=1, max_size=8),
 )
 def test_weekly_and_every_2_weeks_keep_exact_local_spacing(
     start: datetime, zone: str, frequency: Frequency, fractions: list[float]

@@ -13,6 +13,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from cli.room import ClinicApi, quiet
 from cli.simulation import PERSONAS, assessment_for, demo_course
 from domain.contract import course_workflow_id
 from domain.course import (
@@ -39,10 +40,11 @@ def gaps_in_days(times: list[datetime]) -> list[int]:
 
 async def test_responder_spaces_out_to_every_2_weeks_and_completes_follow_up(
     env: WorkflowEnvironment,
+    clinic: ClinicApi,
 ) -> None:
     course = demo_course(new_course_id("responder"), PERSONAS["responder"], time_scale=1.0)
 
-    player, result = await play(env, course, PERSONAS["responder"])
+    player, result = await play(env, clinic, course, PERSONAS["responder"])
 
     assert result.phase is Phase.COMPLETED
     assert [c.frequency for c in player.frequency_changes] == [Frequency.EVERY_2_WEEKS]
@@ -55,10 +57,12 @@ async def test_responder_spaces_out_to_every_2_weeks_and_completes_follow_up(
     assert status.latest_scores[Scale.PHQ9].total == PERSONAS["responder"].check_in_phq9[-1]
 
 
-async def test_non_responder_is_stopped_at_the_induction_review(env: WorkflowEnvironment) -> None:
+async def test_non_responder_is_stopped_at_the_induction_review(
+    env: WorkflowEnvironment, clinic: ClinicApi
+) -> None:
     course = demo_course(new_course_id("nonresp"), PERSONAS["non_responder"], time_scale=1.0)
 
-    _, result = await play(env, course, PERSONAS["non_responder"])
+    _, result = await play(env, clinic, course, PERSONAS["non_responder"])
 
     assert result.phase is Phase.DISCONTINUED
     assert result.sessions_done == course.protocol.phases.induction_weeks * 2
@@ -67,11 +71,12 @@ async def test_non_responder_is_stopped_at_the_induction_review(env: WorkflowEnv
 
 async def test_missed_maintenance_sessions_with_worsening_scores_step_back_a_frequency(
     env: WorkflowEnvironment,
+    clinic: ClinicApi,
 ) -> None:
     persona = PERSONAS["misser"]
     course = demo_course(new_course_id("misser"), persona, time_scale=1.0)
 
-    player, result = await play(env, course, persona)
+    player, result = await play(env, clinic, course, persona)
 
     changes = [(c.frequency, c.reason) for c in player.frequency_changes]
     assert changes[0][0] is Frequency.EVERY_2_WEEKS
@@ -81,12 +86,12 @@ async def test_missed_maintenance_sessions_with_worsening_scores_step_back_a_fre
 
 
 async def test_relapse_in_follow_up_is_flagged_to_a_clinician(
-    env: WorkflowEnvironment, db_pool: asyncpg.Pool
+    env: WorkflowEnvironment, clinic: ClinicApi, db_pool: asyncpg.Pool
 ) -> None:
     persona = PERSONAS["misser"]  # PHQ-9 climbs back to 16 at the last check-in
     course = demo_course(new_course_id("relapse"), persona, time_scale=1.0)
 
-    player, result = await play(env, course, persona)
+    player, result = await play(env, clinic, course, persona)
 
     assert player.relapse_decisions == 1
     assert result.phase is Phase.COMPLETED
@@ -103,12 +108,15 @@ async def induct(env: WorkflowEnvironment, label: str) -> WorkflowHandle[Any, Co
     await handle.execute_update(
         TreatmentCourse.submit_assessment, assessment_for(PERSONAS["responder"])
     )
-    await wait_for_status(handle, lambda s: s.awaiting is Awaiting.SESSION)
+    await wait_for_status(env.client, handle, lambda s: s.awaiting is Awaiting.SESSION)
     return handle
 
 
-async def wait_for_status(handle: WorkflowHandle[Any, Any], predicate: Any) -> Any:
+async def wait_for_status(
+    client: Client, handle: WorkflowHandle[Any, Any], predicate: Any
+) -> Any:
     for _ in range(200):
+        await quiet(client, handle.id)
         status = await handle.query(TreatmentCourse.status)
         if predicate(status):
             return status
@@ -126,13 +134,13 @@ async def test_pause_cancels_the_scheduled_session_and_resume_schedules_again(
     await handle.execute_update(
         TreatmentCourse.pause, Pause(reason="patient travelling", requested_by="dr-a")
     )
-    paused = await wait_for_status(handle, lambda s: s.awaiting is Awaiting.RESUME)
+    paused = await wait_for_status(env.client, handle, lambda s: s.awaiting is Awaiting.RESUME)
     assert paused.paused and paused.next_session_at is None
     assert paused.recent_sessions[-1].outcome is SessionOutcome.CANCELLED
 
     await env.sleep(timedelta(days=10))
     await handle.execute_update(TreatmentCourse.resume, Resume(requested_by="dr-a"))
-    resumed = await wait_for_status(handle, lambda s: s.awaiting is Awaiting.SESSION)
+    resumed = await wait_for_status(env.client, handle, lambda s: s.awaiting is Awaiting.SESSION)
     assert resumed.current_session.number == first.number + 1
     assert resumed.current_session.scheduled_at > first.scheduled_at + timedelta(days=9)
 
@@ -193,13 +201,14 @@ async def test_rejected_updates_leave_no_trace_in_history(env: WorkflowEnvironme
 
 async def test_three_years_of_maintenance_stay_under_2000_events_per_run(
     env: WorkflowEnvironment,
+    clinic: ClinicApi,
 ) -> None:
     persona = PERSONAS["responder"]
     course = demo_course(new_course_id("long"), persona, time_scale=1.0).model_copy(
         update={"protocol": Protocol().with_overrides({"phases": {"maintenance_weeks": 156}})}
     )
 
-    _, result = await play(env, course, persona)
+    _, result = await play(env, clinic, course, persona)
 
     assert result.phase is Phase.COMPLETED
     lengths = await history_lengths(env.client, course_workflow_id(course.course_id))

@@ -61,13 +61,9 @@ def test_mdd_with_suicidal_ideation_still_checks_contraindications_and_rems() ->
 
 @pytest.mark.parametrize("contraindication", list(Contraindication))
 def test_each_contraindication_makes_ineligible(contraindication: Contraindication) -> None:
-    result = assess(
-        assessment(contraindications=frozenset({contraindication})), Indication.TRD
-    )
+    result = assess(assessment(contraindications=frozenset({contraindication})), Indication.TRD)
     assert not result.eligible
-    assert result.reasons == (
-        f"contraindication: {contraindication.value.replace('_', ' ')}",
-    )
+    assert result.reasons == (f"contraindication: {contraindication.value.replace('_', ' ')}",)
 
 
 def test_all_four_label_contraindications_are_known() -> None:

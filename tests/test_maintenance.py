@@ -106,10 +106,7 @@ def test_remission_holding_spaces_out_and_says_so() -> None:
 
 @pytest.mark.parametrize("may_space_out", [True, False])
 def test_twice_weekly_with_response_goes_to_weekly(may_space_out: bool) -> None:
-    assert (
-        suggest(Frequency.TWICE_WEEKLY, phq9(9), may_space_out=may_space_out)
-        is Frequency.WEEKLY
-    )
+    assert suggest(Frequency.TWICE_WEEKLY, phq9(9), may_space_out=may_space_out) is Frequency.WEEKLY
 
 
 def test_every_2_weeks_is_already_the_lowest_frequency() -> None:

@@ -93,8 +93,10 @@ def test_with_overrides_cannot_smuggle_the_version_in_the_overrides() -> None:
         pytest.param({"calendar": {"twice_weekly_days": (0, 2, 4)}}, id="three-days"),
         pytest.param({"calendar": {"min_days_between_sessions": 4}}, id="gap-impossible"),
         pytest.param({"dosing": {"allowed_doses_mg": (56, 70)}}, id="dose-not-multiple-of-28"),
-        pytest.param({"dosing": {"first_dose_mg": 84, "allowed_doses_mg": (56,)}},
-                     id="first-dose-not-allowed"),
+        pytest.param(
+            {"dosing": {"first_dose_mg": 84, "allowed_doses_mg": (56,)}},
+            id="first-dose-not-allowed",
+        ),
         pytest.param({"dosing": {"first_dose_mg": 42}}, id="first-dose-not-multiple"),
         pytest.param({"dosing": {"step_mg": 14}}, id="step-not-multiple"),
         pytest.param({"dosing": {"device_mg": 0}}, id="zero-device"),

@@ -35,8 +35,15 @@ def test_madrs_remission_is_at_most_12(latest: int, remission: bool) -> None:
 
 @pytest.mark.parametrize(
     ("baseline", "latest", "response"),
-    [(20, 10, True), (20, 11, False), (20, 0, True), (21, 10, True), (21, 11, False),
-     (1, 0, True), (1, 1, False)],
+    [
+        (20, 10, True),
+        (20, 11, False),
+        (20, 0, True),
+        (21, 10, True),
+        (21, 11, False),
+        (1, 0, True),
+        (1, 1, False),
+    ],
 )
 def test_phq9_response_is_a_50_percent_reduction(
     baseline: int, latest: int, response: bool

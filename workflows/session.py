@@ -99,8 +99,8 @@ class DosingSession:
     # --- The session, step by step -----------------------------------------------------------
 
     async def _run_in_room(self) -> None:
-        await self._record(SessionEvent.SCHEDULED)
         while self._summary.outcome is None:
+            await self._record(SessionEvent.SCHEDULED, at=self.state.scheduled_at)
             self._rescheduled = False
             preparing = asyncio.create_task(self._prepare())
             try:
@@ -200,6 +200,7 @@ class DosingSession:
             ),
         )
         self.state.stage = Stage.MONITORING
+        await self._record(SessionEvent.DOSED, actor=administration.by)
         await self._monitor(administration)
         await self._discharge()
 
@@ -586,6 +587,7 @@ class DosingSession:
         self,
         event: SessionEvent,
         *,
+        at: datetime | None = None,
         actor: str | None = None,
         detail: str | None = None,
         discharge: Discharge | None = None,
@@ -596,7 +598,7 @@ class DosingSession:
                 course_id=self._input.course_id,
                 session=self._input.number,
                 event=event,
-                at=workflow.now(),
+                at=at or workflow.now(),
                 actor=actor,
                 detail=detail,
                 discharge=discharge,

@@ -7,7 +7,6 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Depends, Form, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
-from store.transport import confirm_transport_by_driver_phone
 
 from api import twilio
 from api.context import ApiContext, Ctx
@@ -21,6 +20,7 @@ from api.messaging import send_update
 from domain.contract import session_workflow_id
 from domain.session import TransportConfirmation, TransportConfirmedVia
 from store.audit import record_audit
+from store.transport import confirm_transport_by_driver_phone
 from workflows.session import DosingSession
 
 log = structlog.get_logger(__name__)
@@ -45,7 +45,9 @@ class InboundSms(BaseModel):
 async def _signed_by_twilio(
     request: Request,
     ctx: Ctx,
-    x_twilio_signature: Annotated[str | None, Header()] = None,
+    x_twilio_signature: Annotated[
+        str | None, Header(description="Base64 HMAC-SHA1 of the URL and the sorted form.")
+    ] = None,
 ) -> None:
     """Runs before the form is validated: an unsigned post gets a 403 whatever it holds."""
     auth_token = ctx.settings.twilio_auth_token

@@ -25,11 +25,11 @@ RECORDED = ("responder", "non_responder", "misser")
 async def record() -> dict[str, list[WorkflowHistory]]:
     recorded = {}
     with tempfile.TemporaryDirectory() as work:
-        async with simulation(Path(work)) as env:
+        async with simulation(Path(work)) as (env, clinic):
             for name in RECORDED:
                 # A fixed course id gives stable workflow ids, hence stable file names.
                 course = demo_course(f"replay-{name.replace('_', '-')}", PERSONAS[name], 1.0)
-                await play(env, course, PERSONAS[name])
+                await play(env, clinic, course, PERSONAS[name])
                 recorded[name] = await course_histories(env.client, course.course_id)
     return recorded
 
