@@ -27,7 +27,19 @@ from domain.course import (
     ScoreReport,
 )
 from domain.eligibility import Eligibility
-from domain.session import Cancel, OutcomeReport, SessionSummary
+from domain.session import (
+    Administration,
+    Cancel,
+    CheckIn,
+    Discharge,
+    HoldDecision,
+    OutcomeReport,
+    ReadingArrived,
+    SessionState,
+    SessionSummary,
+    TransportConfirmation,
+)
+from domain.vitals import VitalSigns
 
 SENT: tuple[type[BaseModel], ...] = (
     CourseStart,
@@ -43,9 +55,22 @@ SENT: tuple[type[BaseModel], ...] = (
     Reschedule,
     OutcomeReport,
     Cancel,
+    CheckIn,
+    TransportConfirmation,
+    ReadingArrived,
+    VitalSigns,
+    HoldDecision,
+    Administration,
+    Discharge,
 )
 """Workflow inputs, Update and signal arguments: what callers send."""
-RECEIVED: tuple[type[BaseModel], ...] = (CourseStatus, SessionSummary, CourseResult, Eligibility)
+RECEIVED: tuple[type[BaseModel], ...] = (
+    CourseStatus,
+    SessionSummary,
+    SessionState,
+    CourseResult,
+    Eligibility,
+)
 """Query answers, Update results and workflow results: what callers get back."""
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"

@@ -11,6 +11,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
+from domain.escalation import EscalationPolicies
+
 PROTOCOL_VERSION = "2026.1"
 
 
@@ -151,6 +153,7 @@ class Protocol(Frozen):
     scales: Scales = Scales()
     phases: Phases = Phases()
     session: SessionRules = SessionRules()
+    escalation: EscalationPolicies = EscalationPolicies()
 
     def with_overrides(self, overrides: dict[str, Any], *, version: str | None = None) -> Protocol:
         """A clinic's tuned protocol, validated as a whole (a bad override raises)."""

@@ -11,6 +11,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from domain.course import PatientContact
+from domain.escalation import EscalationPolicy, Severity
 from domain.notices import Channel
 from domain.protocol import Indication, VitalsLimits
 from domain.session import Administration, Discharge
@@ -135,12 +136,6 @@ class RemsSubmission(Record):
     error: str | None = None
 
 
-class Severity(StrEnum):
-    ROUTINE = "routine"
-    URGENT = "urgent"
-    CRITICAL = "critical"
-
-
 class Alert(Record):
     """An escalation trigger. The summary holds no PHI: it goes to pagers."""
 
@@ -152,3 +147,5 @@ class Alert(Record):
     condition: str
     summary: str
     reading_id: int | None = None
+    policy: EscalationPolicy | None = None
+    """The course's pinned policy for this severity (None: the default policy)."""

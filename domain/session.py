@@ -8,6 +8,7 @@ from typing import Annotated, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from domain.clock import CourseClock
+from domain.escalation import EscalationPolicies
 from domain.protocol import DosingRules, SessionRules
 from domain.scales import Score
 from domain.vitals import Level
@@ -34,6 +35,7 @@ class SessionInput(BaseModel):
     outcome_grace_hours: int
     rules: SessionRules = SessionRules()
     clinic_timezone: str = "America/New_York"
+    escalation: EscalationPolicies = EscalationPolicies()
 
 
 class OutcomeReport(BaseModel):

@@ -11,6 +11,7 @@ from activities.alerts import Alerts
 from activities.dosing import SessionRecords
 from activities.patients import PatientRegistry
 from activities.vitals import VitalsChecks
+from domain.escalation import Severity
 from domain.notices import Channel
 from domain.protocol import VitalsLimits
 from domain.records import (
@@ -19,7 +20,6 @@ from domain.records import (
     PatientRegistration,
     SessionEvent,
     SessionEventRecord,
-    Severity,
     VitalsCheck,
 )
 from domain.session import Administration, ConcomitantMedication, Discharge

@@ -272,6 +272,7 @@ class TreatmentCourse:
                 outcome_grace_hours=self.protocol.phases.outcome_grace_hours,
                 rules=self.protocol.session,
                 clinic_timezone=self.start.clinic_timezone,
+                escalation=self.protocol.escalation,
             ),
             id=self.state.current_session.workflow_id,
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contract import session_workflow_id
     from domain.course import Reschedule
     from domain.dosing import devices_for
+    from domain.escalation import Severity
     from domain.notices import ClinicNotice, NoticeKind
     from domain.records import (
         Alert,
@@ -25,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         RemsFormRequest,
         SessionEvent,
         SessionEventRecord,
-        Severity,
         TransportRequest,
         VitalsCheck,
         VitalsCheckResult,
@@ -580,6 +580,7 @@ class DosingSession:
                 condition=condition,
                 summary=summary,
                 reading_id=reading_id,
+                policy=self._input.escalation.for_severity(severity),
             ),
         )
 
