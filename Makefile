@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 # Inside the venv, so a fresh venv always reinstalls.
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint histories bench
+.PHONY: venv run demo test lint histories bench
 
 venv: $(STAMP)
 
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 
 run: venv
 	$(BIN)/trdflow dev up
+
+# With `make run` up, in another terminal: three simulated courses on a compressed clock.
+demo: venv
+	$(BIN)/trdflow demo --allow-simulation
 
 lint: venv
 	$(BIN)/ruff check .

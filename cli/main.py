@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli import course, demo, schemas, session, stack
+from cli import course, db, demo, schemas, session, stack
 from worker.logs import configure_logging
 from worker.settings import LogLevel
 
@@ -19,6 +19,7 @@ app.add_typer(course.app, name="course")
 app.add_typer(session.app, name="session")
 app.add_typer(stack.app, name="dev")
 app.add_typer(schemas.app, name="schemas")
+app.add_typer(db.app, name="db")
 app.command()(demo.demo)
 
 

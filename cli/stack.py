@@ -158,7 +158,7 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, worker: bool) -> 
 
     database_url = settings.database_url
     if database_url is None:
-        postgres = await start_postgres(state / "postgres")
+        postgres = await start_postgres(settings.postgres_dir.resolve())
         stack.push_async_callback(postgres.stop)
         database_url = postgres.url
     pool = await create_pool(database_url)
@@ -338,7 +338,7 @@ def _print_panel(
     for child in children:
         rows.add_row(f"{child.name} log", str(child.log_file))
     if settings.database_url is None:
-        rows.add_row("postgres log", str(state / "postgres" / "log"))
+        rows.add_row("postgres log", str(settings.postgres_dir.resolve() / "log"))
     if not any(child.name == "worker" for child in children):
         rows.add_row("Worker", "not started: run `python -m worker.main` with DATABASE_URL above")
     Console().print(Panel(rows, title="trdflow local stack", subtitle="Ctrl-C stops everything"))

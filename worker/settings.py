@@ -85,6 +85,14 @@ class Settings(BaseSettings):
             "webhook signatures are computed over it. None: the URL the request arrived at."
         ),
     )
+    console_secret: SecretStr | None = Field(
+        None,
+        alias="TRDFLOW_CONSOLE_SECRET",
+        description=(
+            "Signs the on-call console's session cookies (HMAC-SHA256). "
+            "None: use (or create) the dev secret file <state>/console-secret."
+        ),
+    )
     twilio_auth_token: SecretStr | None = Field(
         None,
         alias="TWILIO_AUTH_TOKEN",
@@ -118,6 +126,21 @@ class Settings(BaseSettings):
     @property
     def api_token_file(self) -> Path:
         return self.state_dir / "api-tokens.json"
+
+    @property
+    def console_secret_file(self) -> Path:
+        return self.state_dir / "console-secret"
+
+    @property
+    def postgres_dir(self) -> Path:
+        """The local stack's embedded PostgreSQL (data dir and socket)."""
+        return self.state_dir / "postgres"
+
+    def database_url_or_local(self) -> str:
+        """DATABASE_URL, else the local stack's embedded PostgreSQL (for CLI commands)."""
+        if self.database_url is not None:
+            return self.database_url
+        return f"postgresql://postgres:@/trdflow?host={self.postgres_dir.resolve()}"
 
 
 @cache
