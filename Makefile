@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 # Inside the venv, so a fresh venv always reinstalls.
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run demo test lint histories bench
+.PHONY: venv run demo test lint histories bench bench-vitals bench-pages
 
 venv: $(STAMP)
 
@@ -35,3 +35,11 @@ histories: venv
 # make bench BENCH_ARGS="--repeats 5"
 bench: venv
 	$(BIN)/python -m bench.course_simulation $(BENCH_ARGS)
+
+# Latency on a live stack of its own (dev server, Postgres, worker, API on free loopback ports):
+# make bench-vitals BENCH_ARGS="--sessions 50 --each 8"; make bench-pages BENCH_ARGS="--sessions 100"
+bench-vitals: venv
+	$(BIN)/python -m bench.vitals_latency $(BENCH_ARGS)
+
+bench-pages: venv
+	$(BIN)/python -m bench.page_latency $(BENCH_ARGS)

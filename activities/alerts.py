@@ -1,27 +1,73 @@
-"""The escalation hook: an alert is recorded once per dedup key (paging comes later)."""
+"""Raising an alert: recorded once per dedup key, and its escalation opened or joined."""
 
 from __future__ import annotations
 
 import asyncpg
 from temporalio import activity
+from temporalio.client import Client
 
 from activities.logs import activity_log
+from domain.contract import TASK_QUEUE
+from domain.escalation import (
+    EscalationInput,
+    EscalationPolicies,
+    Retrigger,
+    Trigger,
+    escalation_workflow_id,
+)
 from domain.records import Alert
-from store import alerts
+from store import alerts, patients
+from workflows.escalation import Escalation
+
+UNREGISTERED_CLINIC = "unregistered"
+"""The clinic of a course with no clinical record (started before it existed)."""
 
 
 class Alerts:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, client: Client) -> None:
         self._pool = pool
+        self._client = client
 
     @activity.defn(name="raise_alert")
     async def raise_alert(self, alert: Alert) -> bool:
-        """True if the alert is new, False if its dedup key was raised already."""
+        """Start the escalation, or only signal the one open with the same dedup key
+        (signal-with-start), so a repeated trigger never pages twice. True if the alert is new,
+        False if its dedup key was raised already."""
         created = await alerts.open_alert(self._pool, alert)
+        trigger = await self._trigger(alert)
+        handle = await self._client.start_workflow(
+            Escalation.run,
+            EscalationInput(
+                trigger=trigger,
+                policy=alert.policy or EscalationPolicies().for_severity(alert.severity),
+            ),
+            id=escalation_workflow_id(alert.dedup_key),
+            task_queue=TASK_QUEUE,
+            start_signal="retrigger",
+            start_signal_args=[Retrigger(reading_id=alert.reading_id, at=trigger.raised_at)],
+            static_summary=f"{alert.severity} {alert.condition} (course {alert.course_id})",
+        )
         activity_log(alert.course_id, alert.session).warning(
-            "alert raised" if created else "alert already raised",
+            "alert raised" if created else "alert raised again",
             severity=alert.severity,
             condition=alert.condition,
             dedup_key=alert.dedup_key,
+            escalation_id=handle.id,
         )
         return created
+
+    async def _trigger(self, alert: Alert) -> Trigger:
+        course = await patients.course(self._pool, alert.course_id)
+        return Trigger(
+            dedup_key=alert.dedup_key,
+            course_id=alert.course_id,
+            clinic_id=UNREGISTERED_CLINIC if course is None else course.clinic_id,
+            session=alert.session,
+            phase=alert.phase,
+            severity=alert.severity,
+            condition=alert.condition,
+            summary=alert.summary,
+            reading_id=alert.reading_id,
+            # When the workflow asked, the same on every retry: a retried signal is no repeat.
+            raised_at=activity.info().scheduled_time,
+        )

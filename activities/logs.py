@@ -6,7 +6,7 @@ import structlog
 from temporalio import activity
 
 
-def activity_log(course_id: str, session: int | None) -> structlog.stdlib.BoundLogger:
+def activity_log(course_id: str | None, session: int | None) -> structlog.stdlib.BoundLogger:
     info = activity.info()
     # A logger per call, so it follows the logging configuration in force now.
     bound: structlog.stdlib.BoundLogger = structlog.get_logger(__name__).bind(

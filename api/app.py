@@ -10,10 +10,11 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from api import console
 from api.context import ApiContext
 from api.errors import install_error_handlers
 from api.models import Health
-from api.routes import courses, sessions, sms
+from api.routes import courses, pager, sessions, sms
 from api.tokens import load_tokens
 from store.db import create_pool
 from worker.client import connect
@@ -21,6 +22,8 @@ from worker.logs import configure_logging
 from worker.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
+
+SHUTDOWN_GRACE_S = 5
 
 DESCRIPTION = """
 Esketamine treatment courses as durable Temporal workflows: the HTTP face of the contract.
@@ -38,12 +41,13 @@ Esketamine treatment courses as durable Temporal workflows: the HTTP face of the
 def create_app(settings: Settings, client: Client, pool: asyncpg.Pool) -> FastAPI:
     """The API over an existing Temporal client and Postgres pool (the caller closes them)."""
     app = FastAPI(title="trdflow", version="1", description=DESCRIPTION)
-    app.state.context = ApiContext(
+    app.state.context = context = ApiContext(
         settings=settings, client=client, pool=pool, tokens=load_tokens(settings)
     )
     install_error_handlers(app)
-    for router in (courses.router, sessions.router, sms.router):
+    for router in (courses.router, sessions.router, sms.router, pager.router):
         app.include_router(router)
+    console.install(app, context)
 
     @app.get("/healthz", tags=["health"], summary="Liveness", description="Always ok.")
     async def healthz() -> Health:
@@ -60,7 +64,12 @@ async def serve(settings: Settings) -> None:
     try:
         app = create_app(settings, client, pool)
         config = uvicorn.Config(
-            app, host=settings.api_host, port=settings.api_port, log_config=None
+            app,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_config=None,
+            # Open consoles hold event streams that never end by themselves: cut them.
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )
         log.info("api_started", host=settings.api_host, port=settings.api_port)
         await uvicorn.Server(config).serve()

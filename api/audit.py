@@ -12,7 +12,7 @@ log = structlog.get_logger(__name__)
 
 
 async def audited(
-    ctx: ApiContext, who: ApiIdentity, action: str, course_id: str, **details: object
+    ctx: ApiContext, who: ApiIdentity, action: str, course_id: str | None, **details: object
 ) -> None:
     """Log the action; audit it when a person did it (devices and services are not audited).
 

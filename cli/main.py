@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli import course, db, demo, schemas, session, stack
+from cli import course, db, demo, escalation, oncall, schemas, session, stack
 from worker.logs import configure_logging
 from worker.settings import LogLevel
 
@@ -20,6 +20,8 @@ app.add_typer(session.app, name="session")
 app.add_typer(stack.app, name="dev")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(db.app, name="db")
+app.add_typer(escalation.app, name="escalation")
+app.add_typer(oncall.app, name="oncall")
 app.command()(demo.demo)
 
 

@@ -18,13 +18,16 @@ from rich.text import Text
 from domain.contract import course_workflow_id
 from domain.course import CourseStatus
 from domain.eligibility import Eligibility
+from domain.escalation import Severity
 from domain.scales import Scale
 from domain.session import SessionSummary
+from store.escalations import EscalationRow
 
 console = Console()
 
 SECONDS_PER_DAY = 86_400
 SCALE_LABELS = {Scale.PHQ9: "PHQ-9", Scale.MADRS: "MADRS"}
+SEVERITY_STYLES = {Severity.CRITICAL: "bold red", Severity.URGENT: "yellow", Severity.ROUTINE: ""}
 
 
 def echo_json(value: BaseModel | Sequence[dict[str, Any]]) -> None:
@@ -88,7 +91,10 @@ def status_panel(status: CourseStatus) -> Panel:
         rows.add_row("Decision due", when(status.decision_due_at))
     if status.relapse_flagged:
         rows.add_row("Relapse", Text("flagged: clinician decision needed", style="bold red"))
-    rows.add_row("Open escalations", ", ".join(status.open_escalations) or "none")
+    open_escalations = [
+        f"{e.severity} {named(e.condition)} ({e.status})" for e in status.open_escalations
+    ]
+    rows.add_row("Open escalations", ", ".join(open_escalations) or "none")
     if status.final_reason is not None:
         rows.add_row("Outcome", status.final_reason)
     body: RenderableType = rows
@@ -130,3 +136,22 @@ def eligibility(result: Eligibility) -> Text:
     text = Text("Not eligible: the course ends.\n", style="bold red")
     text.append("\n".join(f"  - {reason}" for reason in result.reasons))
     return text
+
+
+def escalation_list(rows: Sequence[EscalationRow]) -> Group:
+    """Open escalations as listed (the most severe, then the newest, first): a header line,
+    the summary, and the id that `trdflow escalation ack` and `resolve` take."""
+    blocks: list[RenderableType] = []
+    for row in rows:
+        course = row.course_id if row.session is None else f"{row.course_id} session {row.session}"
+        pages = f"{row.pages} page" + ("" if row.pages == 1 else "s")
+        head = Text(row.severity.value.upper(), style=SEVERITY_STYLES[row.severity] or "bold")
+        head.append(f"  {row.status.value}  raised {when(row.raised_at)}  course {course}")
+        blocks += [
+            head,
+            Text(f"  {row.summary}"),
+            Text(f"  assigned {row.assigned_to or '-'}, {pages}"),
+            Text(f"  {row.escalation_id}", "cyan"),
+            Text(),
+        ]
+    return Group(*blocks)

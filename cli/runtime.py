@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 from pydantic import BaseModel
 from rich.console import RenderableType
 from rich.markup import escape
@@ -19,6 +20,7 @@ from cli.inputs import build
 from cli.render import console, echo_json
 from domain.contract import course_workflow_id
 from domain.course import CourseStatus
+from store.db import create_pool
 from worker.client import connect
 from worker.settings import Settings, get_settings
 from workflows.course import TreatmentCourse
@@ -46,6 +48,25 @@ def with_client(work: Callable[[Client], Awaitable[T]], settings: Settings | Non
 
     async def main() -> T:
         return await work(await open_client(settings or get_settings()))
+
+    return asyncio.run(main())
+
+
+def with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]], settings: Settings | None = None) -> T:
+    """Open PostgreSQL (DATABASE_URL, else the local stack's) and run `work`."""
+    url = (settings or get_settings()).database_url_or_local()
+
+    async def main() -> T:
+        try:
+            pool = await create_pool(url)
+        except (OSError, asyncpg.PostgresError) as err:
+            raise CliError(
+                "cannot reach PostgreSQL: is `trdflow dev up` running, or DATABASE_URL set?"
+            ) from err
+        try:
+            return await work(pool)
+        finally:
+            await pool.close()
 
     return asyncio.run(main())
 

@@ -33,6 +33,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.tokens import load_tokens
+from cli.oncall import seed_demo
+from cli.simulation import DEMO_CLINIC
 from domain.contract import SEARCH_ATTRIBUTES
 from store.db import create_pool
 from store.embedded import start_postgres
@@ -164,6 +166,9 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, worker: bool) -> 
     pool = await create_pool(database_url)
     try:
         await migrate(pool)
+        if settings.database_url is None:
+            # The stack's own database: the demo clinic has people on call to page.
+            await seed_demo(pool, DEMO_CLINIC)
     finally:
         await pool.close()
 
@@ -331,6 +336,8 @@ def _print_panel(
     rows.add_row("Temporal gRPC", address)
     rows.add_row("Codec server", f"http://localhost:{settings.codec_server_port}")
     rows.add_row("HTTP API", f"http://localhost:{settings.api_port}/docs")
+    console = f"http://localhost:{settings.api_port}/console (sign in with a staff API token)"
+    rows.add_row("On-call console", console)
     tokens = "TRDFLOW_API_TOKENS" if settings.api_tokens else str(settings.api_token_file.resolve())
     rows.add_row("API tokens", tokens)
     rows.add_row("PostgreSQL", _redact(database_url))

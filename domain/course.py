@@ -11,6 +11,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.clock import CourseClock
 from domain.eligibility import Assessment, Eligibility
+from domain.escalation import CourseEscalation
 from domain.maintenance import Suggestion
 from domain.notices import Channel
 from domain.protocol import Frequency, Indication, Protocol
@@ -194,6 +195,8 @@ class CourseState(BaseModel):
     next_check_in_at: datetime | None = None
     scores_recorded: int = 0
     relapse_flagged: bool = False
+    open_escalations: dict[str, CourseEscalation] = {}
+    """The course's escalations not yet resolved, by escalation id."""
     paused: bool = False
     pause_reason: str | None = None
     final_reason: str | None = None
@@ -231,7 +234,8 @@ class CourseStatus(BaseModel):
     suggestion: Suggestion | None
     decision_due_at: datetime | None
     relapse_flagged: bool
-    open_escalations: list[str]
+    open_escalations: list[CourseEscalation]
+    """Not yet resolved (open or acknowledged)."""
     final_reason: str | None
     run: int
 

@@ -147,5 +147,7 @@ class Alert(Record):
     condition: str
     summary: str
     reading_id: int | None = None
+    phase: str | None = None
+    """The course's phase when the condition fired."""
     policy: EscalationPolicy | None = None
     """The course's pinned policy for this severity (None: the default policy)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 from typing import TypeVar
 
 from temporalio.testing import ActivityEnvironment
@@ -56,11 +56,16 @@ def registration(
     )
 
 
-async def run(activity: Callable[[A], Awaitable[R]], arg: A) -> R:
-    """One attempt of the activity, named as the worker names it (its method name)."""
+async def run(
+    activity: Callable[[A], Awaitable[R]], arg: A, *, scheduled_at: datetime | None = None
+) -> R:
+    """One attempt of the activity, named as the worker names it (its method name), scheduled
+    at `scheduled_at` (else the test environment's fixed time)."""
     env = ActivityEnvironment()
     env.info = dataclasses.replace(
         env.info, activity_type=activity.__name__, workflow_id="course-under-test-session-1"
     )
+    if scheduled_at is not None:
+        env.info = dataclasses.replace(env.info, scheduled_time=scheduled_at)
     result: R = await env.run(activity, arg)
     return result

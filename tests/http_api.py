@@ -22,13 +22,18 @@ TOKENS = {
     "test-token-doctor": ApiIdentity(actor="dr-test", role="staff"),
 }
 TWILIO_AUTH_TOKEN = "test-twilio-auth-token"
+PAGERDUTY_WEBHOOK_SECRET = "test-pagerduty-webhook-secret"
 NURSE = "nurse-test"
+
+
+def token_of(actor: str) -> str:
+    """The test token that signs in `actor`."""
+    return next(token for token, who in TOKENS.items() if who.actor == actor)
 
 
 def bearer(actor: str) -> dict[str, str]:
     """The Authorization header of the test token that signs in `actor`."""
-    token = next(token for token, who in TOKENS.items() if who.actor == actor)
-    return {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token_of(actor)}"}
 
 
 def api_settings(settings: Settings) -> Settings:
@@ -36,6 +41,7 @@ def api_settings(settings: Settings) -> Settings:
         update={
             "api_tokens": {SecretStr(token): who for token, who in TOKENS.items()},
             "twilio_auth_token": SecretStr(TWILIO_AUTH_TOKEN),
+            "pagerduty_webhook_secret": SecretStr(PAGERDUTY_WEBHOOK_SECRET),
         }
     )
 

@@ -1,5 +1,6 @@
-"""Real local servers standing in for the providers: Twilio's Messages API and the REMS portal
-over HTTP, and an SMTP server. They answer the way the real ones do, from a per-test script."""
+"""Real local servers standing in for the providers: Twilio's Messages API, the REMS portal and
+PagerDuty's Events API v2 over HTTP, and an SMTP server. They answer the way the real ones do,
+from a per-test script."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import base64
 import socket
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -28,6 +29,20 @@ TWILIO_AUTH_TOKEN = "test-auth-token"
 TWILIO_FROM = "+15550001111"
 PORTAL_TOKEN = "test-portal-token"
 PORTAL_PATH = "/rems/monitoring-forms"
+PAGER_ROUTING_KEY = "0123456789abcdef0123456789abcdef"
+
+# The Events API v2's answers other than 202, as its documentation shows them.
+_PAGERDUTY_ERRORS: dict[int, dict[str, Any]] = {
+    400: {
+        "status": "invalid event",
+        "message": "Event object is invalid",
+        "errors": ["Length of 'routing_key' is incorrect (should be 32 characters)"],
+    },
+    429: {
+        "status": "throttle exceeded",
+        "message": "Requests for this service are arriving too quickly. Please retry later.",
+    },
+}
 
 # Twilio's documented error codes for the answers the stand-in plays.
 _TWILIO_ERRORS = {
@@ -41,8 +56,8 @@ _TWILIO_ERRORS = {
 
 @dataclass
 class HttpProviders:
-    """Twilio and the REMS portal. `script` holds the status codes of the next answers;
-    once empty, every request succeeds (201)."""
+    """Twilio, the REMS portal and PagerDuty. `script` holds the status codes of the next
+    answers; once empty, every request succeeds (201, or PagerDuty's 202)."""
 
     url: str = ""
     script: deque[int] = field(default_factory=deque)
@@ -51,6 +66,10 @@ class HttpProviders:
     forms: list[dict[str, Any]] = field(default_factory=list)
     """Forms the portal accepted."""
     form_headers: list[dict[str, str]] = field(default_factory=list)
+    pager_events: list[dict[str, Any]] = field(default_factory=list)
+    """Events PagerDuty accepted (trigger, acknowledge, resolve)."""
+    on_pager_event: Callable[[dict[str, Any]], None] | None = None
+    """Called with each accepted event as it arrives (the page-latency bench times them)."""
     requests: int = 0
 
     def answer_next(self, *statuses: int) -> None:
@@ -65,12 +84,13 @@ class HttpProviders:
                     methods=["POST"],
                 ),
                 Route(PORTAL_PATH, self._rems_form, methods=["POST"]),
+                Route("/v2/enqueue", self._pager_event, methods=["POST"]),
             ]
         )
 
-    def _next_status(self) -> int:
+    def _next_status(self, success: int = 201) -> int:
         self.requests += 1
-        return self.script.popleft() if self.script else 201
+        return self.script.popleft() if self.script else success
 
     async def _twilio_message(self, request: Request) -> JSONResponse:
         expected = base64.b64encode(f"{TWILIO_ACCOUNT_SID}:{TWILIO_AUTH_TOKEN}".encode()).decode()
@@ -104,6 +124,21 @@ class HttpProviders:
         self.forms.append(await request.json())
         self.form_headers.append(dict(request.headers))
         return JSONResponse({"submission_id": f"SUB-{uuid.uuid4().hex[:12]}"}, status_code=201)
+
+    async def _pager_event(self, request: Request) -> JSONResponse:
+        event = await request.json()
+        routing_key = event.get("routing_key")
+        status = self._next_status(202) if routing_key == PAGER_ROUTING_KEY else 400
+        if status != 202:
+            return JSONResponse(_PAGERDUTY_ERRORS[status], status_code=status)
+        self.pager_events.append(event)
+        if self.on_pager_event is not None:
+            self.on_pager_event(event)
+        dedup_key = event.get("dedup_key") or uuid.uuid4().hex
+        return JSONResponse(
+            {"status": "success", "message": "Event processed", "dedup_key": dedup_key},
+            status_code=202,
+        )
 
 
 @asynccontextmanager

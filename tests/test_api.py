@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import asyncpg
@@ -19,22 +17,29 @@ from temporalio.testing import WorkflowEnvironment
 
 from api import twilio
 from api.tokens import DEV_ACTORS, load_tokens, read_or_create_dev_tokens
-from cli.room import ClinicApi, RoomPlayer, quiet
-from cli.simulation import PERSONAS, assessment_for, demo_course
+from cli.room import ClinicApi
+from cli.simulation import demo_course
 from domain.contract import course_workflow_id
-from domain.session import SessionState, SessionSummary, Stage, TransportConfirmedVia
+from domain.session import SessionState, Stage, TransportConfirmedVia
 from tests.courses import new_course_id
-from tests.http_api import TWILIO_AUTH_TOKEN, api_client, api_settings, bearer
+from tests.http_api import TWILIO_AUTH_TOKEN, api_client, api_settings
+from tests.sessions import (
+    DOCTOR,
+    GATEWAY,
+    NURSE,
+    PERSONA,
+    InRoom,
+    assess,
+    assess_ahead,
+    course_in_record,
+    first_session,
+    path,
+    skip_to_check_in,
+    start_course,
+)
 from worker.settings import Settings
-from workflows.course import TreatmentCourse
 
-T = TypeVar("T")
-
-GATEWAY = bearer("gateway-test")
-NURSE = bearer("nurse-test")
-DOCTOR = bearer("dr-test")
 SMS_URL = "http://api/v1/webhooks/sms"
-PERSONA = PERSONAS["responder"]
 TABLES = ("readings", "transport_arrangements", "doses", "audit_log")
 
 STAFF_ONLY = [
@@ -58,15 +63,6 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 
 # --- Helpers -----------------------------------------------------------------------------------
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], polls: int = 300) -> T:
-    for _ in range(polls):
-        found = await check()
-        if found is not None:
-            return found
-        await asyncio.sleep(0.02)
-    raise TimeoutError("condition never held")
 
 
 async def row_counts(pool: asyncpg.Pool) -> dict[str, int]:
@@ -100,50 +96,6 @@ def signed_sms(body: str, sender: str, *, url: str = SMS_URL) -> dict[str, Any]:
     }
 
 
-async def start_course(api: httpx.AsyncClient, label: str) -> str:
-    course_id = new_course_id(label)
-    course = demo_course(course_id, PERSONA, time_scale=1.0)
-    response = await api.post("/v1/courses", json=course.model_dump(mode="json"), headers=GATEWAY)
-    assert response.status_code == 201, response.text
-    return course_id
-
-
-async def assess(client: Client, course_id: str) -> None:
-    handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
-    await handle.execute_update(TreatmentCourse.submit_assessment, assessment_for(PERSONA))
-
-
-async def first_session(client: Client, course_id: str) -> SessionSummary:
-    handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
-
-    async def started() -> SessionSummary | None:
-        await quiet(client, handle.id)
-        return (await handle.query(TreatmentCourse.status)).current_session
-
-    return await eventually(started)
-
-
-async def course_in_record(pool: asyncpg.Pool, course_id: str) -> None:
-    """Until the course has registered its patient (the record's rows hang off it)."""
-
-    async def registered() -> bool | None:
-        found = await pool.fetchval("SELECT 1 FROM courses WHERE course_id = $1", course_id)
-        return True if found else None
-
-    await eventually(registered)
-
-
-async def skip_to_check_in(env: WorkflowEnvironment, session: SessionSummary) -> None:
-    """Reminders and the ride request happen on the way; check-in opens 2 h before."""
-    now = await env.get_current_time()
-    await env.sleep(max(session.scheduled_at - timedelta(hours=1) - now, timedelta(0)))
-
-
-def path(course_id: str, session: SessionSummary | int, action: str) -> str:
-    number = session if isinstance(session, int) else session.number
-    return f"/v1/courses/{course_id}/sessions/{number}/{action}"
-
-
 # --- Docs and health ---------------------------------------------------------------------------
 
 
@@ -170,6 +122,7 @@ async def test_openapi_documents_every_endpoint(api: httpx.AsyncClient) -> None:
         ("POST", f"{session}/discharge"),
         ("POST", f"{session}/outcome"),
         ("POST", "/v1/webhooks/sms"),
+        ("POST", "/v1/webhooks/pager"),
     }
     for (method, route), operation in operations.items():
         assert operation["summary"] and operation["description"], (method, route)
@@ -383,10 +336,10 @@ async def test_an_update_refused_by_the_session_is_409_with_its_reason(
 
 
 async def test_a_missed_session_is_reported_audited_and_then_over(
-    api: httpx.AsyncClient, client: Client, db_pool: asyncpg.Pool
+    api: httpx.AsyncClient, env: WorkflowEnvironment, client: Client, db_pool: asyncpg.Pool
 ) -> None:
     course_id = await start_course(api, "api-missed")
-    await assess(client, course_id)
+    await assess_ahead(env, course_id)
     session = await first_session(client, course_id)
     missed = {"outcome": "missed", "note": "no show"}
 
@@ -410,25 +363,25 @@ async def test_a_missed_session_is_reported_audited_and_then_over(
 
 
 async def test_a_whole_session_through_the_api(
-    api: httpx.AsyncClient, env: WorkflowEnvironment, client: Client, db_pool: asyncpg.Pool
+    api: httpx.AsyncClient,
+    clinic: ClinicApi,
+    env: WorkflowEnvironment,
+    client: Client,
+    db_pool: asyncpg.Pool,
 ) -> None:
-    room = RoomPlayer(ClinicApi(api), client, now=env.get_current_time, advance=env.sleep)
     driver_phone = f"+1555{secrets.randbelow(10**7):07d}"
     course_id = await start_course(api, "api-room")
     await course_in_record(db_pool, course_id)
     ride = {"driver_name": "Sam Driver", "driver_phone": driver_phone}
     arranged = await api.put(path(course_id, 1, "transport"), json=ride, headers=NURSE)
     assert arranged.status_code == 204
-    await assess(client, course_id)
+    await assess_ahead(env, course_id)  # the driver is asked (at the first reminder) first
     session = await first_session(client, course_id)
+    room = InRoom(api, clinic, env, course_id, session)
     await skip_to_check_in(env, session)
 
     async def vitals(headers: dict[str, str], **signs: int) -> int:
-        taken_at = (await env.get_current_time()).isoformat()
-        body = {"taken_at": taken_at, **signs}
-        response = await api.post(path(course_id, session, "vitals"), json=body, headers=headers)
-        assert response.status_code == 202, response.text
-        reading_id = int(response.json()["reading_id"])
+        reading_id = await room.vitals(headers, **signs)
         # Stored before the answer: the row is there as soon as the 202 is.
         assert await db_pool.fetchval("SELECT source FROM readings WHERE id = $1", reading_id)
         return reading_id
@@ -438,7 +391,7 @@ async def test_a_whole_session_through_the_api(
     assert sms.status_code == 200
     assert sms.headers["content-type"].startswith("text/xml")
     assert sms.text == '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-    state = await room.details(session)
+    state = await room.details()
     assert state.transport_confirmed_via is TransportConfirmedVia.DRIVER_SMS
     again = await api.post(path(course_id, session, "transport/confirm"), headers=NURSE)
     assert again.status_code == 409
@@ -450,7 +403,7 @@ async def test_a_whole_session_through_the_api(
 
     # From the gateway, above 140/90: signalled to the session, which holds for a clinician.
     high = await vitals(GATEWAY, systolic=152, diastolic=94, heart_rate=80, spo2=98)
-    held = await room.until_stage(session, {Stage.HELD})
+    held = await room.until_stage(Stage.HELD)
     assert [r.reading_id for r in held.readings] == [high]
     decided = await api.post(
         path(course_id, session, "hold-decision"),
@@ -460,7 +413,7 @@ async def test_a_whole_session_through_the_api(
     assert decided.status_code == 200
     assert decided.json()["hold_decision"]["clinician"] == "dr-test"
 
-    await room.until_stage(session, {Stage.READY_TO_DOSE})
+    await room.until_stage(Stage.READY_TO_DOSE)
     dose = {
         "dose_mg": 56,
         "devices": 2,
@@ -470,7 +423,7 @@ async def test_a_whole_session_through_the_api(
     dosed = await api.post(path(course_id, session, "administration"), json=dose, headers=NURSE)
     assert dosed.status_code == 200
     assert dosed.json()["administration"]["by"] == "nurse-test"
-    await room.until_stage(session, {Stage.MONITORING})
+    await room.until_stage(Stage.MONITORING)
 
     early = await api.post(path(course_id, session, "discharge"), json={}, headers=NURSE)
     assert early.status_code == 409
@@ -480,7 +433,7 @@ async def test_a_whole_session_through_the_api(
     await vitals(NURSE, systolic=134, diastolic=84, heart_rate=78, spo2=97, moaas=4, cadss=8)
     await env.sleep(timedelta(minutes=80))
     await vitals(NURSE, systolic=126, diastolic=80, heart_rate=74, spo2=98, moaas=5, cadss=0)
-    await room.until_checked(session)
+    await room.until_checked()
     discharged = await api.post(
         path(course_id, session, "discharge"),
         json={"concomitant_medications": ["benzodiazepines"]},

@@ -7,8 +7,10 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 import typer
 from temporalio.client import Client
@@ -20,6 +22,18 @@ from cli.main import app
 from cli.schemas import schema_files
 from cli.simulation import PERSONAS, assessment_for
 from domain.contract import CLINIC_ID, COURSE_PHASE, PATIENT_REF, course_workflow_id
+from domain.escalation import (
+    AckChannel,
+    EscalationRecord,
+    EscalationStatus,
+    OnCallRole,
+    Severity,
+    Trigger,
+    escalation_workflow_id,
+)
+from store.escalations import upsert_from_record
+from store.oncall import on_call
+from tests.escalations import details, paged_escalation
 from worker.settings import Settings, get_settings
 from workflows.course import TreatmentCourse
 
@@ -265,3 +279,116 @@ async def test_a_compressed_clock_needs_simulation_allowed(client: Client) -> No
     assert result.exit_code == 2
     assert "TRDFLOW_ALLOW_SIMULATION" in result.output
     assert not await exists(client, course_workflow_id(course_id))
+
+
+# --- Escalations and the on-call schedule, in PostgreSQL -------------------------------------
+
+
+@pytest.fixture
+def cli_db(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point the CLI at the test suite's PostgreSQL."""
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("cli_db")
+async def test_oncall_seed_staffs_each_role_around_the_clock(db_pool: asyncpg.Pool) -> None:
+    clinic = f"cli-{uuid.uuid4().hex[:8]}"
+    first = await cli("oncall", "seed", "--clinic", clinic)
+    again = await cli("oncall", "seed", "--clinic", clinic)
+
+    assert first.exit_code == again.exit_code == 0, first.output
+    assert "+15550101001" in first.output
+    for role in OnCallRole:
+        for at in (datetime(2026, 1, 1, 3, tzinfo=UTC), datetime(2031, 7, 4, 15, tzinfo=UTC)):
+            entry = await on_call(db_pool, clinic, role, at)
+            assert entry is not None and entry.staff_id.endswith(clinic)
+    rows = await db_pool.fetchval(
+        "SELECT count(*) FROM on_call_schedule WHERE clinic_id = $1", clinic
+    )
+    assert rows == 3
+
+
+def test_listing_escalations_needs_a_reachable_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://trdflow@127.0.0.1:1/trdflow")
+    get_settings.cache_clear()
+    try:
+        result = invoke("escalation", "list")
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "cannot reach PostgreSQL" in result.output
+
+
+@pytest.mark.usefixtures("cli_db")
+async def test_open_escalations_are_listed_most_severe_first(db_pool: asyncpg.Pool) -> None:
+    clinic = f"cli-{uuid.uuid4().hex[:8]}"
+    raised_at = datetime(2026, 3, 3, 15, tzinfo=UTC)
+    ids = []
+    for severity, minutes in ((Severity.URGENT, 5), (Severity.CRITICAL, 0)):
+        trigger = Trigger(
+            dedup_key=f"course-{clinic}/session-1/{severity}",
+            course_id=clinic,
+            clinic_id=clinic,
+            session=1,
+            severity=severity,
+            condition=f"{severity}_condition",
+            summary=f"A {severity} test condition",
+            raised_at=raised_at + timedelta(minutes=minutes),
+        )
+        escalation_id = escalation_workflow_id(trigger.dedup_key)
+        ids.append(escalation_id)
+        record = EscalationRecord(
+            escalation_id=escalation_id,
+            trigger=trigger,
+            status=EscalationStatus.OPEN,
+            step="raised",
+            actor="system",
+            at=trigger.raised_at,
+        )
+        await upsert_from_record(db_pool, record)
+
+    listed = await cli("escalation", "list", "--clinic", clinic, "--json")
+    table = await cli("escalation", "list", "--clinic", clinic)
+    empty = await cli("escalation", "list", "--clinic", f"{clinic}-none")
+
+    assert listed.exit_code == table.exit_code == empty.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    assert [row["escalation_id"] for row in rows] == ids[::-1]
+    assert (rows[0]["severity"], rows[0]["status"], rows[0]["pages"]) == ("critical", "open", 0)
+    assert "CRITICAL  open" in table.output and "A urgent test condition" in table.output
+    assert table.output.index(ids[1]) < table.output.index(ids[0])
+    assert "No open escalations." in empty.output
+
+
+@pytest.mark.usefixtures("cli_env", "cli_db", "worker")
+async def test_an_escalation_acknowledged_and_resolved_from_the_cli(
+    client: Client, db_pool: asyncpg.Pool
+) -> None:
+    paged = await paged_escalation(client, db_pool)
+    escalation_id = paged.handle.id
+
+    listed = await cli("escalation", "list", "--clinic", paged.trigger.clinic_id, "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [row["escalation_id"] for row in json.loads(listed.stdout)] == [escalation_id]
+
+    acked = await cli("escalation", "ack", escalation_id, "--by", "nurse-cli")
+    assert acked.exit_code == 0, acked.output
+    state = await details(paged.handle)
+    assert state.acknowledged is not None
+    assert (state.acknowledged.by, state.acknowledged.via) == ("nurse-cli", AckChannel.CLI)
+
+    no_note = await cli("escalation", "resolve", escalation_id, "--by", "nurse-cli")
+    assert no_note.exit_code == 2
+    assert "note: Field required" in no_note.output
+
+    note = "Repeat BP settled; stayed for observation"
+    resolved = await cli(
+        "escalation", "resolve", escalation_id, "--by", "nurse-cli", "--note", note
+    )
+    assert resolved.exit_code == 0, resolved.output
+    state = await details(paged.handle)
+    assert state.status is EscalationStatus.RESOLVED
+    assert state.resolved is not None and state.resolved.note == note

@@ -112,9 +112,7 @@ async def induct(env: WorkflowEnvironment, label: str) -> WorkflowHandle[Any, Co
     return handle
 
 
-async def wait_for_status(
-    client: Client, handle: WorkflowHandle[Any, Any], predicate: Any
-) -> Any:
+async def wait_for_status(client: Client, handle: WorkflowHandle[Any, Any], predicate: Any) -> Any:
     for _ in range(200):
         await quiet(client, handle.id)
         status = await handle.query(TreatmentCourse.status)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from temporalio.client import Client
 
 from activities.alerts import Alerts
 from activities.dosing import SessionRecords
@@ -214,7 +215,7 @@ async def test_a_dose_and_session_events_are_recorded_once(db_pool: asyncpg.Pool
     assert row["respiratory_depression"] is False
 
 
-async def test_an_alert_is_raised_once_per_dedup_key(db_pool: asyncpg.Pool) -> None:
+async def test_an_alert_is_raised_once_per_dedup_key(db_pool: asyncpg.Pool, client: Client) -> None:
     course = await registered(db_pool)
     alert = Alert(
         dedup_key=f"{course.course_id}/1/spo2_low",
@@ -225,8 +226,8 @@ async def test_an_alert_is_raised_once_per_dedup_key(db_pool: asyncpg.Pool) -> N
         summary="SpO2 below 90% during monitoring",
     )
 
-    assert await run(Alerts(db_pool).raise_alert, alert) is True
-    assert await run(Alerts(db_pool).raise_alert, alert) is False
+    assert await run(Alerts(db_pool, client).raise_alert, alert) is True
+    assert await run(Alerts(db_pool, client).raise_alert, alert) is False
 
     alerts = await db_pool.fetch(
         "SELECT status, severity FROM alerts WHERE course_id = $1", course.course_id

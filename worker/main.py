@@ -16,6 +16,7 @@ from activities.adapters.factory import Adapters, adapters_from, local_adapters
 from activities.alerts import Alerts
 from activities.dosing import SessionRecords
 from activities.notifications import ClinicNotifier
+from activities.paging import EscalationRecords, Paging
 from activities.patients import PatientRegistry
 from activities.reminders import Reminders
 from activities.rems import RemsForms
@@ -28,17 +29,21 @@ from worker.client import connect
 from worker.logs import configure_logging
 from worker.settings import Settings, get_settings
 from workflows.course import TreatmentCourse
+from workflows.escalation import Escalation
 from workflows.session import DosingSession
 
 log = structlog.get_logger()
 
-WORKFLOWS = (TreatmentCourse, DosingSession)
+WORKFLOWS = (TreatmentCourse, DosingSession, Escalation)
 
 
-def activities(pool: asyncpg.Pool, adapters: Adapters | None = None) -> Sequence[Any]:
+def activities(
+    client: Client, pool: asyncpg.Pool, adapters: Adapters | None = None
+) -> Sequence[Any]:
     """Every activity. Without `adapters`, the local outbox defaults: nothing leaves the machine."""
     adapters = adapters or local_adapters(pool)
     records = SessionRecords(pool)
+    paging = Paging(pool, adapters.pager, adapters.senders[Channel.SMS])
     return [
         ClinicNotifier(pool).notify_clinic,
         PatientRegistry(pool).register_patient,
@@ -48,7 +53,10 @@ def activities(pool: asyncpg.Pool, adapters: Adapters | None = None) -> Sequence
         records.record_dose,
         records.record_session_event,
         RemsForms(pool, adapters.rems_portal).submit_rems_form,
-        Alerts(pool).raise_alert,
+        Alerts(pool, client).raise_alert,
+        paging.page_on_call,
+        paging.update_pager,
+        EscalationRecords(pool).record_escalation,
     ]
 
 
@@ -57,7 +65,7 @@ def build_worker(client: Client, pool: asyncpg.Pool, adapters: Adapters | None =
         client,
         task_queue=TASK_QUEUE,
         workflows=list(WORKFLOWS),
-        activities=activities(pool, adapters),
+        activities=activities(client, pool, adapters),
     )
 
 

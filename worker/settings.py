@@ -112,6 +112,15 @@ class Settings(BaseSettings):
     rems_provider: Literal["outbox", "portal"] = Field("outbox", alias="TRDFLOW_REMS_PROVIDER")
     rems_portal_url: str | None = Field(None, alias="REMS_PORTAL_URL")
     rems_portal_token: SecretStr | None = Field(None, alias="REMS_PORTAL_TOKEN")
+    pager_provider: Literal["outbox", "pagerduty"] = Field("outbox", alias="TRDFLOW_PAGER_PROVIDER")
+    pagerduty_events_base: str = Field(
+        "https://events.pagerduty.com", alias="PAGERDUTY_EVENTS_BASE"
+    )
+    pagerduty_webhook_secret: SecretStr | None = Field(
+        None,
+        alias="PAGERDUTY_WEBHOOK_SECRET",
+        description="Verifies the pager webhook's signatures. None: the webhook refuses all.",
+    )
     log_level: LogLevel = Field("INFO", alias="TRDFLOW_LOG_LEVEL")
 
     @field_validator("log_level", mode="before")

@@ -39,10 +39,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.dosing import allowed_doses
     from domain.eligibility import Eligibility, assess
+    from domain.escalation import CourseEscalation, EscalationStatus, Severity
     from domain.maintenance import Suggestion, is_relapse, suggest_frequency
     from domain.notices import ClinicNotice, NoticeKind
     from domain.protocol import Frequency, Indication
-    from domain.records import PatientRegistration
+    from domain.records import Alert, PatientRegistration
     from domain.scales import Benefit, Scale, benefit
     from domain.session import Cancel, SessionInput, SessionOutcome, SessionSummary
 
@@ -51,6 +52,8 @@ from workflows.waiting import wait_for
 
 REGISTER_PATIENT = "register-patient"
 """Courses started before the clinical record existed have no patient row."""
+RAISE_ALERTS = "raise-alerts"
+"""Courses started before escalations sent clinic notices where they now raise alerts."""
 HISTORY_EVENTS_PER_RUN = 1_000
 """Continue-as-new past this many events, well before the server would suggest it."""
 NOTICE_TIMEOUT = timedelta(minutes=1)
@@ -344,7 +347,7 @@ class TreatmentCourse:
             suggestion=state.suggestion,
             decision_due_at=state.decision_due_at,
             relapse_flagged=state.relapse_flagged,
-            open_escalations=[],
+            open_escalations=list(state.open_escalations.values()),
             final_reason=state.final_reason,
             run=state.runs,
         )
@@ -371,7 +374,8 @@ class TreatmentCourse:
         if self.state.awaiting is Awaiting.CHECK_IN:
             self.state.awaiting = None
         if report.score.needs_same_day_follow_up:
-            await self._notify(
+            await self._escalate(
+                Severity.URGENT,
                 NoticeKind.SELF_HARM_ITEM,
                 "PHQ-9 item 9 above 0: same-day clinician follow-up",
                 f"self-harm-{self.state.scores_recorded}",
@@ -482,6 +486,17 @@ class TreatmentCourse:
         if request.new_time <= self._protocol_now():
             raise ValueError("the new time must be in the future")
 
+    @workflow.signal
+    def escalation_changed(self, change: CourseEscalation) -> None:
+        """From one of the course's escalations: opened, acknowledged or resolved."""
+        if self._stopped():
+            return
+        if change.status is EscalationStatus.RESOLVED:
+            self.state.open_escalations.pop(change.escalation_id, None)
+        else:
+            self.state.open_escalations[change.escalation_id] = change
+        self._publish()
+
     # --- Rules applied to the state ----------------------------------------------------------
 
     def _benefit(self) -> Benefit | None:
@@ -562,13 +577,42 @@ class TreatmentCourse:
             if self._stopped():
                 return False
             self.state.decision_reminders += 1
-            await self._notify(
-                overdue, message, f"{awaiting.value}-reminder-{self.state.decision_reminders}"
+            await self._escalate(
+                Severity.ROUTINE,
+                overdue,
+                message,
+                f"{awaiting.value}-reminder-{self.state.decision_reminders}",
             )
             self.state.decision_due_at += overdue_after
         self.state.decision_due_at = None
         self.state.awaiting = None
         return True
+
+    async def _escalate(
+        self, severity: Severity, kind: NoticeKind, message: str, occasion: str
+    ) -> None:
+        """Raise an escalation for the condition; courses from before escalations send the
+        clinic notice for the occasion instead."""
+        if not workflow.patched(RAISE_ALERTS):
+            await self._notify(kind, message, occasion)
+            return
+        # Per condition and stretch between sessions: a repeat (another overdue reminder, or
+        # another positive item 9 before the next session) joins the open escalation.
+        course = contract.course_workflow_id(self.start.course_id)
+        await workflow.execute_activity(
+            "raise_alert",
+            Alert(
+                dedup_key=f"{course}/{self.state.sessions_started}/{kind.value}",
+                course_id=self.start.course_id,
+                session=None,
+                phase=self.state.phase.value,
+                severity=severity,
+                condition=kind.value,
+                summary=message,
+                policy=self.protocol.escalation.for_severity(severity),
+            ),
+            start_to_close_timeout=NOTICE_TIMEOUT,
+        )
 
     async def _notify(self, kind: NoticeKind, message: str, occasion: str) -> None:
         # The key names the occasion within this course, so a retry or replay never repeats it.
@@ -613,7 +657,8 @@ class TreatmentCourse:
 
     def _publish(self) -> None:
         """Keep search attributes and the UI's details current; upsert only what changed."""
-        phase, next_at, open_escalations = self.state.phase.value, self._next_session_at(), 0
+        phase, next_at = self.state.phase.value, self._next_session_at()
+        open_escalations = len(self.state.open_escalations)
         if (phase, next_at, open_escalations) != self._published:
             workflow.upsert_search_attributes(
                 [
@@ -639,6 +684,8 @@ class TreatmentCourse:
         ]
         if (next_at := self._next_session_at()) is not None:
             lines.append(f"**Next session** {next_at.isoformat()}")
+        if state.open_escalations:
+            lines.append(f"**Open escalations** {len(state.open_escalations)}")
         if state.final_reason:
             lines.append(f"**Outcome** {state.final_reason}")
         return "\n\n".join(lines)

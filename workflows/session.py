@@ -9,9 +9,11 @@ reading), administration (only with a confirmed ride), at least two hours of mon
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from domain.contract import session_workflow_id
@@ -106,7 +108,10 @@ class DosingSession:
             try:
                 arrived = await self._until_check_in()
             finally:
+                # Reminders still to come are moot once the patient is in (or the slot is gone).
                 preparing.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ActivityError):
+                    await preparing
             if arrived:
                 await self._in_room()
         if self.state.stage is Stage.NOT_DOSED:
@@ -576,6 +581,7 @@ class DosingSession:
                 dedup_key=key,
                 course_id=self._input.course_id,
                 session=self._input.number,
+                phase=self._input.phase,
                 severity=severity,
                 condition=condition,
                 summary=summary,

@@ -8,6 +8,7 @@ free text, which may quote a phone number or an address: they go to logs and to 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from temporalio.exceptions import ApplicationError
@@ -40,6 +41,15 @@ def http_failure(
     if response.status_code == httpx.codes.TOO_MANY_REQUESTS or response.is_server_error:
         return ProviderUnavailable(summary, _retry_after(response))
     return ProviderRejected(summary)
+
+
+def answer_json(response: httpx.Response) -> dict[str, Any]:
+    """The provider's JSON object answer, or {} when it sent something else."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
 
 def connection_failure(provider: str, error: Exception) -> ProviderUnavailable:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import asyncpg
 
 from activities.adapters.email import SmtpEmail
-from activities.adapters.local import OutboxRemsPortal, OutboxSender
-from activities.adapters.ports import RemsPortal, Sender
+from activities.adapters.local import OutboxPager, OutboxRemsPortal, OutboxSender
+from activities.adapters.pager import PagerDutyEvents
+from activities.adapters.ports import Pager, RemsPortal, Sender
 from activities.adapters.rems_portal import PortalRems
 from activities.adapters.sms import TwilioSms
 from domain.notices import Channel
@@ -23,6 +24,7 @@ T = TypeVar("T")
 class Adapters:
     senders: Mapping[Channel, Sender]
     rems_portal: RemsPortal
+    pager: Pager = field(default_factory=OutboxPager)
 
 
 def local_adapters(pool: asyncpg.Pool) -> Adapters:
@@ -37,6 +39,7 @@ def adapters_from(settings: Settings, pool: asyncpg.Pool) -> Adapters:
     return Adapters(
         senders={Channel.SMS: _sms(settings), Channel.EMAIL: _email(settings)},
         rems_portal=_rems_portal(settings, pool),
+        pager=_pager(settings),
     )
 
 
@@ -71,6 +74,12 @@ def _rems_portal(settings: Settings, pool: asyncpg.Pool) -> RemsPortal:
         url=_needed(settings.rems_portal_url, "REMS_PORTAL_URL"),
         token=_needed(settings.rems_portal_token, "REMS_PORTAL_TOKEN").get_secret_value(),
     )
+
+
+def _pager(settings: Settings) -> Pager:
+    if settings.pager_provider == "outbox":
+        return OutboxPager()
+    return PagerDutyEvents(events_base=settings.pagerduty_events_base)
 
 
 def _needed(value: T | None, env_var: str) -> T:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncpg
 import structlog
 
-from activities.adapters.ports import OutgoingMessage
+from activities.adapters.ports import OutgoingMessage, PagerAlert
+from domain.escalation import PagerAction
 from domain.rems import RemsMonitoringForm
 from store import outbox
 
@@ -21,6 +22,20 @@ class OutboxSender:
     async def send(self, message: OutgoingMessage) -> str:
         log.info("message kept in the local outbox", effect_key=message.effect_key)
         return f"local:{message.effect_key}"
+
+
+class OutboxPager:
+    """Keeps pages in the outbox: the delivery ledger row (routing key, summary) is the page."""
+
+    provider = "outbox"
+
+    async def trigger(self, alert: PagerAlert) -> str:
+        log.info("page kept in the local outbox", dedup_key=alert.dedup_key)
+        return f"local:{alert.dedup_key}"
+
+    async def update(self, routing_key: str, dedup_key: str, action: PagerAction) -> str:
+        log.info("pager update kept in the local outbox", dedup_key=dedup_key, action=action)
+        return f"local:{dedup_key}/{action}"
 
 
 class OutboxRemsPortal:

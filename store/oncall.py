@@ -1,0 +1,105 @@
+"""The on-call schedule: who answers pages for a clinic's role, shift by shift.
+
+Names and phone numbers here are staff contacts (not PHI), but they still stay out of logs:
+only staff ids are logged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Self
+
+import asyncpg
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from domain.escalation import OnCallRole
+from store.db import Executor
+
+
+class Shift(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    clinic_id: str = Field(min_length=1)
+    role: OnCallRole
+    staff_id: str = Field(min_length=1, max_length=120)
+    display_name: str = Field(min_length=1)
+    phone: Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$")]
+    """E.164: the SMS fallback when they have no pager (or it refuses the page)."""
+    pager_routing_key: str | None = None
+    """Their PagerDuty Events API v2 integration key; None: paged by SMS."""
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _forward(self) -> Self:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("a shift ends after it starts")
+        return self
+
+
+class OnCallEntry(Shift):
+    id: int
+
+
+_COLUMNS = ", ".join(OnCallEntry.model_fields)
+
+
+async def add_shift(db: Executor, shift: Shift) -> OnCallEntry:
+    """Add the shift; the same person's shift for the same role and start is updated instead."""
+    row = await db.fetchrow(
+        f"""
+        INSERT INTO on_call_schedule
+            (clinic_id, role, staff_id, display_name, phone, pager_routing_key, starts_at,
+             ends_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (clinic_id, role, staff_id, starts_at) DO UPDATE SET
+            display_name = EXCLUDED.display_name, phone = EXCLUDED.phone,
+            pager_routing_key = EXCLUDED.pager_routing_key, ends_at = EXCLUDED.ends_at
+        RETURNING {_COLUMNS}
+        """,
+        shift.clinic_id,
+        shift.role,
+        shift.staff_id,
+        shift.display_name,
+        shift.phone,
+        shift.pager_routing_key,
+        shift.starts_at,
+        shift.ends_at,
+    )
+    assert row is not None  # INSERT ... ON CONFLICT DO UPDATE always returns the row
+    return _entry(row)
+
+
+async def on_call(
+    db: Executor, clinic_id: str, role: OnCallRole, at: datetime
+) -> OnCallEntry | None:
+    """Who is on call for the clinic's role at `at`: the shift holding it that started last."""
+    row = await db.fetchrow(
+        f"""
+        SELECT {_COLUMNS} FROM on_call_schedule
+        WHERE clinic_id = $1 AND role = $2 AND starts_at <= $3 AND $3 < ends_at
+        ORDER BY starts_at DESC, id DESC
+        LIMIT 1
+        """,
+        clinic_id,
+        role,
+        at,
+    )
+    return None if row is None else _entry(row)
+
+
+async def by_staff(db: Executor, staff_id: str) -> OnCallEntry | None:
+    """The staff member's latest shift (their current contacts), on call now or not."""
+    row = await db.fetchrow(
+        f"""
+        SELECT {_COLUMNS} FROM on_call_schedule WHERE staff_id = $1
+        ORDER BY starts_at DESC, id DESC
+        LIMIT 1
+        """,
+        staff_id,
+    )
+    return None if row is None else _entry(row)
+
+
+def _entry(row: asyncpg.Record) -> OnCallEntry:
+    return OnCallEntry.model_validate(dict(row))

@@ -1,0 +1,77 @@
+"""Escalation rows for the console's tests, written with the store's own upsert (as the
+Escalation workflow's steps write them), and a course with a reading to point them at.
+
+Free of pytest: the HTTP and the browser tests of the console share it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from cli.simulation import PERSONAS, demo_course
+from domain.escalation import EscalationRecord, EscalationStatus, Severity, Trigger
+from domain.protocol import Indication
+from domain.records import PatientRegistration
+from domain.vitals import VitalSigns
+from store.escalations import upsert_from_record
+from store.patients import register
+from store.readings import insert_reading
+
+CLINIC = "console-clinic"
+
+
+async def seed(
+    pool: asyncpg.Pool,
+    severity: Severity,
+    minutes_ago: int,
+    *,
+    step: str = "raised",
+    status: EscalationStatus = EscalationStatus.OPEN,
+    reading_id: int | None = None,
+    course_id: str = "c-console",
+) -> str:
+    """An escalation row as the workflow's `raised` step writes it; returns its id."""
+    key = f"console/{uuid.uuid4().hex[:10]}"
+    raised_at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    trigger = Trigger(
+        dedup_key=key,
+        course_id=course_id,
+        clinic_id=CLINIC,
+        session=3,
+        phase="induction",
+        severity=severity,
+        condition="bp_critical",
+        summary="BP at or above the critical limit",
+        reading_id=reading_id,
+        raised_at=raised_at,
+    )
+    escalation_id = f"escalation-{key.replace('/', '-')}"
+    record = EscalationRecord(
+        escalation_id=escalation_id,
+        trigger=trigger,
+        status=status,
+        step=step,
+        actor="system",
+        at=raised_at,
+    )
+    await upsert_from_record(pool, record)
+    return escalation_id
+
+
+async def course_with_reading(pool: asyncpg.Pool, signs: VitalSigns) -> tuple[str, int]:
+    """A course in the clinical record (readings hang off it) and one reading of its session."""
+    course = demo_course(f"c-console-{uuid.uuid4().hex[:8]}", PERSONAS["responder"], 1.0)
+    registration = PatientRegistration(
+        course_id=course.course_id,
+        patient_ref=course.patient_ref,
+        clinic_id=CLINIC,
+        clinic_timezone="UTC",
+        indication=Indication.TRD,
+        protocol_version="test",
+        patient=course.patient,
+    )
+    await register(pool, registration)
+    return course.course_id, await insert_reading(pool, course.course_id, 3, signs, "gateway")

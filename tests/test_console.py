@@ -1,0 +1,311 @@
+"""The on-call console over HTTP: sign-in, the cookie and CSRF rules, the list and its live
+stream. Escalation rows are written with the store's own upsert, as the workflow writes them;
+the browser test (test_console_browser.py) drives the whole path from a reading."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from temporalio.client import Client
+
+from api.app import create_app
+from api.console.sessions import SessionSigner
+from cli.room import quiet
+from domain.escalation import AckChannel, Acknowledge, EscalationStatus, Severity
+from domain.vitals import VitalSigns
+from tests.console_rows import course_with_reading, seed
+from tests.escalations import details, paged_escalation
+from tests.http_api import api_settings, token_of
+from tests.served import served
+from worker.settings import Settings
+
+CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+# --- Helpers -----------------------------------------------------------------------------------
+
+
+async def sign_in(http: httpx.AsyncClient, actor: str = "nurse-test") -> str:
+    """Sign `http` in to the console as `actor`; returns the page's CSRF token."""
+    response = await http.post("/console/sign-in", data={"token": token_of(actor)})
+    assert response.status_code == 303, response.text
+    page = await http.get("/console")
+    found = CSRF.search(page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def listed(snapshot: dict[str, Any], ids: list[str]) -> list[dict[str, Any]]:
+    """The listed escalations among `ids`, in the listed order (other tests add their own)."""
+    return [e for e in snapshot["escalations"] if e["escalation_id"] in ids]
+
+
+async def audit_actions(pool: asyncpg.Pool, actor: str) -> list[str]:
+    rows = await pool.fetch("SELECT action FROM audit_log WHERE actor = $1 ORDER BY id", actor)
+    return [row["action"] for row in rows]
+
+
+@pytest.fixture
+async def live_console(
+    settings: Settings, client: Client, db_pool: asyncpg.Pool
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API served by uvicorn (a stream needs a real server), with an HTTP client of it."""
+    app = create_app(api_settings(settings), client, db_pool)
+    async with served(app) as url, httpx.AsyncClient(base_url=url) as http:
+        yield http
+
+
+async def next_snapshot(lines: AsyncIterator[str]) -> dict[str, Any]:
+    """The next `escalations` event of a Server-Sent Events stream."""
+    event = None
+    async for line in lines:
+        if line.startswith("event: "):
+            event = line.removeprefix("event: ")
+        elif line.startswith("data: ") and event == "escalations":
+            snapshot: dict[str, Any] = json.loads(line.removeprefix("data: "))
+            return snapshot
+    raise AssertionError("the stream ended")
+
+
+# --- Sign-in -----------------------------------------------------------------------------------
+
+
+async def test_signed_out_sees_the_sign_in_page_and_no_data(api: httpx.AsyncClient) -> None:
+    page = await api.get("/console")
+
+    assert page.status_code == 200
+    assert 'action="/console/sign-in"' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
+    for url in ("/console/escalations", "/console/events"):
+        assert (await api.get(url)).status_code == 401
+
+
+async def test_staff_sign_in_sets_a_strict_http_only_cookie(
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    response = await api.post("/console/sign-in", data={"token": token_of("dr-test")})
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console"
+    cookie = response.headers["set-cookie"].lower()
+    assert {"httponly", "samesite=strict", "path=/console"} <= {
+        part.strip() for part in cookie.split(";")
+    }
+    page = await api.get("/console")
+    assert "Signed in as <strong>dr-test</strong>" in page.text
+    assert CSRF.search(page.text)
+    assert (await api.get("/console/escalations")).status_code == 200
+    assert "console.signed_in" in await audit_actions(db_pool, "dr-test")
+
+
+@pytest.mark.parametrize(
+    ("token", "code", "reason"),
+    [
+        ("not-a-token", 401, "not valid"),
+        (token_of("gateway-test"), 403, "Only staff"),
+    ],
+)
+async def test_sign_in_refuses_unknown_and_service_tokens(
+    api: httpx.AsyncClient, token: str, code: int, reason: str
+) -> None:
+    response = await api.post("/console/sign-in", data={"token": token})
+
+    assert response.status_code == code
+    assert reason in response.text
+    assert "set-cookie" not in response.headers
+
+
+async def test_a_sign_in_posted_from_another_site_is_refused(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/console/sign-in",
+        data={"token": token_of("nurse-test")},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+
+
+def test_a_session_cookie_holds_only_while_signed_and_unexpired() -> None:
+    signer = SessionSigner(b"k" * 32)
+    session, cookie = signer.issue("nurse-test", now=1000.0)
+    signature = cookie.partition(".")[2]
+    doctor = session.model_copy(update={"actor": "dr-test"}).model_dump_json().encode()
+    forged = f"{base64.urlsafe_b64encode(doctor).decode()}.{signature}"
+
+    assert signer.read(cookie, now=1001.0) == session
+    assert signer.read(cookie, now=session.expires) is None
+    assert SessionSigner(b"x" * 32).read(cookie, now=1001.0) is None
+    assert signer.read(forged, now=1001.0) is None
+    assert signer.read("garbage", now=1001.0) is None
+    assert signer.csrf_ok(session, signer.csrf_token(session))
+    assert not signer.csrf_ok(session, None)
+    other, _ = signer.issue("nurse-test", now=1000.0)
+    assert not signer.csrf_ok(other, signer.csrf_token(session))
+
+
+async def test_actions_and_sign_out_need_the_sessions_csrf_token(
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    escalation_id = await seed(db_pool, Severity.URGENT, 1)
+    csrf = await sign_in(api)
+    url = f"/console/escalations/{escalation_id}/acknowledge"
+
+    missing = await api.post(url, json={})
+    wrong = await api.post(url, json={}, headers={"X-CSRF-Token": csrf[::-1]})
+    sign_out = await api.post("/console/sign-out", data={})
+
+    assert (missing.status_code, wrong.status_code, sign_out.status_code) == (403, 403, 403)
+    assert (await api.get("/console/escalations")).status_code == 200
+
+
+async def test_sign_out_ends_the_session_and_is_audited(
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    csrf = await sign_in(api, "dr-test")
+
+    response = await api.post("/console/sign-out", data={"csrf": csrf})
+
+    assert response.status_code == 303
+    assert (await api.get("/console/escalations")).status_code == 401
+    assert (await audit_actions(db_pool, "dr-test"))[-1] == "console.signed_out"
+
+
+async def test_an_unknown_escalation_is_not_acted_on(api: httpx.AsyncClient) -> None:
+    csrf = await sign_in(api)
+
+    # Only rows of the escalations table are acted on, whatever workflow an id names.
+    response = await api.post(
+        "/console/escalations/course-c-1/acknowledge", json={}, headers={"X-CSRF-Token": csrf}
+    )
+
+    assert response.status_code == 404
+
+
+async def test_assets_are_served_locally(api: httpx.AsyncClient) -> None:
+    script = await api.get("/console/assets/console.js")
+    style = await api.get("/console/assets/console.css")
+
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert style.headers["content-type"].startswith("text/css")
+    assert (await api.get("/console/assets/secrets.json")).status_code == 404
+
+
+# --- The list ----------------------------------------------------------------------------------
+
+
+async def test_lists_unresolved_escalations_most_severe_then_newest_with_the_reading(
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    taken_at = datetime.now(UTC)
+    signs = VitalSigns(taken_at=taken_at, systolic=205, diastolic=125, heart_rate=96)
+    course_id, reading_id = await course_with_reading(db_pool, signs)
+    routine = await seed(db_pool, Severity.ROUTINE, 1)
+    old_critical = await seed(db_pool, Severity.CRITICAL, 30)
+    new_critical = await seed(
+        db_pool, Severity.CRITICAL, 2, reading_id=reading_id, course_id=course_id
+    )
+    resolved = await seed(
+        db_pool, Severity.CRITICAL, 0, step="resolved", status=EscalationStatus.RESOLVED
+    )
+    await sign_in(api)
+
+    snapshot = (await api.get("/console/escalations")).json()
+
+    shown = listed(snapshot, [routine, old_critical, new_critical, resolved])
+    assert [e["escalation_id"] for e in shown] == [new_critical, old_critical, routine]
+    newest = shown[0]
+    assert newest["reading"]["systolic"] == 205
+    assert newest["reading"]["diastolic"] == 125
+    assert (newest["course_id"], newest["phase"], newest["session"]) == (course_id, "induction", 3)
+    assert shown[1]["reading"] is None
+    # Vitals and the course's pseudonym only: nothing of the patient's identity.
+    text = json.dumps(snapshot)
+    assert "Alex Example" not in text
+    assert date(1980, 5, 17).isoformat() not in text
+    assert f"ref-{course_id}" not in text
+
+
+async def test_the_event_stream_sends_the_list_then_each_change(
+    live_console: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    await sign_in(live_console)
+
+    async with live_console.stream("GET", "/console/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.aiter_lines()
+        first = await next_snapshot(lines)
+        escalation_id = await seed(db_pool, Severity.CRITICAL, 0)
+        second = await next_snapshot(lines)
+
+    assert not listed(first, [escalation_id])
+    assert [e["status"] for e in listed(second, [escalation_id])] == ["open"]
+
+
+async def test_a_lost_listener_ends_the_stream_and_the_next_one_listens_anew(
+    live_console: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    await sign_in(live_console)
+
+    async with live_console.stream("GET", "/console/events") as stream:
+        lines = stream.aiter_lines()
+        await next_snapshot(lines)
+        killed = await db_pool.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE query = 'LISTEN \"escalations\"'"
+        )
+        # The browser's EventSource reconnects when a stream ends; this one must end.
+        rest = [line async for line in lines]
+
+    async with live_console.stream("GET", "/console/events") as stream:
+        lines = stream.aiter_lines()
+        await next_snapshot(lines)
+        escalation_id = await seed(db_pool, Severity.ROUTINE, 0)
+        after = await next_snapshot(lines)
+
+    assert killed == 1
+    assert not any(line.startswith("data:") for line in rest)
+    assert listed(after, [escalation_id])
+
+
+# --- Acting on a real Escalation workflow --------------------------------------------------------
+
+
+@pytest.mark.usefixtures("worker")
+async def test_staff_acknowledge_then_resolve_from_the_console(
+    api: httpx.AsyncClient, client: Client, db_pool: asyncpg.Pool
+) -> None:
+    paged = await paged_escalation(client, db_pool)
+    escalation_id = paged.handle.id
+    csrf = {"X-CSRF-Token": await sign_in(api, "dr-test")}
+    url = f"/console/escalations/{escalation_id}"
+
+    acknowledged = await api.post(f"{url}/acknowledge", json={}, headers=csrf)
+    no_note = await api.post(f"{url}/resolve", json={"note": ""}, headers=csrf)
+    resolved = await api.post(f"{url}/resolve", json={"note": "BP rechecked, seen"}, headers=csrf)
+    late = await api.post(f"{url}/acknowledge", json={}, headers=csrf)
+
+    assert acknowledged.status_code == 200, acknowledged.text
+    assert no_note.status_code == 422
+    assert no_note.json()["detail"][0]["loc"] == ["body", "note"]
+    assert resolved.status_code == 200, resolved.text
+    assert late.status_code == 409
+    assert late.json()["detail"]
+    await quiet(client, escalation_id)
+    state = await details(paged.handle)
+    assert state.acknowledged == Acknowledge(by="dr-test", via=AckChannel.CONSOLE)
+    assert state.resolved is not None
+    assert state.resolved.by == "dr-test"
+    # Beside the workflow's own entries for each step, the console's requests.
+    actions = set(await audit_actions(db_pool, "dr-test"))
+    assert {"escalation.acknowledged_on_console", "escalation.resolved_on_console"} <= actions

@@ -1,0 +1,623 @@
+"""Dosing sessions on the time-skipping server: the real worker, the embedded Postgres and the
+HTTP API in-process. The course clock runs at scale 1, so protocol time is virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from cli.room import LOT as SIMULATED_LOT
+from cli.room import ClinicApi, quiet
+from domain.escalation import Severity
+from domain.observations import LOCAL_SYSTEM, LOINC_SYSTEM
+from domain.rems import BloodPressure, RemsMonitoringForm, form_id
+from domain.session import (
+    CheckpointResult,
+    ConcomitantMedication,
+    SessionOutcome,
+    SessionSummary,
+    Stage,
+)
+from domain.texts import reminder_text
+from domain.vitals import Level
+from tests.sessions import (
+    DOCTOR,
+    GATEWAY,
+    LOT,
+    NURSE,
+    InRoom,
+    administration,
+    course_status,
+    eventually,
+    scheduled_session,
+    skip_to_check_in,
+    sleep_until,
+)
+from workflows.session import DosingSession
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+NORMAL = {"systolic": 128, "diastolic": 82, "heart_rate": 76, "spo2": 98}
+HIGH = {"systolic": 152, "diastolic": 94, "heart_rate": 80, "spo2": 98}
+"""Above 140/90: the session holds for a clinician."""
+CRITICAL = {"systolic": 205, "diastolic": 125, "heart_rate": 96, "spo2": 97}
+"""At or above 200/120 once."""
+BP_OK = {"systolic": 132, "diastolic": 84}
+BP_HIGH = {"systolic": 150, "diastolic": 95}
+VITALS_CODES = {"8480-6", "8462-4", "8867-4", "59408-5"}
+"""LOINC: systolic, diastolic, heart rate, SpO2."""
+BP_PANEL = "85354-9"
+ROW_POLLS = 100
+CLINIC_TIMEZONE = "America/New_York"
+CLINIC_ZONE = ZoneInfo(CLINIC_TIMEZONE)
+
+
+@pytest.fixture
+async def room(
+    api: httpx.AsyncClient, clinic: ClinicApi, env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> InRoom:
+    """A new course's first session, scheduled far enough ahead for both reminders."""
+    return await scheduled_session(api, clinic, env, db_pool, "flow")
+
+
+# --- Helpers -----------------------------------------------------------------------------------
+
+
+async def escalations(room: InRoom, pool: asyncpg.Pool) -> dict[str, Severity]:
+    """The escalation events the session raised, by condition.
+
+    The session's `details` query lists the dedup keys it raised; the alerts table says each
+    one's severity. The one place to adapt when `raise_alert` starts Escalation workflows.
+    """
+    raised = (await room.details()).alerts
+    prefix = f"{room.session.workflow_id}/"
+    assert all(key.startswith(prefix) for key in raised), raised
+
+    async def recorded() -> dict[str, Severity] | None:
+        rows = await pool.fetch(
+            "SELECT dedup_key, severity FROM alerts WHERE dedup_key = ANY($1::text[])", raised
+        )
+        found = {row["dedup_key"]: Severity(row["severity"]) for row in rows}
+        return found if len(found) == len(raised) else None
+
+    severities = await eventually(recorded)
+    return {key.removeprefix(prefix): severities[key] for key in raised}
+
+
+async def until_escalated(room: InRoom, pool: asyncpg.Pool, condition: str) -> dict[str, Severity]:
+    async def raised() -> dict[str, Severity] | None:
+        found = await escalations(room, pool)
+        return found if condition in found else None
+
+    return await eventually(raised, polls=100)
+
+
+async def outbox_kinds(pool: asyncpg.Pool, course_id: str) -> Counter[str]:
+    rows = await pool.fetch("SELECT kind FROM notification_outbox WHERE course_id = $1", course_id)
+    return Counter(row["kind"] for row in rows)
+
+
+async def clinic_notices(pool: asyncpg.Pool, course_id: str) -> list[tuple[str, str]]:
+    """Reading-overdue notices to the nurse: (recipient, message)."""
+    rows = await pool.fetch(
+        "SELECT recipient, body FROM notification_outbox"
+        " WHERE course_id = $1 AND kind = 'reading_overdue' ORDER BY id",
+        course_id,
+    )
+    return [(row["recipient"], row["body"]) for row in rows]
+
+
+async def session_row(pool: asyncpg.Pool, room: InRoom, **expected: object) -> asyncpg.Record:
+    """The session's row once it shows `expected` (the session records an event just after
+    its state moves on)."""
+    row = None
+    for _ in range(ROW_POLLS):
+        row = await pool.fetchrow(
+            "SELECT * FROM sessions WHERE course_id = $1 AND number = $2",
+            room.course_id,
+            room.session.number,
+        )
+        if row is not None and all(row[column] == v for column, v in expected.items()):
+            return row
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the session's row never showed {expected}: {row}")
+
+
+async def doses(pool: asyncpg.Pool, course_id: str) -> list[tuple[int, int, str, datetime]]:
+    rows = await pool.fetch(
+        "SELECT dose_mg, devices, lot, first_device_at FROM doses WHERE course_id = $1", course_id
+    )
+    return [(r["dose_mg"], r["devices"], r["lot"], r["first_device_at"]) for r in rows]
+
+
+async def checked_in(room: InRoom) -> datetime:
+    """The ride confirmed by staff, then the patient checked in an hour before the session;
+    returns the check-in time."""
+    await room.arrange_ride(confirm=True)
+    await skip_to_check_in(room.env, room.session)
+    at = await room.env.get_current_time()
+    assert (await room.act("check-in")).stage is Stage.CHECKED_IN
+    return at
+
+
+async def dosed(room: InRoom) -> datetime:
+    """Checked in with normal vitals, then dosed 5 minutes later; returns the first device's
+    time."""
+    await checked_in(room)
+    await room.vitals(NURSE, **NORMAL)
+    await room.until_stage(Stage.READY_TO_DOSE)
+    await room.env.sleep(timedelta(minutes=5))
+    return await room.administer()
+
+
+async def held(room: InRoom) -> int:
+    """Checked in, with pre-dose BP above 140/90 from the gateway; returns the reading's id."""
+    await checked_in(room)
+    reading = await room.vitals(GATEWAY, **HIGH)
+    state = await room.until_stage(Stage.HELD)
+    assert state.checkpoints == [
+        CheckpointResult(
+            checkpoint="pre_dose",
+            reading_id=reading,
+            level=Level.HOLD,
+            conditions=("bp_elevated",),
+            has_bp=True,
+            bp_acceptable=False,
+        )
+    ]
+    return reading
+
+
+async def delayed(room: InRoom) -> datetime:
+    """Held, then delayed by the clinician to three days later; returns the new time."""
+    await held(room)
+    new_time = room.session.scheduled_at + timedelta(days=3)
+    decision = {"proceed": False, "note": "BP high today", "reschedule_to": new_time.isoformat()}
+    decided = await room.act("hold-decision", decision, headers=DOCTOR)
+    assert decided.hold_decision is not None
+    assert decided.hold_decision.reschedule_to == new_time
+    return new_time
+
+
+async def at_minute(room: InRoom, first_device: datetime, minutes: int) -> None:
+    """Let time run to `minutes` after the first device. Never land on one of the session's
+    own timers (the 2 h end of monitoring is at 120): a message racing the task it fires is
+    lost by the time-skipping server."""
+    await sleep_until(room.env, first_device + timedelta(minutes=minutes))
+
+
+async def summary(room: InRoom) -> SessionSummary:
+    client, workflow_id = room.env.client, room.session.workflow_id
+    await quiet(client, workflow_id)
+    return await client.get_workflow_handle_for(DosingSession.run, workflow_id).query(
+        DosingSession.summary
+    )
+
+
+# --- A normal session --------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: the 48 h reminder is skipped (workflows/session.py _prepare: after the ride "
+    "request, now > due by the activity's duration, so `continue`)",
+)
+async def test_both_reminders_and_the_ride_request_go_out_once_before_the_session(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    await room.arrange_ride(confirm=True)
+
+    await skip_to_check_in(room.env, room.session)
+
+    assert await outbox_kinds(db_pool, room.course_id) == {
+        "transport_request": 1,
+        "reminder_48h": 1,
+        "reminder_24h": 1,
+    }
+
+
+async def test_a_normal_session_is_recorded_once_and_reported_to_the_course(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    await room.arrange_ride(confirm=True)
+    await skip_to_check_in(room.env, room.session)
+    course = await course_status(room.env.client, room.course_id)
+
+    await room.player.attend(room.course_id, room.session, course.clock, dose_mg=56)
+
+    result = await room.result()
+    assert (result.outcome, result.dose_mg) == (SessionOutcome.ATTENDED, 56)
+    assert await escalations(room, db_pool) == {}
+    # The ride request, the last reminder and the REMS form went out, none of them twice
+    # (both reminders: the test above).
+    sent = await outbox_kinds(db_pool, room.course_id)
+    assert {"transport_request", "reminder_24h", "rems_monitoring_form"} <= set(sent)
+    assert set(sent.values()) == {1}
+    observations = await db_pool.fetch(
+        "SELECT checkpoint, code_system, code, panel_code FROM observations WHERE course_id = $1",
+        room.course_id,
+    )
+    coded = Counter(
+        (re.sub(r"-\d+$", "", o["checkpoint"]), o["code_system"], o["code"], o["panel_code"])
+        for o in observations
+    )
+    local = {(LOCAL_SYSTEM, "moaas", None), (LOCAL_SYSTEM, "cadss", None)}
+    signs = {
+        (LOINC_SYSTEM, code, BP_PANEL if code in {"8480-6", "8462-4"} else None)
+        for code in VITALS_CODES
+    }
+    assert coded == Counter(
+        [("pre_dose", *sign) for sign in signs]
+        + [
+            (checkpoint, *sign)
+            for checkpoint in ("post_dose_40m", "monitoring")
+            for sign in signs | local
+        ]
+    )
+    [(dose_mg, devices, lot, first_device)] = await doses(db_pool, room.course_id)
+    assert (dose_mg, devices, lot) == (56, 2, SIMULATED_LOT)
+    forms = await db_pool.fetch(
+        "SELECT status, due_at FROM rems_forms WHERE course_id = $1", room.course_id
+    )
+    assert [(f["status"], f["due_at"]) for f in forms] == [
+        ("submitted", room.session.scheduled_at + timedelta(days=7))
+    ]
+    record = await session_row(db_pool, room, stage=Stage.DISCHARGED)
+    assert record["discharged_at"] - first_device >= timedelta(hours=2)
+
+    async def recorded_by_course() -> SessionSummary | None:
+        status = await course_status(room.env.client, room.course_id)
+        return status.recent_sessions[-1] if status.sessions_done == 1 else None
+
+    assert await eventually(recorded_by_course) == result
+
+
+# --- A high blood pressure hold ----------------------------------------------------------------
+
+
+async def test_a_hold_waits_for_the_clinician_then_proceeds_to_dosing(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    await held(room)
+    now = await room.env.get_current_time()
+
+    too_soon = await room.send("administration", administration(now))
+    decided = await room.act(
+        "hold-decision",
+        {"proceed": True, "note": "repeat reading acceptable, benefit outweighs risk"},
+        headers=DOCTOR,
+    )
+    await room.until_stage(Stage.READY_TO_DOSE)
+    first_device = await room.administer()
+
+    assert (too_soon.status_code, too_soon.json()) == (
+        409,
+        {"detail": "the session is held, not ready_to_dose"},
+    )
+    assert decided.hold_decision is not None
+    assert (decided.hold_decision.proceed, decided.hold_decision.clinician) == (True, "dr-test")
+    assert await doses(db_pool, room.course_id) == [(56, 2, LOT, first_device)]
+    assert (await session_row(db_pool, room, stage=Stage.MONITORING))["held_at"] is not None
+    assert await escalations(room, db_pool) == {}  # a hold is the clinician's call, not a page
+
+
+async def test_a_hold_delayed_to_a_later_time_returns_the_session_to_scheduled(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    new_time = await delayed(room)
+
+    state = await room.until_stage(Stage.SCHEDULED)
+    assert (state.scheduled_at, state.hold_decision) == (new_time, None)
+    moved = await summary(room)
+    assert (moved.scheduled_at, moved.outcome) == (new_time, None)
+    await session_row(db_pool, room, stage=Stage.SCHEDULED, scheduled_at=new_time)
+    assert await doses(db_pool, room.course_id) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: the second pre-dose check re-reads the first one's reading (checkpoint "
+    "'pre_dose' is recorded once per session: activities/vitals.py, workflows/session.py "
+    "_in_room), so the session holds again",
+)
+async def test_a_hold_delayed_to_a_later_time_is_attended_then(room: InRoom) -> None:
+    new_time = await delayed(room)
+    await room.until_stage(Stage.SCHEDULED)
+    await sleep_until(room.env, new_time - timedelta(hours=1))
+
+    await room.act("check-in")
+    reading = await room.vitals(NURSE, **NORMAL)
+    state = await room.until_stage(Stage.READY_TO_DOSE, Stage.HELD)
+    assert (state.stage, state.checkpoints[-1].reading_id) == (Stage.READY_TO_DOSE, reading)
+    first_device = await room.administer()
+    await at_minute(room, first_device, 40)
+    await room.vitals(NURSE, **BP_OK)
+    await at_minute(room, first_device, 121)
+    await room.act("discharge")
+
+    result = await room.result()
+    assert (result.outcome, result.scheduled_at) == (SessionOutcome.ATTENDED, new_time)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a hold's new time stays in the session (workflows/session.py _move_to): the "
+    "course's current session and NextSessionAt keep the old one",
+)
+async def test_a_hold_delayed_to_a_later_time_moves_the_courses_next_session(
+    room: InRoom,
+) -> None:
+    new_time = await delayed(room)
+    await room.until_stage(Stage.SCHEDULED)
+
+    status = await course_status(room.env.client, room.course_id)
+
+    assert status.next_session_at == new_time
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: reminder effect keys name the session, not its time "
+    "(activities/reminders.py reminder_key), so the new time's reminder is 'already sent'",
+)
+async def test_a_hold_delayed_to_a_later_time_reminds_the_patient_of_it(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    new_time = await delayed(room)
+    await room.until_stage(Stage.SCHEDULED)
+
+    await sleep_until(room.env, new_time - timedelta(hours=1))
+
+    reminders = await db_pool.fetch(
+        "SELECT body FROM notification_outbox WHERE course_id = $1 AND kind = 'reminder_24h'",
+        room.course_id,
+    )
+    assert reminder_text(new_time, CLINIC_TIMEZONE) in [r["body"] for r in reminders]
+
+
+async def test_a_hold_delayed_without_a_new_time_is_not_dosed(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    await held(room)
+
+    await room.act("hold-decision", {"proceed": False, "note": "BP high today"}, headers=DOCTOR)
+
+    result = await room.result()
+    reason = "delayed by dr-test: BP high today"
+    assert (result.outcome, result.reason) == (SessionOutcome.CANCELLED, f"not dosed: {reason}")
+    await session_row(db_pool, room, stage=Stage.NOT_DOSED, not_dosed_reason=reason)
+    assert await doses(db_pool, room.course_id) == []
+
+
+# --- Transport ---------------------------------------------------------------------------------
+
+
+async def test_without_a_confirmed_ride_the_clinic_is_alerted_and_no_dose_is_given(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    await room.arrange_ride(confirm=False)  # the driver is asked, but never answers
+    two_hours_before = room.session.scheduled_at - timedelta(hours=2)
+    await sleep_until(room.env, two_hours_before - timedelta(minutes=1))
+    assert await escalations(room, db_pool) == {}
+    await sleep_until(room.env, two_hours_before + timedelta(minutes=1))
+    assert await until_escalated(room, db_pool, "transport_unconfirmed") == {
+        "transport_unconfirmed": Severity.ROUTINE
+    }
+
+    await skip_to_check_in(room.env, room.session)
+    await room.act("check-in")
+    await room.vitals(NURSE, **NORMAL)
+    await room.until_stage(Stage.READY_TO_DOSE)
+    refused = await room.send("administration", administration(await room.env.get_current_time()))
+    cancelled = await room.send("outcome", {"outcome": "cancelled", "note": "no ride home"})
+
+    assert (refused.status_code, refused.json()) == (
+        409,
+        {"detail": "no dose without a confirmed ride home"},
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    result = await room.result()
+    assert (result.outcome, result.reason, result.dose_mg) == (
+        SessionOutcome.CANCELLED,
+        "no ride home",
+        None,
+    )
+    assert await doses(db_pool, room.course_id) == []
+    assert (await outbox_kinds(db_pool, room.course_id))["transport_request"] == 1
+
+
+# --- Monitoring and discharge ------------------------------------------------------------------
+
+
+async def test_an_spo2_drop_during_monitoring_escalates_once(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    first_device = await dosed(room)
+    await at_minute(room, first_device, 20)
+
+    low = await room.vitals(GATEWAY, spo2=86, heart_rate=92)
+    state = await room.until_checked()
+    await room.env.sleep(timedelta(minutes=2))
+    await room.vitals(GATEWAY, spo2=87, heart_rate=90)  # still low: joins the open escalation
+    again = await room.until_checked()
+
+    assert state.checkpoints[-1] == CheckpointResult(
+        checkpoint=f"monitoring-{low}",
+        reading_id=low,
+        level=Level.CRITICAL,
+        conditions=("spo2_low",),
+    )
+    assert again.checkpoints[-1].conditions == ("spo2_low",)
+    assert await escalations(room, db_pool) == {"spo2_low": Severity.CRITICAL}
+
+
+async def test_discharge_is_refused_before_2_hours_and_accepted_after(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    first_device = await dosed(room)
+    too_early = {"detail": "discharge only after at least 120 minutes of monitoring"}
+
+    at_once = await room.send("discharge", {})
+    await at_minute(room, first_device, 40)
+    await room.vitals(NURSE, **BP_OK)
+    await room.until_checked()
+    await at_minute(room, first_device, 119)
+    a_minute_short = await room.send("discharge", {})
+    await at_minute(room, first_device, 121)
+    discharged = await room.send("discharge", {})
+
+    assert (at_once.status_code, at_once.json()) == (409, too_early)
+    assert (a_minute_short.status_code, a_minute_short.json()) == (409, too_early)
+    assert discharged.status_code == 200, discharged.text
+    result = await room.result()
+    assert result.outcome is SessionOutcome.ATTENDED
+    assert await escalations(room, db_pool) == {}
+
+
+async def test_bp_not_safe_at_2_hours_escalates_and_holds_the_discharge(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    first_device = await dosed(room)
+    await at_minute(room, first_device, 40)
+    await room.vitals(NURSE, **BP_OK)
+    await at_minute(room, first_device, 110)
+    await room.vitals(NURSE, **BP_HIGH)
+    await room.until_checked()
+    assert await escalations(room, db_pool) == {}
+
+    await at_minute(room, first_device, 121)
+    raised = await until_escalated(room, db_pool, "bp_not_safe_at_end_of_monitoring")
+    refused = await room.send("discharge", {})
+    await room.vitals(NURSE, **BP_OK)
+    await room.until_checked()
+    discharged = await room.send("discharge", {})
+
+    assert raised == {"bp_not_safe_at_end_of_monitoring": Severity.URGENT}
+    assert (refused.status_code, refused.json()) == (
+        409,
+        {"detail": "blood pressure is not back to a safe level"},
+    )
+    assert discharged.status_code == 200, discharged.text
+    assert (await room.result()).outcome is SessionOutcome.ATTENDED
+
+
+async def test_the_rems_form_holds_every_field_from_the_record(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    first_device = await dosed(room)
+    await at_minute(room, first_device, 40)
+    await room.vitals(NURSE, systolic=138, diastolic=88, heart_rate=80, spo2=97, moaas=4, cadss=12)
+    await at_minute(room, first_device, 121)
+    await room.vitals(NURSE, systolic=126, diastolic=80, heart_rate=74, spo2=98, moaas=5, cadss=0)
+    await room.until_checked()
+    await at_minute(room, first_device, 125)
+    medications = ["opioids", "benzodiazepines"]
+
+    await room.act(
+        "discharge", {"concomitant_medications": medications, "respiratory_depression": True}
+    )
+    await room.result()
+
+    [row] = await db_pool.fetch(
+        "SELECT payload, status FROM rems_forms WHERE course_id = $1", room.course_id
+    )
+    assert row["status"] == "submitted"
+    taken = {
+        r["checkpoint"]: r["taken_at"]
+        for r in await db_pool.fetch(
+            "SELECT checkpoint, taken_at FROM observations WHERE course_id = $1 AND code = $2",
+            room.course_id,
+            "8480-6",
+        )
+    }
+    [last] = [c for c in taken if c.startswith("monitoring-")]
+    discharged_at = (await session_row(db_pool, room))["discharged_at"]
+    course_id = room.course_id
+    assert RemsMonitoringForm.model_validate(row["payload"]) == RemsMonitoringForm(
+        form_id=form_id(course_id, 1),
+        course_id=course_id,
+        patient_ref=f"ref-{course_id}",
+        clinic_id="demo-clinic",
+        session=1,
+        treatment_date=first_device.astimezone(CLINIC_ZONE).date(),
+        dose_mg=56,
+        devices=2,
+        lot=LOT,
+        first_device_at=first_device,
+        monitoring_ended_at=discharged_at,
+        total_monitoring_minutes=125,
+        monitored_at_least_2h=True,
+        ready_to_leave_at=first_device + timedelta(hours=2),
+        vitals_acceptable_before_dosing=True,
+        vitals_acceptable_before_completion=True,
+        bp_before_dosing=BloodPressure(
+            systolic=NORMAL["systolic"], diastolic=NORMAL["diastolic"], taken_at=taken["pre_dose"]
+        ),
+        bp_at_40_min=BloodPressure(systolic=138, diastolic=88, taken_at=taken["post_dose_40m"]),
+        bp_before_completion=BloodPressure(systolic=126, diastolic=80, taken_at=taken[last]),
+        sedation=True,
+        lowest_moaas=4,
+        dissociation=True,
+        highest_cadss=12,
+        respiratory_depression=True,
+        concomitant_medications=(
+            ConcomitantMedication.BENZODIAZEPINES,
+            ConcomitantMedication.OPIOIDS,
+        ),
+    )
+
+
+# --- Vitals that stop the session or do not come ------------------------------------------------
+
+
+async def test_a_critical_pre_dose_reading_means_no_dose_and_an_escalation(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    await checked_in(room)
+
+    await room.vitals(GATEWAY, **CRITICAL)
+
+    result = await room.result()
+    reason = "critical pre-dose vitals: bp_critical"
+    assert (result.outcome, result.reason) == (SessionOutcome.CANCELLED, f"not dosed: {reason}")
+    state = await room.details()
+    assert (state.stage, state.not_dosed_reason) == (Stage.NOT_DOSED, reason)
+    assert await escalations(room, db_pool) == {"bp_critical": Severity.CRITICAL}
+    await session_row(db_pool, room, stage=Stage.NOT_DOSED, not_dosed_reason=reason)
+    assert await doses(db_pool, room.course_id) == []
+
+
+async def test_a_late_reading_reminds_the_nurse_then_escalates(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    since = await checked_in(room)
+    reminder = ("nurse", "Session 1: pre dose reading is due")
+
+    await sleep_until(room.env, since + timedelta(minutes=9))
+    assert await clinic_notices(db_pool, room.course_id) == []
+
+    await sleep_until(room.env, since + timedelta(minutes=11))
+
+    async def reminded() -> list[tuple[str, str]] | None:
+        return await clinic_notices(db_pool, room.course_id) or None
+
+    assert await eventually(reminded) == [reminder]
+    assert await escalations(room, db_pool) == {}
+
+    await sleep_until(room.env, since + timedelta(minutes=21))
+    assert await until_escalated(room, db_pool, "reading_overdue_pre_dose") == {
+        "reading_overdue_pre_dose": Severity.ROUTINE
+    }
+    assert await clinic_notices(db_pool, room.course_id) == [reminder]  # reminded once
+
+    # The reading comes at last: the session goes on.
+    await room.vitals(NURSE, **NORMAL)
+    assert (await room.until_stage(Stage.READY_TO_DOSE)).stage is Stage.READY_TO_DOSE

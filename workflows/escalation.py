@@ -1,0 +1,336 @@
+"""`Escalation`: one escalation, from its trigger to its resolution.
+
+It climbs the policy's ladder (on-call nurse, on-call psychiatrist, medical director): each rung
+is paged, then waits its delay in real time for an acknowledgement before the next rung is paged,
+and the whole ladder runs again for each repeat. An acknowledgement stops the paging; a
+resolution, with its note, closes the escalation; a reassignment pages the named role or person
+next and the ladder goes on from there. A repeated trigger only counts: it never pages again.
+Every step is recorded (the console's row and the audit log), the pager service hears of
+acknowledgements and resolutions, and the course of every change of status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.contract import course_workflow_id
+    from domain.escalation import (
+        Acknowledge,
+        CourseEscalation,
+        EscalationInput,
+        EscalationRecord,
+        EscalationState,
+        EscalationStatus,
+        OnCallRole,
+        Page,
+        PagerAction,
+        PageRequest,
+        PageResult,
+        PagerUpdate,
+        Reassign,
+        Resolve,
+        Retrigger,
+    )
+
+from workflows.course import TreatmentCourse
+from workflows.waiting import wait_for
+
+SYSTEM = "system"
+"""The actor of the escalation's own steps."""
+RECORD_TIMEOUT = timedelta(seconds=30)
+PAGE_ATTEMPT_TIMEOUT = timedelta(seconds=30)
+PAGE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10))
+"""A page is retried briskly, until its rung's time is up."""
+
+
+class Step(StrEnum):
+    """What an escalation record says happened (`EscalationRecord.step`)."""
+
+    RAISED = "raised"
+    PAGED = "paged"
+    RETRIGGERED = "retriggered"
+    ACKNOWLEDGED = "acknowledged"
+    REASSIGNED = "reassigned"
+    RESOLVED = "resolved"
+    LADDER_EXHAUSTED = "ladder_exhausted"
+
+
+@workflow.defn(name="Escalation")
+class Escalation:
+    @workflow.init
+    def __init__(self, escalation: EscalationInput) -> None:
+        self.trigger = escalation.trigger
+        self.policy = escalation.policy
+        self.state = EscalationState()
+        self._id = workflow.info().workflow_id
+        self._step = 0
+        """Where the ladder is: rung `step % len(rungs)` of round `step // len(rungs)`."""
+        self._reassign: Reassign | None = None
+        """A reassignment not paged yet."""
+        self._one_at_a_time = asyncio.Lock()
+        """Steps reach the record, the pager service and the course one at a time, in order."""
+
+    @workflow.run
+    async def run(self, escalation: EscalationInput) -> EscalationState:
+        self._log("escalation raised")
+        await self._announce(Step.RAISED, SYSTEM)
+        while self.state.status is not EscalationStatus.RESOLVED:
+            await self._page_until_answered()
+            # Acknowledged: until it is resolved, or reassigned (which opens it again).
+            await workflow.wait_condition(
+                lambda: self.state.status is not EscalationStatus.ACKNOWLEDGED
+            )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._log("escalation resolved")
+        return self.state
+
+    # --- The ladder ----------------------------------------------------------------------------
+
+    async def _page_until_answered(self) -> None:
+        """Page rung after rung, round after round, until someone acknowledges or resolves;
+        once the ladder is exhausted, the escalation stays open for them."""
+        rungs = self.policy.rungs
+        while self._open():
+            reassign, self._reassign = self._reassign, None
+            if reassign is not None:
+                self._step = self._step_for(reassign)
+            elif self._step >= self._steps():
+                await self._record_one(
+                    Step.LADDER_EXHAUSTED, detail=f"{len(self.state.pages)} pages unacknowledged"
+                )
+                await wait_for(self._interrupted)
+                continue
+            rung = rungs[self._step % len(rungs)]
+            due = workflow.now() + timedelta(minutes=rung.minutes_before_next)
+            if reassign is None:
+                paged = await self._page(rung.role, None, due)
+            else:
+                paged = await self._page(reassign.to_role or rung.role, reassign.to_staff, due)
+            # Nobody paged (nobody on call): the next rung at once.
+            if not paged or not await wait_for(self._interrupted, within=due - workflow.now()):
+                self._step += 1
+
+    async def _page(self, role: OnCallRole, staff_id: str | None, due: datetime) -> bool:
+        """Page the role's on-call person (or the named one); False if nobody was paged."""
+        attempt = len(self.state.pages) + 1
+        at = workflow.now()
+        request = PageRequest(
+            escalation_id=self._id,
+            trigger=self.trigger,
+            role=role,
+            staff_id=staff_id,
+            attempt=attempt,
+        )
+        try:
+            result = await workflow.execute_activity(
+                "page_on_call",
+                request,
+                result_type=PageResult,
+                start_to_close_timeout=PAGE_ATTEMPT_TIMEOUT,
+                schedule_to_close_timeout=due - at,
+                retry_policy=PAGE_RETRY,
+            )
+            outcome = "nobody on call" if result.staff_id is None else f"via {result.channel}"
+        except ActivityError as err:
+            # Retried until the rung's time ran out: the ladder must not stall on it.
+            result, outcome = PageResult(staff_id=None), "not delivered"
+            self._log("page failed", attempt=attempt, role=role, error=str(err.cause or err))
+        self.state.pages.append(
+            Page(
+                attempt=attempt, role=role, staff_id=result.staff_id, channel=result.channel, at=at
+            )
+        )
+        self._log("paged", attempt=attempt, role=role, staff_id=result.staff_id)
+        await self._record_one(
+            Step.PAGED,
+            detail=f"page {attempt} to {role}: {outcome}",
+            assigned_to=result.staff_id,
+        )
+        return result.staff_id is not None
+
+    def _steps(self) -> int:
+        return len(self.policy.rungs) * (1 + self.policy.repeats)
+
+    def _step_for(self, reassign: Reassign) -> int:
+        """The reassigned role's rung in the current round, so the ladder goes on from there;
+        the current rung when only a person is named or the role is not on the ladder."""
+        rungs = self.policy.rungs
+        current = min(self._step, self._steps() - 1)
+        roles = [rung.role for rung in rungs]
+        if reassign.to_role is None or reassign.to_role not in roles:
+            return current
+        return current - current % len(rungs) + roles.index(reassign.to_role)
+
+    def _open(self) -> bool:
+        return self.state.status is EscalationStatus.OPEN
+
+    def _interrupted(self) -> bool:
+        return not self._open() or self._reassign is not None
+
+    # --- Messages ------------------------------------------------------------------------------
+
+    @workflow.query
+    def details(self) -> EscalationState:
+        return self.state
+
+    @workflow.update
+    async def acknowledge(self, ack: Acknowledge) -> EscalationState:
+        """Stops the paging; the escalation then waits for its resolution."""
+        self.state.status = EscalationStatus.ACKNOWLEDGED
+        self.state.acknowledged, self.state.acknowledged_at = ack, workflow.now()
+        self._log("escalation acknowledged", by=ack.by, via=ack.via)
+        await self._announce(
+            Step.ACKNOWLEDGED,
+            ack.by,
+            detail=f"via {ack.via}",
+            assigned_to=ack.by,
+            pager=PagerAction.ACKNOWLEDGE,
+        )
+        return self.state
+
+    @acknowledge.validator
+    def _check_acknowledge(self, ack: Acknowledge) -> None:
+        if not self._open():
+            raise ValueError(f"the escalation is {self.state.status} already")
+
+    @workflow.update
+    async def resolve(self, resolution: Resolve) -> EscalationState:
+        """Closes the escalation (straight from open too: that stops the paging)."""
+        self.state.status = EscalationStatus.RESOLVED
+        self.state.resolved, self.state.resolved_at = resolution, workflow.now()
+        self._log("escalation resolving", by=resolution.by)
+        await self._announce(
+            Step.RESOLVED, resolution.by, detail=resolution.note, pager=PagerAction.RESOLVE
+        )
+        return self.state
+
+    @resolve.validator
+    def _check_resolve(self, resolution: Resolve) -> None:
+        self._require_unresolved()
+
+    @workflow.update
+    async def reassign(self, reassign: Reassign) -> EscalationState:
+        """Pages the named role or person next, and the ladder goes on from there. An
+        acknowledged escalation is open again until the new assignee acknowledges."""
+        self.state.status = EscalationStatus.OPEN
+        self.state.acknowledged = self.state.acknowledged_at = None
+        self.state.reassigned = reassign
+        self._reassign = reassign
+        whom = " ".join(str(to) for to in (reassign.to_role, reassign.to_staff) if to)
+        self._log("escalation reassigned", by=reassign.by, to=whom)
+        await self._announce(
+            Step.REASSIGNED, reassign.by, detail=f"to {whom}", assigned_to=reassign.to_staff
+        )
+        return self.state
+
+    @reassign.validator
+    def _check_reassign(self, reassign: Reassign) -> None:
+        self._require_unresolved()
+
+    @workflow.signal
+    async def retrigger(self, again: Retrigger) -> None:
+        """The same condition fired again: it counts, and never pages again. Signal-with-start
+        delivers the raising trigger itself first: that one is no repeat."""
+        if (again.at, again.reading_id) == (self.trigger.raised_at, self.trigger.reading_id):
+            return
+        self.state.triggers += 1
+        self._log("escalation retriggered", triggers=self.state.triggers)
+        reading = "" if again.reading_id is None else f", reading {again.reading_id}"
+        await self._record_one(Step.RETRIGGERED, detail=f"trigger {self.state.triggers}{reading}")
+
+    def _require_unresolved(self) -> None:
+        if self.state.status is EscalationStatus.RESOLVED:
+            raise ValueError("the escalation is resolved already")
+
+    # --- Telling others ------------------------------------------------------------------------
+
+    async def _announce(
+        self,
+        step: Step,
+        actor: str,
+        *,
+        detail: str | None = None,
+        assigned_to: str | None = None,
+        pager: PagerAction | None = None,
+    ) -> None:
+        """A change of status: to the record and audit log, the pager service and the course."""
+        status = self.state.status
+        async with self._one_at_a_time:
+            await self._record(step, actor, status, detail, assigned_to)
+            if pager is not None:
+                await workflow.execute_activity(
+                    "update_pager",
+                    PagerUpdate(escalation_id=self._id, action=pager),
+                    start_to_close_timeout=RECORD_TIMEOUT,
+                )
+            await self._tell_course(status)
+
+    async def _record_one(
+        self, step: Step, *, detail: str | None = None, assigned_to: str | None = None
+    ) -> None:
+        """One of the escalation's own steps, in its turn."""
+        status = self.state.status
+        async with self._one_at_a_time:
+            await self._record(step, SYSTEM, status, detail, assigned_to)
+
+    async def _record(
+        self,
+        step: Step,
+        actor: str,
+        status: EscalationStatus,
+        detail: str | None,
+        assigned_to: str | None,
+    ) -> None:
+        await workflow.execute_activity(
+            "record_escalation",
+            EscalationRecord(
+                escalation_id=self._id,
+                trigger=self.trigger,
+                status=status,
+                step=step,
+                actor=actor,
+                at=workflow.now(),
+                detail=detail,
+                assigned_to=assigned_to,
+            ),
+            start_to_close_timeout=RECORD_TIMEOUT,
+        )
+
+    async def _tell_course(self, status: EscalationStatus) -> None:
+        trigger = self.trigger
+        course = workflow.get_external_workflow_handle_for(
+            TreatmentCourse.run, course_workflow_id(trigger.course_id)
+        )
+        try:
+            await course.signal(
+                TreatmentCourse.escalation_changed,
+                CourseEscalation(
+                    escalation_id=self._id,
+                    severity=trigger.severity,
+                    condition=trigger.condition,
+                    session=trigger.session,
+                    status=status,
+                ),
+            )
+        except FailureError as err:
+            # The course has ended (or never ran here): the escalation goes on without it.
+            self._log("course not told", error=str(err))
+
+    def _log(self, message: str, **extra: object) -> None:
+        workflow.logger.info(
+            message,
+            extra={
+                "course_id": self.trigger.course_id,
+                "session": self.trigger.session,
+                "escalation_id": self._id,
+                "status": self.state.status,
+                **extra,
+            },
+        )
