@@ -26,12 +26,13 @@ class VitalsChecks:
             recorded = await observations.checkpoint_reading(
                 conn, check.course_id, check.session, check.checkpoint
             )
-            if recorded is None:
+            chosen = recorded if recorded is not None else check.reading_id
+            if chosen is not None:
+                stored = await readings.reading(conn, chosen)
+            else:
                 stored = await readings.newest_reading(
                     conn, check.course_id, check.session, check.not_before
                 )
-            else:
-                stored = await readings.reading(conn, recorded)
             if stored is None:
                 log.info("no reading in the window yet")
                 return VitalsCheckResult(found=False)

@@ -7,7 +7,9 @@ benches talk to the API over real HTTP, as a clinic system would. Worker, API an
 one Python process (and event loop), each with its own Postgres pool.
 
 `in_monitoring` brings a new course's first session to post-dose monitoring through the API,
-where the session classifies every reading as it arrives.
+where the session classifies every reading as it arrives. `Arrivals` records when a reading's
+effects are first seen (its observations rows, its page); the workflows' histories give the
+stages in between, and `measuring_load` what a phase cost the machine.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 import httpx
@@ -39,7 +41,7 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -49,7 +51,7 @@ from cli.room import DRIVER, LOT
 from cli.simulation import PERSONAS, assessment_for, demo_course
 from cli.stack import venv_binary
 from domain.contract import SEARCH_ATTRIBUTES, course_workflow_id, session_workflow_id
-from domain.course import Reschedule
+from domain.course import CourseResult, Reschedule
 from domain.session import Stage
 from store.db import create_pool
 from tests.courses import new_course_id
@@ -268,7 +270,7 @@ async def _registered(pool: asyncpg.Pool, course_id: str) -> bool | None:
     return True if found else None
 
 
-async def _current_session(handle: Any) -> int | None:
+async def _current_session(handle: WorkflowHandle[TreatmentCourse, CourseResult]) -> int | None:
     status = await handle.query(TreatmentCourse.status)
     return None if status.current_session is None else int(status.current_session.number)
 
@@ -406,9 +408,15 @@ def wall_time(event: HistoryEvent) -> float:
     return float(event.event_time.ToMicroseconds()) / 1e6
 
 
-def stage_medians(stages: Mapping[str, list[float]]) -> dict[str, float]:
-    """Median ms per stage that has durations (in seconds)."""
-    return {key: ms(statistics.median(d)) for key, d in stages.items() if d}
+def stage_medians(stages: Sequence[str], marks: Sequence[Sequence[float]]) -> dict[str, float]:
+    """Median ms per stage; `marks` holds per sample the time each stage began, then when
+    the last one ended (so one more time than stages)."""
+    if not marks:
+        return {}
+    return {
+        stage: ms(statistics.median(times[index + 1] - times[index] for times in marks))
+        for index, stage in enumerate(stages)
+    }
 
 
 # --- Load and figures ----------------------------------------------------------------------

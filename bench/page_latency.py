@@ -191,7 +191,7 @@ async def warmed_up(stack: Stack, effects: Sequence[Arrivals], room: Room) -> No
 async def stages(client: Client, samples: Sequence[Sample]) -> dict[str, float]:
     """Median ms of each stage, from the session's and the escalation's histories."""
     by_reading = {s.posted.reading_id: s for s in samples}
-    durations: dict[str, list[float]] = {key: [] for key in STAGES}
+    marks: list[tuple[float, ...]] = []
     for workflow_id in sorted({s.room.workflow_id for s in samples}):
         for raised in activity_scheduled(await history(client, workflow_id), "raise_alert"):
             [alert] = await client.data_converter.decode(
@@ -199,18 +199,18 @@ async def stages(client: Client, samples: Sequence[Sample]) -> dict[str, float]:
             )
             sample = by_reading.get(alert.reading_id)
             if sample is None:
-                continue  # the warm-up
+                continue  # the warm-up, or the other phase's
             escalation = await history(client, escalation_workflow_id(alert.dedup_key))
-            marks = (
-                sample.seen[CLASSIFIED] + WALL_OFFSET,
-                wall_time(raised),
-                wall_time(escalation[0]),
-                wall_time(next(activity_scheduled(escalation, "page_on_call"))),
-                sample.seen[PAGED] + WALL_OFFSET,
+            marks.append(
+                (
+                    sample.seen[CLASSIFIED] + WALL_OFFSET,
+                    wall_time(raised),
+                    wall_time(escalation[0]),
+                    wall_time(next(activity_scheduled(escalation, "page_on_call"))),
+                    sample.seen[PAGED] + WALL_OFFSET,
+                )
             )
-            for key, begin, end in zip(STAGES, marks, marks[1:], strict=False):
-                durations[key].append(end - begin)
-    return stage_medians(durations)
+    return stage_medians(list(STAGES), marks)
 
 
 # --- Report ----------------------------------------------------------------------------------

@@ -103,10 +103,10 @@ async def measure(
                 "solo": Phase(1, alone, solo_load[0]),
                 "concurrent": Phase(sessions, [s for one in together for s in one], many_load[0]),
             }
-            stages = {
+            stage_figures = {
                 name: await stages(stack.client, phase.samples) for name, phase in phases.items()
             }
-    return phases, stages
+    return phases, stage_figures
 
 
 # --- Where the time goes ---------------------------------------------------------------------
@@ -115,7 +115,7 @@ async def measure(
 async def stages(client: Client, samples: Sequence[Sample]) -> dict[str, float]:
     """Median ms of each stage, from the sessions' histories (server event times)."""
     by_reading = {s.posted.reading_id: s for s in samples}
-    durations: dict[str, list[float]] = {key: [] for key in STAGES}
+    marks: list[tuple[float, ...]] = []
     for workflow_id in sorted({s.room.workflow_id for s in samples}):
         events = await history(client, workflow_id)
         for index, event in enumerate(events):
@@ -130,18 +130,18 @@ async def stages(client: Client, samples: Sequence[Sample]) -> dict[str, float]:
             )
             sample = by_reading.get(arrived.reading_id)
             if sample is None:
-                continue  # set-up or warm-up
+                continue  # set-up, warm-up, or the other phase's
             later = events[index + 1 :]
-            marks = (
-                sample.posted.sent + WALL_OFFSET,
-                wall_time(event),
-                wall_time(first(later, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)),
-                wall_time(next(activity_scheduled(later, "check_vitals"))),
-                sample.seen[RECORDED] + WALL_OFFSET,
+            marks.append(
+                (
+                    sample.posted.sent + WALL_OFFSET,
+                    wall_time(event),
+                    wall_time(first(later, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)),
+                    wall_time(next(activity_scheduled(later, "check_vitals"))),
+                    sample.seen[RECORDED] + WALL_OFFSET,
+                )
             )
-            for key, begin, end in zip(STAGES, marks, marks[1:], strict=False):
-                durations[key].append(end - begin)
-    return stage_medians(durations)
+    return stage_medians(list(STAGES), marks)
 
 
 # --- Report ----------------------------------------------------------------------------------

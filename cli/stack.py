@@ -336,8 +336,8 @@ def _print_panel(
     rows.add_row("Temporal gRPC", address)
     rows.add_row("Codec server", f"http://localhost:{settings.codec_server_port}")
     rows.add_row("HTTP API", f"http://localhost:{settings.api_port}/docs")
-    console = f"http://localhost:{settings.api_port}/console (sign in with a staff API token)"
-    rows.add_row("On-call console", console)
+    # Staff sign in there with their token from the API tokens below.
+    rows.add_row("On-call console", f"http://localhost:{settings.api_port}/console")
     tokens = "TRDFLOW_API_TOKENS" if settings.api_tokens else str(settings.api_token_file.resolve())
     rows.add_row("API tokens", tokens)
     rows.add_row("PostgreSQL", _redact(database_url))

@@ -81,6 +81,9 @@ class VitalsCheck(Record):
     """Names the checkpoint (pre_dose, post_dose_40m, recheck_1, ...): one observation each."""
     not_before: AwareDatetime
     limits: VitalsLimits
+    reading_id: int | None = None
+    """Classify exactly this reading (during monitoring, each one as it comes); else the
+    newest reading taken since `not_before`."""
 
 
 class VitalsCheckResult(Record):

@@ -22,7 +22,7 @@ from cli.room import DRIVER, ClinicApi, RoomPlayer, quiet
 from cli.simulation import PERSONAS, assessment_for, demo_course
 from domain.calendar import next_session_at
 from domain.contract import course_workflow_id
-from domain.course import CourseStart, CourseStatus
+from domain.course import CourseStart, CourseStatus, Discontinue
 from domain.protocol import Frequency
 from domain.session import SessionState, SessionSummary, Stage
 from tests.courses import new_course_id
@@ -130,6 +130,18 @@ async def clear_of_next_slot(
         if slot - now >= notice:
             return
         await sleep_until(env, slot + timedelta(minutes=1))
+
+
+async def discontinue(client: Client, course_id: str) -> None:
+    """End the course (and so its open session), so that it stops working through every timer
+    the shared virtual clock passes in the tests that follow."""
+    handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
+    await quiet(client, handle.id)
+    if (await handle.query(TreatmentCourse.status)).phase.is_final:
+        return
+    await quiet(client, handle.id)
+    stop = Discontinue(reason="test over", clinician="dr-test")
+    await handle.execute_update(TreatmentCourse.discontinue, stop)
 
 
 async def assess_ahead(env: WorkflowEnvironment, course_id: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,7 @@ from tests.sessions import (
     InRoom,
     administration,
     course_status,
+    discontinue,
     eventually,
     scheduled_session,
     skip_to_check_in,
@@ -63,9 +65,12 @@ CLINIC_ZONE = ZoneInfo(CLINIC_TIMEZONE)
 @pytest.fixture
 async def room(
     api: httpx.AsyncClient, clinic: ClinicApi, env: WorkflowEnvironment, db_pool: asyncpg.Pool
-) -> InRoom:
-    """A new course's first session, scheduled far enough ahead for both reminders."""
-    return await scheduled_session(api, clinic, env, db_pool, "flow")
+) -> AsyncIterator[InRoom]:
+    """A new course's first session, scheduled far enough ahead for both reminders; the course
+    is discontinued afterwards."""
+    room = await scheduled_session(api, clinic, env, db_pool, "flow")
+    yield room
+    await discontinue(env.client, room.course_id)
 
 
 # --- Helpers -----------------------------------------------------------------------------------

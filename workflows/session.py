@@ -255,7 +255,7 @@ class DosingSession:
                     if answers_due and not self._has_checkpoint("post_dose_40m")
                     else f"monitoring-{reading.reading_id}"
                 )
-                checked = await self._classify(name, reading.taken_at)
+                checked = await self._classify(name, reading.taken_at, reading.reading_id)
                 if answers_due and checked.has_bp:
                     recheck = self._minutes(self._rules.bp_recheck_every_minutes)
                     bp_due = None if checked.bp_acceptable else workflow.now() + recheck
@@ -303,7 +303,12 @@ class DosingSession:
             return None
         return await self._classify(name, since)
 
-    async def _classify(self, checkpoint: str, since: datetime) -> CheckpointResult:
+    async def _classify(
+        self, checkpoint: str, since: datetime, reading_id: int | None = None
+    ) -> CheckpointResult:
+        """Classify one reading (or the newest since `since`); readings that arrive meanwhile
+        stay unchecked, for the next round."""
+        known = len(self.state.readings)
         result: VitalsCheckResult = await workflow.execute_activity(
             "check_vitals",
             VitalsCheck(
@@ -312,11 +317,15 @@ class DosingSession:
                 checkpoint=checkpoint,
                 not_before=since,
                 limits=self._rules.vitals,
+                reading_id=reading_id,
             ),
             result_type=VitalsCheckResult,
             start_to_close_timeout=RECORD_TIMEOUT,
         )
-        self.state.readings_checked = len(self.state.readings)
+        if reading_id is None:
+            self.state.readings_checked = known  # the newest covers those before it
+        else:
+            self.state.readings_checked += 1
         classification = result.classification
         checked = CheckpointResult(
             checkpoint=checkpoint,
