@@ -36,6 +36,8 @@ class PagerDutyEvents:
 
     def __init__(self, *, events_base: str) -> None:
         self._url = f"{events_base.rstrip('/')}/v2/enqueue"
+        # One client for the worker's life: its TLS context and connections are built once.
+        self._http = httpx.AsyncClient(timeout=TIMEOUT)
 
     async def trigger(self, alert: PagerAlert) -> str:
         payload: dict[str, object] = {
@@ -65,8 +67,7 @@ class PagerDutyEvents:
         if payload is not None:
             event["payload"] = payload
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-                response = await client.post(self._url, json=event)
+            response = await self._http.post(self._url, json=event)
         except httpx.TransportError as err:
             raise connection_failure(self.provider, err) from err
         answer = answer_json(response)

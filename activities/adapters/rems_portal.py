@@ -22,14 +22,15 @@ class PortalRems:
     def __init__(self, *, url: str, token: str) -> None:
         self._url = url
         self._token = token
+        # One client for the worker's life: its TLS context and connections are built once.
+        self._http = httpx.AsyncClient(timeout=TIMEOUT)
 
     async def submit(self, form: RemsMonitoringForm) -> str:
         headers = {"Authorization": f"Bearer {self._token}", "Idempotency-Key": form.form_id}
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-                response = await client.post(
-                    self._url, json=form.model_dump(mode="json"), headers=headers
-                )
+            response = await self._http.post(
+                self._url, json=form.model_dump(mode="json"), headers=headers
+            )
         except httpx.TransportError as err:
             raise connection_failure(self.provider, err) from err
         if response.status_code != httpx.codes.CREATED:

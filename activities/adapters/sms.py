@@ -24,12 +24,13 @@ class TwilioSms:
         self._url = f"{api_base.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._auth = httpx.BasicAuth(account_sid, auth_token)
         self._from = from_number
+        # One client for the worker's life: its TLS context and connections are built once.
+        self._http = httpx.AsyncClient(auth=self._auth, timeout=TIMEOUT)
 
     async def send(self, message: OutgoingMessage) -> str:
         form = {"To": message.to, "From": self._from, "Body": message.body}
         try:
-            async with httpx.AsyncClient(auth=self._auth, timeout=TIMEOUT) as client:
-                response = await client.post(self._url, data=form)
+            response = await self._http.post(self._url, data=form)
         except httpx.TransportError as err:
             raise connection_failure(self.provider, err) from err
         answer = answer_json(response)
