@@ -27,6 +27,15 @@ from domain.course import (
     ScoreReport,
 )
 from domain.eligibility import Eligibility
+from domain.escalation import (
+    Acknowledge,
+    CourseEscalation,
+    EscalationInput,
+    EscalationState,
+    Reassign,
+    Resolve,
+    Retrigger,
+)
 from domain.session import (
     Administration,
     Cancel,
@@ -62,6 +71,12 @@ SENT: tuple[type[BaseModel], ...] = (
     HoldDecision,
     Administration,
     Discharge,
+    EscalationInput,
+    Acknowledge,
+    Resolve,
+    Reassign,
+    Retrigger,
+    CourseEscalation,
 )
 """Workflow inputs, Update and signal arguments: what callers send."""
 RECEIVED: tuple[type[BaseModel], ...] = (
@@ -70,6 +85,7 @@ RECEIVED: tuple[type[BaseModel], ...] = (
     SessionState,
     CourseResult,
     Eligibility,
+    EscalationState,
 )
 """Query answers, Update results and workflow results: what callers get back."""
 

@@ -196,7 +196,7 @@ class InRoom:
         # server (and holds its clock): send only while the session is idle.
         await quiet(self.env.client, self.session.workflow_id)
         url = path(self.course_id, self.session, action)
-        return await self.api.request(method, url, json=body, headers=headers)
+        return await self.api.request(method, url, json=body or {}, headers=headers)
 
     async def act(self, action: str, body: dict[str, Any] | None = None, **kw: Any) -> SessionState:
         """A staff action the session accepts; answered with its state."""

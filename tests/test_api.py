@@ -70,8 +70,11 @@ async def row_counts(pool: asyncpg.Pool) -> dict[str, int]:
 
 
 async def audit_trail(pool: asyncpg.Pool, course_id: str) -> list[tuple[str, str]]:
+    """The people's actions on a course (the escalation workflow's own steps left out)."""
     rows = await pool.fetch(
-        "SELECT actor, action FROM audit_log WHERE course_id = $1 ORDER BY id", course_id
+        "SELECT actor, action FROM audit_log WHERE course_id = $1 AND actor <> 'system'"
+        " ORDER BY id",
+        course_id,
     )
     return [(row["actor"], row["action"]) for row in rows]
 

@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import pytest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from cli.room import LOT as SIMULATED_LOT
 from cli.room import ClinicApi, quiet
-from domain.escalation import Severity
+from domain.escalation import Severity, escalation_workflow_id
 from domain.observations import LOCAL_SYSTEM, LOINC_SYSTEM
 from domain.rems import BloodPressure, RemsMonitoringForm, form_id
 from domain.session import (
@@ -66,10 +68,11 @@ CLINIC_ZONE = ZoneInfo(CLINIC_TIMEZONE)
 async def room(
     api: httpx.AsyncClient, clinic: ClinicApi, env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> AsyncIterator[InRoom]:
-    """A new course's first session, scheduled far enough ahead for both reminders; the course
-    is discontinued afterwards."""
+    """A new course's first session, scheduled far enough ahead for both reminders."""
     room = await scheduled_session(api, clinic, env, db_pool, "flow")
     yield room
+    # Leave nothing that wakes up as the shared clock runs on: it would slow the later tests.
+    await discharge_if_dosed(room)
     await discontinue(env.client, room.course_id)
 
 
@@ -79,8 +82,9 @@ async def room(
 async def escalations(room: InRoom, pool: asyncpg.Pool) -> dict[str, Severity]:
     """The escalation events the session raised, by condition.
 
-    The session's `details` query lists the dedup keys it raised; the alerts table says each
-    one's severity. The one place to adapt when `raise_alert` starts Escalation workflows.
+    The session's `details` query lists the dedup keys it raised; each one has opened an
+    Escalation workflow, and the alerts table says its severity. (The one place that knows how
+    an escalation event shows.)
     """
     raised = (await room.details()).alerts
     prefix = f"{room.session.workflow_id}/"
@@ -91,7 +95,18 @@ async def escalations(room: InRoom, pool: asyncpg.Pool) -> dict[str, Severity]:
             "SELECT dedup_key, severity FROM alerts WHERE dedup_key = ANY($1::text[])", raised
         )
         found = {row["dedup_key"]: Severity(row["severity"]) for row in rows}
-        return found if len(found) == len(raised) else None
+        if len(found) < len(raised) or not all([await escalation_open(k) for k in raised]):
+            return None
+        return found
+
+    async def escalation_open(dedup_key: str) -> bool:
+        handle = room.env.client.get_workflow_handle(escalation_workflow_id(dedup_key))
+        try:
+            return (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                return False
+            raise
 
     severities = await eventually(recorded)
     return {key.removeprefix(prefix): severities[key] for key in raised}
@@ -197,6 +212,22 @@ async def at_minute(room: InRoom, first_device: datetime, minutes: int) -> None:
     own timers (the 2 h end of monitoring is at 120): a message racing the task it fires is
     lost by the time-skipping server."""
     await sleep_until(room.env, first_device + timedelta(minutes=minutes))
+
+
+async def discharge_if_dosed(room: InRoom) -> None:
+    """A patient still being monitored gets the 40-minute blood pressure and is discharged at
+    2 h. (Left in the room, the session wakes every 10 minutes for the overdue reading, for
+    ever; the course's discontinue leaves a dosed session alone.)"""
+    state = await room.details()
+    administration = state.administration
+    if state.stage is not Stage.MONITORING or administration is None:
+        return
+    await at_minute(room, administration.first_device_at, 41)
+    await room.vitals(NURSE, **NORMAL)
+    await room.until_checked()
+    await at_minute(room, administration.first_device_at, 121)
+    await room.act("discharge")
+    await room.result()
 
 
 async def summary(room: InRoom) -> SessionSummary:

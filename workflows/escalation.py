@@ -113,12 +113,13 @@ class Escalation:
                 paged = await self._page(rung.role, None, due)
             else:
                 paged = await self._page(reassign.to_role or rung.role, reassign.to_staff, due)
-            # Nobody paged (nobody on call): the next rung at once.
+            # A page that reached nobody: the next rung at once.
             if not paged or not await wait_for(self._interrupted, within=due - workflow.now()):
                 self._step += 1
 
     async def _page(self, role: OnCallRole, staff_id: str | None, due: datetime) -> bool:
-        """Page the role's on-call person (or the named one); False if nobody was paged."""
+        """Page the role's on-call person (or the named one); False if the page reached nobody
+        (nobody on call, or refused on every channel)."""
         attempt = len(self.state.pages) + 1
         at = workflow.now()
         request = PageRequest(
@@ -137,7 +138,12 @@ class Escalation:
                 schedule_to_close_timeout=due - at,
                 retry_policy=PAGE_RETRY,
             )
-            outcome = "nobody on call" if result.staff_id is None else f"via {result.channel}"
+            if result.staff_id is None:
+                outcome = "nobody on call"
+            elif result.channel is None:
+                outcome = "refused on every channel"
+            else:
+                outcome = f"via {result.channel}"
         except ActivityError as err:
             # Retried until the rung's time ran out: the ladder must not stall on it.
             result, outcome = PageResult(staff_id=None), "not delivered"
@@ -153,7 +159,7 @@ class Escalation:
             detail=f"page {attempt} to {role}: {outcome}",
             assigned_to=result.staff_id,
         )
-        return result.staff_id is not None
+        return result.channel is not None
 
     def _steps(self) -> int:
         return len(self.policy.rungs) * (1 + self.policy.repeats)
