@@ -19,9 +19,10 @@ from store import patients
 
 
 def reminder_key(request: ReminderRequest, channel: Channel) -> str:
+    # The time is part of the key: a session moved to a new time is reminded of it again.
     return (
         f"course-{request.course_id}/session-{request.session}"
-        f"/reminder-{request.hours_before}h/{channel}"
+        f"/{request.scheduled_at:%Y%m%dT%H%M%z}/reminder-{request.hours_before}h/{channel}"
     )
 
 

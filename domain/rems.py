@@ -88,7 +88,11 @@ def assemble_form(
     first_device = administration.first_device_at
     by_time = sorted(checkpoints, key=lambda c: c.taken_at)
     named = {c.checkpoint: c for c in by_time}
-    pre_dose = named.get(PRE_DOSE)
+    # A session delayed and checked in again has pre_dose-2, ...: the last before dosing counts.
+    pre_doses = [
+        c for c in by_time if c.checkpoint.split("-")[0] == PRE_DOSE and c.taken_at <= first_device
+    ]
+    pre_dose = pre_doses[-1] if pre_doses else None
     monitoring = [c for c in by_time if first_device <= c.taken_at <= discharged_at]
     last = monitoring[-1] if monitoring else None
     moaas = [c.moaas for c in monitoring if c.moaas is not None]

@@ -194,6 +194,7 @@ class SessionState(BaseModel):
     scheduled_at: AwareDatetime
     transport_confirmed_via: TransportConfirmedVia | None = None
     checked_in_by: str | None = None
+    check_ins: int = 0
     checkpoints: list[CheckpointResult] = []
     hold_decision: HoldDecision | None = None
     administration: Administration | None = None

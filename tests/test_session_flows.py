@@ -241,11 +241,6 @@ async def summary(room: InRoom) -> SessionSummary:
 # --- A normal session --------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the 48 h reminder is skipped (workflows/session.py _prepare: after the ride "
-    "request, now > due by the activity's duration, so `continue`)",
-)
 async def test_both_reminders_and_the_ride_request_go_out_once_before_the_session(
     room: InRoom, db_pool: asyncpg.Pool
 ) -> None:
@@ -358,12 +353,6 @@ async def test_a_hold_delayed_to_a_later_time_returns_the_session_to_scheduled(
     assert await doses(db_pool, room.course_id) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the second pre-dose check re-reads the first one's reading (checkpoint "
-    "'pre_dose' is recorded once per session: activities/vitals.py, workflows/session.py "
-    "_in_room), so the session holds again",
-)
 async def test_a_hold_delayed_to_a_later_time_is_attended_then(room: InRoom) -> None:
     new_time = await delayed(room)
     await room.until_stage(Stage.SCHEDULED)
@@ -383,11 +372,6 @@ async def test_a_hold_delayed_to_a_later_time_is_attended_then(room: InRoom) -> 
     assert (result.outcome, result.scheduled_at) == (SessionOutcome.ATTENDED, new_time)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a hold's new time stays in the session (workflows/session.py _move_to): the "
-    "course's current session and NextSessionAt keep the old one",
-)
 async def test_a_hold_delayed_to_a_later_time_moves_the_courses_next_session(
     room: InRoom,
 ) -> None:
@@ -399,11 +383,6 @@ async def test_a_hold_delayed_to_a_later_time_moves_the_courses_next_session(
     assert status.next_session_at == new_time
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: reminder effect keys name the session, not its time "
-    "(activities/reminders.py reminder_key), so the new time's reminder is 'already sent'",
-)
 async def test_a_hold_delayed_to_a_later_time_reminds_the_patient_of_it(
     room: InRoom, db_pool: asyncpg.Pool
 ) -> None:

@@ -497,6 +497,14 @@ class TreatmentCourse:
             self.state.open_escalations[change.escalation_id] = change
         self._publish()
 
+    @workflow.signal
+    def session_moved(self, session: SessionSummary) -> None:
+        """From the current session, when a clinician delayed it to a new time."""
+        current = self.state.current_session
+        if current is not None and current.number == session.number:
+            self.state.current_session = session
+            self._publish()
+
     # --- Rules applied to the state ----------------------------------------------------------
 
     def _benefit(self) -> Benefit | None:

@@ -16,7 +16,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.contract import session_workflow_id
+    from domain.contract import course_workflow_id, session_workflow_id
     from domain.course import Reschedule
     from domain.dosing import devices_for
     from domain.escalation import Severity
@@ -124,8 +124,15 @@ class DosingSession:
     async def _prepare(self) -> None:
         """Reminders and the ride home, before the session."""
         scheduled = self.state.scheduled_at
-        first_reminder = max(self._rules.reminder_hours_before, default=0)
-        await self._sleep_until(scheduled - timedelta(hours=first_reminder))
+        hours_before = sorted(self._rules.reminder_hours_before, reverse=True)
+        # Scheduled at short notice, only the reminders still ahead (and always the last) go.
+        reminders = [
+            hours
+            for hours in hours_before
+            if scheduled - timedelta(hours=hours) >= self._protocol_now()
+            or hours == hours_before[-1]
+        ]
+        await self._sleep_until(scheduled - timedelta(hours=max(hours_before, default=0)))
         await self._activity(
             "request_transport_confirmation",
             TransportRequest(
@@ -136,12 +143,8 @@ class DosingSession:
             ),
             SEND_TIMEOUT,
         )
-        last_reminder = min(self._rules.reminder_hours_before, default=0)
-        for hours in sorted(self._rules.reminder_hours_before, reverse=True):
-            due = scheduled - timedelta(hours=hours)
-            if self._protocol_now() > due and hours != last_reminder:
-                continue  # scheduled at short notice: only the last reminder still makes sense
-            await self._sleep_until(due)
+        for hours in reminders:
+            await self._sleep_until(scheduled - timedelta(hours=hours))
             await self._activity(
                 "send_reminder",
                 ReminderRequest(
@@ -183,7 +186,10 @@ class DosingSession:
         await self._record(SessionEvent.CHECKED_IN, actor=self.state.checked_in_by)
         self.state.stage = Stage.PRE_DOSE_VITALS
         assert self._checked_in_at is not None
-        pre_dose = await self._checkpoint("pre_dose", since=self._checked_in_at)
+        # A session delayed and checked in again takes fresh pre-dose vitals.
+        self.state.check_ins += 1
+        name = "pre_dose" if self.state.check_ins == 1 else f"pre_dose-{self.state.check_ins}"
+        pre_dose = await self._checkpoint(name, since=self._checked_in_at)
         if pre_dose is None:
             return
         if pre_dose.level is Level.CRITICAL:
@@ -223,6 +229,10 @@ class DosingSession:
             self._move_to(decision.reschedule_to)
             self.state.stage = Stage.SCHEDULED
             self.state.hold_decision = None
+            course = workflow.get_external_workflow_handle(
+                course_workflow_id(self._input.course_id)
+            )
+            await course.signal("session_moved", self._summary)
         else:
             self._not_dosed(f"delayed by {decision.clinician}: {decision.note}")
         return False
