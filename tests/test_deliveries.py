@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.adapters.factory import Adapters, adapters_from, local_adapters
 from activities.patients import PatientRegistry
-from activities.reminders import Reminders
+from activities.reminders import Reminders, reminder_key
 from activities.transport import TransportRequests
 from domain.notices import Channel
 from domain.records import (
@@ -118,7 +118,7 @@ async def test_a_reminder_sms_is_sent_once_however_often_the_activity_runs(
     [message] = providers.sms
     assert (message["To"], message["From"]) == (PATIENT.phone, TWILIO_FROM)
     assert all(text in message["Body"] for text in REMINDER_CONTENT)
-    row = await outbox_row(db_pool, f"course-{course.course_id}/session-1/reminder-48h/sms")
+    row = await outbox_row(db_pool, reminder_key(reminder(course), Channel.SMS))
     assert (row["status"], row["provider"], row["provider_id"]) == (
         "sent",
         "twilio",
@@ -157,7 +157,7 @@ async def test_a_refused_sms_is_recorded_as_failed_and_never_retried(
     assert first[Channel.SMS] == again[Channel.SMS] == expected
     assert providers.requests == 1
     assert providers.sms == []
-    row = await outbox_row(db_pool, f"course-{course.course_id}/session-1/reminder-48h/sms")
+    row = await outbox_row(db_pool, reminder_key(reminder(course), Channel.SMS))
     assert (row["status"], row["last_error"], row["attempts"]) == ("failed", expected.error, 1)
 
 
@@ -167,7 +167,7 @@ async def test_rate_limits_and_server_errors_retry_then_send_once(
 ) -> None:
     course = await registered(db_pool)
     send = Reminders(db_pool, twilio(providers, db_pool).senders).send_reminder
-    key = f"course-{course.course_id}/session-1/reminder-48h/sms"
+    key = reminder_key(reminder(course), Channel.SMS)
     providers.answer_next(status)
 
     with pytest.raises(ApplicationError) as raised:
@@ -231,7 +231,7 @@ async def test_the_local_default_keeps_reminders_in_the_outbox(db_pool: asyncpg.
     deliveries = by_channel(await run(send, reminder(course)))
 
     for channel, recipient in ((Channel.SMS, PATIENT.phone), (Channel.EMAIL, PATIENT.email)):
-        key = f"course-{course.course_id}/session-1/reminder-48h/{channel}"
+        key = reminder_key(reminder(course), channel)
         assert deliveries[channel] == Delivery(
             channel=channel, status=DeliveryStatus.SENT, provider_id=f"local:{key}"
         )
