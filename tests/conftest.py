@@ -47,18 +47,20 @@ async def db_pool(postgres_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-@pytest.fixture(scope="session")
+# One time-skipping server per test module: a test that leaves it stuck (the test server
+# can wedge on a query that raced a run's end) cannot stall the modules after it.
+@pytest.fixture(scope="module")
 async def env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
     async with time_skipping_server(converter) as environment:
         yield environment
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def client(env: WorkflowEnvironment) -> Client:
     return env.client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def worker(client: Client, db_pool: asyncpg.Pool) -> AsyncIterator[Worker]:
     """The project's own worker (every workflow and activity) on the test server."""
     async with build_worker(client, db_pool) as running:
@@ -75,7 +77,7 @@ async def api(
         yield http
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def clinic(
     settings: Settings, client: Client, db_pool: asyncpg.Pool
 ) -> AsyncIterator[ClinicApi]:
