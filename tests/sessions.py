@@ -77,19 +77,21 @@ async def first_session(client: Client, course_id: str) -> SessionSummary:
     """The course's first session, once its workflow exists (the course names the session
     just before it starts the child)."""
 
-    async def started() -> SessionSummary | None:
-        session = (await course_status(client, course_id)).current_session
-        if session is None:
-            return None
+    async def named() -> SessionSummary | None:
+        return (await course_status(client, course_id)).current_session
+
+    async def started() -> bool | None:
         try:
             await client.get_workflow_handle(session.workflow_id).describe()
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND:
                 return None
             raise
-        return session
+        return True
 
-    return await eventually(started)
+    session = await eventually(named)
+    await eventually(started)  # no more queries meanwhile: each may race a task
+    return session
 
 
 async def course_in_record(pool: asyncpg.Pool, course_id: str) -> None:

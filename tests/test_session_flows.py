@@ -13,11 +13,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.converter import DataConverter
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from cli.room import LOT as SIMULATED_LOT
 from cli.room import ClinicApi
@@ -33,9 +31,6 @@ from domain.session import (
 )
 from domain.texts import reminder_text
 from domain.vitals import Level
-from tests.http_api import NURSE as NURSE_ACTOR
-from tests.http_api import api_client, api_settings
-from tests.sandbox import time_skipping_server
 from tests.sessions import (
     DOCTOR,
     GATEWAY,
@@ -50,8 +45,6 @@ from tests.sessions import (
     skip_to_check_in,
     sleep_until,
 )
-from worker.main import build_worker
-from worker.settings import Settings
 from workflows.session import DosingSession
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -69,38 +62,6 @@ BP_PANEL = "85354-9"
 ROW_POLLS = 100
 CLINIC_TIMEZONE = "America/New_York"
 CLINIC_ZONE = ZoneInfo(CLINIC_TIMEZONE)
-
-
-# --- A time-skipping server of this module's own -----------------------------------------------
-# These tests move the clock days at a time. On the session-wide server each move works through
-# every timer of every course the earlier modules left running (and one that lost a message
-# stalls it for all), so they get a server, a worker and a signed-in clinic of their own; these
-# override conftest's session fixtures of the same names, and `api` follows `client`.
-
-
-@pytest.fixture(scope="module")
-async def env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
-    async with time_skipping_server(converter) as environment:
-        yield environment
-
-
-@pytest.fixture(scope="module")
-def client(env: WorkflowEnvironment) -> Client:
-    return env.client
-
-
-@pytest.fixture(scope="module")
-async def worker(client: Client, db_pool: asyncpg.Pool) -> AsyncIterator[Worker]:
-    async with build_worker(client, db_pool) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-async def clinic(
-    settings: Settings, client: Client, db_pool: asyncpg.Pool
-) -> AsyncIterator[ClinicApi]:
-    async with api_client(api_settings(settings), client, db_pool, actor=NURSE_ACTOR) as http:
-        yield ClinicApi(http)
 
 
 @pytest.fixture
