@@ -6,6 +6,11 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+RESPONSE_SCALE_FLOOR = 1 / 1200
+"""On a compressed clock, what staff must answer in real time (in-room minutes, the check-in
+grace, clinician decisions) is compressed at most this much: two hours of monitoring last 6 s
+and a 10-minute reading deadline 0.5 s, however fast the calendar runs."""
+
 
 class CourseClock(BaseModel):
     """Maps protocol time to real time around the course's start.
@@ -27,6 +32,10 @@ class CourseClock(BaseModel):
 
     def real_duration(self, protocol_duration: timedelta) -> timedelta:
         return protocol_duration * self.scale
+
+    def response_duration(self, protocol_duration: timedelta) -> timedelta:
+        """How long staff have, in real time, to answer within a protocol duration."""
+        return protocol_duration * max(self.scale, RESPONSE_SCALE_FLOOR)
 
     def real_delay_until(self, protocol_time: datetime, real_now: datetime) -> timedelta:
         """How long to sleep now until `protocol_time` (never negative)."""

@@ -185,6 +185,8 @@ class CourseState(BaseModel):
     recent_sessions: list[SessionSummary] = []
     last_dose_mg: int | None = None
     current_session: SessionSummary | None = None
+    session_started: bool = False
+    """Whether `current_session` exists yet: status names it to the clinic only then."""
     missed_since_change: int = 0
     maintenance_end_requested: bool = False
     suggestion: Suggestion | None = None
@@ -194,6 +196,8 @@ class CourseState(BaseModel):
     check_ins_done: int = 0
     next_check_in_at: datetime | None = None
     scores_recorded: int = 0
+    last_phq9_reported_at: datetime | None = None
+    """Protocol time of the latest PHQ-9 reported to the course (a follow-up check-in)."""
     relapse_flagged: bool = False
     open_escalations: dict[str, CourseEscalation] = {}
     """The course's escalations not yet resolved, by escalation id."""

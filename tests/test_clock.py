@@ -98,3 +98,16 @@ def test_clock_is_frozen_and_serialisable() -> None:
     assert CourseClock.model_validate_json(clock.model_dump_json()) == clock
     with pytest.raises(ValidationError):
         clock.scale = 1.0  # type: ignore[misc]
+
+
+def test_response_windows_are_compressed_no_more_than_the_floor() -> None:
+    demo = CourseClock(anchor=ANCHOR, scale=1 / 86400)
+    assert demo.response_duration(timedelta(hours=2)) == timedelta(seconds=6)
+    assert demo.real_duration(timedelta(hours=2)) < demo.response_duration(timedelta(hours=2))
+
+
+@given(scale=st.floats(min_value=1 / 86400, max_value=1))
+def test_a_response_window_is_never_shorter_than_the_calendar_would_make_it(scale: float) -> None:
+    clock = CourseClock(anchor=ANCHOR, scale=scale)
+    window = timedelta(minutes=10)
+    assert clock.real_duration(window) <= clock.response_duration(window) <= window

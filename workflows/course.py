@@ -47,13 +47,16 @@ with workflow.unsafe.imports_passed_through():
     from domain.scales import Benefit, Scale, benefit
     from domain.session import Cancel, SessionInput, SessionOutcome, SessionSummary
 
-from workflows.session import DosingSession
+from workflows.session import RESPONSE_CLOCK, DosingSession
 from workflows.waiting import wait_for
 
 REGISTER_PATIENT = "register-patient"
 """Courses started before the clinical record existed have no patient row."""
 RAISE_ALERTS = "raise-alerts"
 """Courses started before escalations sent clinic notices where they now raise alerts."""
+CHECK_IN_BY_TIME = "check-in-by-time"
+"""Courses before it counted a check-in by a flag the score handler cleared, which made the
+answer depend on whether the score or the check-in's timer came first in a workflow task."""
 HISTORY_EVENTS_PER_RUN = 1_000
 """Continue-as-new past this many events, well before the server would suggest it."""
 NOTICE_TIMEOUT = timedelta(minutes=1)
@@ -183,12 +186,10 @@ class TreatmentCourse:
             await self._wait(lambda: False, until=due)
             if self._stopped():
                 return
-            # The record_score handler clears the awaiting check-in when a score arrives.
             self.state.awaiting = Awaiting.CHECK_IN
             self._publish()
-            scored = await self._wait(
-                lambda: self.state.awaiting is not Awaiting.CHECK_IN, until=due + window
-            )
+            scored = await self._wait(self._check_in_answered(due), until=due + window)
+            self.state.awaiting = None
             if self._stopped():
                 return
             self.state.check_ins_done += 1
@@ -206,6 +207,15 @@ class TreatmentCourse:
         self.state.next_check_in_at = None
         if not self._stopped():
             self._finish(Phase.COMPLETED, "follow-up complete")
+
+    def _check_in_answered(self, due: datetime) -> Callable[[], bool]:
+        if workflow.patched(CHECK_IN_BY_TIME):
+            return lambda: (
+                self.state.last_phq9_reported_at is not None
+                and self.state.last_phq9_reported_at >= due
+            )
+        # The record_score handler cleared the awaiting check-in when a score arrived.
+        return lambda: self.state.awaiting is not Awaiting.CHECK_IN
 
     async def _handle_relapse(self) -> None:
         self.state.relapse_flagged = True
@@ -281,6 +291,7 @@ class TreatmentCourse:
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
             static_summary=f"Session {number} ({self.state.phase.value})",
         )
+        self.state.session_started = True
         summary = await self._session
         self._session = None
         self._record_session(summary)
@@ -288,6 +299,7 @@ class TreatmentCourse:
     def _record_session(self, summary: SessionSummary) -> None:
         state = self.state
         state.current_session = None
+        state.session_started = False
         state.awaiting = None
         state.recent_sessions = [*state.recent_sessions, summary][-RECENT_SESSIONS_KEPT:]
         # A session cancelled by a pause or a stop is not a slot of the schedule.
@@ -336,7 +348,8 @@ class TreatmentCourse:
             paused=state.paused,
             frequency=state.frequency,
             sessions_done=state.sessions_dosed,
-            current_session=state.current_session,
+            # Only a session that exists is one to act on.
+            current_session=state.current_session if state.session_started else None,
             next_session_at=self._next_session_at(),
             next_check_in_at=state.next_check_in_at,
             check_ins_done=state.check_ins_done,
@@ -371,6 +384,8 @@ class TreatmentCourse:
     @workflow.update
     async def record_score(self, report: ScoreReport) -> None:
         self.state.record_score(report.score)
+        if report.score.scale is Scale.PHQ9:
+            self.state.last_phq9_reported_at = self._protocol_now()
         if self.state.awaiting is Awaiting.CHECK_IN:
             self.state.awaiting = None
         if report.score.needs_same_day_follow_up:
@@ -564,9 +579,16 @@ class TreatmentCourse:
             expected = " or ".join(p.value for p in phases)
             raise ValueError(f"the course is in {self.state.phase.value}, not {expected}")
 
-    async def _wait(self, condition: Callable[[], bool], until: datetime | None = None) -> bool:
-        """Wait for `condition` or the end of the course, at most until a protocol time."""
-        timeout = None
+    async def _wait(
+        self,
+        condition: Callable[[], bool],
+        until: datetime | None = None,
+        *,
+        within: timedelta | None = None,
+    ) -> bool:
+        """Wait for `condition` or the end of the course, at most until a protocol time or
+        `within` real time."""
+        timeout = within
         if until is not None:
             timeout = self.state.clock.real_delay_until(until, workflow.now())
         met = await wait_for(lambda: condition() or self._stopped(), timeout)
@@ -581,7 +603,7 @@ class TreatmentCourse:
         overdue_after = timedelta(hours=self.protocol.phases.decision_overdue_hours)
         self.state.decision_due_at = self._protocol_now() + overdue_after
         self._publish()
-        while not await self._wait(decided, until=self.state.decision_due_at):
+        while not await self._decided_in_time(decided, overdue_after):
             if self._stopped():
                 return False
             self.state.decision_reminders += 1
@@ -595,6 +617,13 @@ class TreatmentCourse:
         self.state.decision_due_at = None
         self.state.awaiting = None
         return True
+
+    async def _decided_in_time(self, decided: Callable[[], bool], overdue_after: timedelta) -> bool:
+        if workflow.patched(RESPONSE_CLOCK):
+            # A clinician answers in real time, however fast a simulated calendar runs.
+            within = self.state.clock.response_duration(overdue_after)
+            return await self._wait(decided, within=within)
+        return await self._wait(decided, until=self.state.decision_due_at)
 
     async def _escalate(
         self, severity: Severity, kind: NoticeKind, message: str, occasion: str

@@ -54,10 +54,12 @@ from workflows.waiting import wait_for
 
 IN_ROOM_FLOW = "in-room-flow"
 """Sessions started before the in-room flow wait for a reported outcome, as they did."""
+RESPONSE_CLOCK = "response-clock"
+"""Sessions started before it compress in-room minutes as hard as calendar days."""
 EARLIEST_ATTENDANCE_REPORT = timedelta(hours=1)
 EARLIEST_CHECK_IN = timedelta(hours=2)
-EARLY_READING = timedelta(minutes=5)
-"""A due blood pressure may be taken this much early (real time)."""
+EARLY_READING_MINUTES = 5
+"""A due blood pressure may be taken this much early."""
 RECORD_TIMEOUT = timedelta(seconds=30)
 SEND_TIMEOUT = timedelta(minutes=2)
 SEVERITY = {Level.URGENT: Severity.URGENT, Level.CRITICAL: Severity.CRITICAL}
@@ -78,6 +80,7 @@ class DosingSession:
         )
         self.state = SessionState(scheduled_at=session.scheduled_at)
         self._in_room_flow = workflow.patched(IN_ROOM_FLOW)
+        self._response_clock = workflow.patched(RESPONSE_CLOCK)
         self._rescheduled = False
         self._checked_in_at: datetime | None = None
 
@@ -169,14 +172,13 @@ class DosingSession:
 
     async def _until_check_in(self) -> bool:
         """True once the patient is checked in; the session is missed if that never happens."""
-        deadline = self.state.scheduled_at + timedelta(hours=self._input.outcome_grace_hours)
         settled = await wait_for(
             lambda: (
                 self.state.stage is not Stage.SCHEDULED
                 or self._summary.outcome is not None
                 or self._rescheduled
             ),
-            within=self._input.clock.real_delay_until(deadline, workflow.now()),
+            within=self._until_grace_ends(),
         )
         if not settled:
             self._conclude(SessionOutcome.MISSED, reason="patient did not check in")
@@ -259,7 +261,8 @@ class DosingSession:
             )
             reading = self._unchecked_reading()
             if reading is not None:
-                answers_due = bp_due is not None and reading.taken_at >= bp_due - EARLY_READING
+                early = self._early_reading()
+                answers_due = bp_due is not None and reading.taken_at >= bp_due - early
                 name = (
                     "post_dose_40m"
                     if answers_due and not self._has_checkpoint("post_dose_40m")
@@ -393,8 +396,24 @@ class DosingSession:
         return self._minutes(self._rules.reading_due_within_minutes)
 
     def _minutes(self, protocol_minutes: int) -> timedelta:
-        """A protocol duration as real time on this course's clock."""
-        return self._input.clock.real_duration(timedelta(minutes=protocol_minutes))
+        """An in-room duration as real time on this course's clock."""
+        clock, minutes = self._input.clock, timedelta(minutes=protocol_minutes)
+        if self._response_clock:
+            return clock.response_duration(minutes)
+        return clock.real_duration(minutes)
+
+    def _early_reading(self) -> timedelta:
+        if self._response_clock:
+            return self._minutes(EARLY_READING_MINUTES)
+        return timedelta(minutes=EARLY_READING_MINUTES)  # real minutes, as sessions before it
+
+    def _until_grace_ends(self) -> timedelta:
+        """Real time left to check in: the slot on the calendar, then the grace staff have."""
+        clock, grace = self._input.clock, timedelta(hours=self._input.outcome_grace_hours)
+        if self._response_clock:
+            until_slot = clock.real_delay_until(self.state.scheduled_at, workflow.now())
+            return until_slot + clock.response_duration(grace)
+        return clock.real_delay_until(self.state.scheduled_at + grace, workflow.now())
 
     # --- Messages ------------------------------------------------------------------------------
 
