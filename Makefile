@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 # Inside the venv, so a fresh venv always reinstalls.
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run demo test lint histories bench bench-vitals bench-pages
+.PHONY: venv run demo test lint stress histories bench bench-vitals bench-pages
 
 venv: $(STAMP)
 
@@ -27,6 +27,10 @@ lint: venv
 # pytest exits 5 when it collects no tests; like any non-zero exit, that fails the target.
 test: lint
 	$(BIN)/pytest
+
+# `make test` N times on a fresh clone with one core kept busy: make stress N=5
+stress:
+	tests/stress/repeat $(N)
 
 # Re-record the replay test's stored histories: read tests/histories/README.md first.
 histories: venv

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
@@ -18,6 +19,8 @@ from temporalio.converter import PayloadCodec
 
 from worker.files import create_private_once
 from worker.settings import Settings
+
+log = structlog.get_logger()
 
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
@@ -44,11 +47,18 @@ class Keyring:
 
 
 class EncryptionCodec(PayloadCodec):
-    """Encrypts each whole Payload proto (metadata included, so the encoding is hidden too)."""
+    """Encrypts each whole Payload proto (metadata included, so the encoding is hidden too).
 
-    def __init__(self, keyring: Keyring) -> None:
+    A strict codec raises on a payload it cannot decrypt. A lenient one (the workers' and
+    clients') leaves it sealed: a sealed payload has no converter, so the SDK refuses just that
+    message (an Update is rejected, a signal dropped) instead of failing the whole workflow task
+    that carries it, which would wedge the workflow.
+    """
+
+    def __init__(self, keyring: Keyring, *, strict: bool = True) -> None:
         self._ciphers = {kid: AESGCM(key) for kid, key in keyring.keys.items()}
         self._active = keyring.active
+        self._strict = strict
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         kid = self._active.encode()
@@ -67,7 +77,16 @@ class EncryptionCodec(PayloadCodec):
         return encoded
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self._decode_one(payload) for payload in payloads]
+        return [self._decode_or_keep(payload) for payload in payloads]
+
+    def _decode_or_keep(self, payload: Payload) -> Payload:
+        try:
+            return self._decode_one(payload)
+        except CodecError as err:
+            if self._strict:
+                raise
+            log.warning("payload left sealed", reason=str(err))
+            return payload
 
     def _decode_one(self, payload: Payload) -> Payload:
         # Payloads written before encryption was enabled (or by other SDKs) pass through.

@@ -15,10 +15,11 @@ def data_converter(settings: Settings) -> DataConverter:
     """Pydantic payloads, encrypted by the codec.
 
     Failure messages and stack traces go into encoded attributes too: a validation error
-    can quote its input, which may be PHI.
+    can quote its input, which may be PHI. A payload that cannot be decrypted stays sealed, so
+    only its own message is refused (see `EncryptionCodec`).
     """
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(load_keyring(settings)),
+        payload_codec=EncryptionCodec(load_keyring(settings), strict=False),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

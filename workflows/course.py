@@ -39,7 +39,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.dosing import allowed_doses
     from domain.eligibility import Eligibility, assess
-    from domain.escalation import CourseEscalation, EscalationStatus, Severity
+    from domain.escalation import (
+        CourseEscalation,
+        EscalationStatus,
+        Severity,
+        escalation_workflow_id,
+    )
     from domain.maintenance import Suggestion, is_relapse, suggest_frequency
     from domain.notices import ClinicNotice, NoticeKind
     from domain.protocol import Frequency, Indication
@@ -47,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.scales import Benefit, Scale, benefit
     from domain.session import Cancel, SessionInput, SessionOutcome, SessionSummary
 
+from workflows.messages import require_argument, signal_argument
 from workflows.session import RESPONSE_CLOCK, DosingSession
 from workflows.waiting import wait_for
 
@@ -377,6 +383,7 @@ class TreatmentCourse:
 
     @submit_assessment.validator
     def _check_assessment(self, report: AssessmentReport) -> None:
+        require_argument(report, AssessmentReport)
         self._require_phase(Phase.ASSESSMENT)
         if self.state.eligibility is not None:
             raise ValueError("the assessment has already been recorded")
@@ -398,6 +405,7 @@ class TreatmentCourse:
 
     @record_score.validator
     def _check_score(self, report: ScoreReport) -> None:
+        require_argument(report, ScoreReport)
         self._require_active()
         if report.score.scale not in self.state.baseline:
             raise ValueError(f"no baseline {report.score.scale.value} to compare against")
@@ -409,6 +417,7 @@ class TreatmentCourse:
 
     @decide_review.validator
     def _check_review(self, decision: ReviewDecision) -> None:
+        require_argument(decision, ReviewDecision)
         self._require_phase(Phase.INDUCTION_REVIEW)
         if self._review_decision is not None:
             raise ValueError("the review has already been decided")
@@ -421,6 +430,7 @@ class TreatmentCourse:
 
     @change_frequency.validator
     def _check_frequency(self, change: FrequencyChange) -> None:
+        require_argument(change, FrequencyChange)
         self._require_phase(Phase.MAINTENANCE)
         if change.frequency is self.state.frequency:
             raise ValueError(f"the frequency is already {change.frequency.value}")
@@ -434,6 +444,7 @@ class TreatmentCourse:
 
     @end_maintenance.validator
     def _check_end_maintenance(self, request: EndMaintenance) -> None:
+        require_argument(request, EndMaintenance)
         self._require_phase(Phase.MAINTENANCE)
 
     @workflow.update
@@ -443,6 +454,7 @@ class TreatmentCourse:
 
     @decide_relapse.validator
     def _check_relapse(self, decision: RelapseDecision) -> None:
+        require_argument(decision, RelapseDecision)
         if self.state.awaiting is not Awaiting.RELAPSE_DECISION:
             raise ValueError("no relapse decision is pending")
 
@@ -455,6 +467,7 @@ class TreatmentCourse:
 
     @pause.validator
     def _check_pause(self, request: Pause) -> None:
+        require_argument(request, Pause)
         self._require_phase(Phase.INDUCTION, Phase.MAINTENANCE)
         if self.state.paused:
             raise ValueError("the course is already paused")
@@ -466,6 +479,7 @@ class TreatmentCourse:
 
     @resume.validator
     def _check_resume(self, request: Resume) -> None:
+        require_argument(request, Resume)
         self._require_active()
         if not self.state.paused:
             raise ValueError("the course is not paused")
@@ -477,6 +491,7 @@ class TreatmentCourse:
 
     @discontinue.validator
     def _check_discontinue(self, request: Discontinue) -> None:
+        require_argument(request, Discontinue)
         self._require_active()
 
     @workflow.update
@@ -490,6 +505,7 @@ class TreatmentCourse:
 
     @reschedule_session.validator
     def _check_reschedule(self, request: Reschedule) -> None:
+        require_argument(request, Reschedule)
         self._require_active()
         current = self.state.current_session
         if current is None or self._session is None:
@@ -502,9 +518,18 @@ class TreatmentCourse:
             raise ValueError("the new time must be in the future")
 
     @workflow.signal
-    def escalation_changed(self, change: CourseEscalation) -> None:
+    def escalation_changed(self, *args: object) -> None:
         """From one of the course's escalations: opened, acknowledged or resolved."""
-        if self._stopped():
+        change = signal_argument(CourseEscalation, args, "escalation_changed")
+        if change is None or self._stopped():
+            return
+        # Its id derives from the dedup key, which starts with this course's workflow id.
+        course = contract.course_workflow_id(self.start.course_id)
+        if not change.escalation_id.startswith(escalation_workflow_id(f"{course}-")):
+            workflow.logger.warning(
+                "signal dropped",
+                extra={"signal": "escalation_changed", "reason": "not this course's escalation"},
+            )
             return
         if change.status is EscalationStatus.RESOLVED:
             self.state.open_escalations.pop(change.escalation_id, None)
@@ -513,10 +538,15 @@ class TreatmentCourse:
         self._publish()
 
     @workflow.signal
-    def session_moved(self, session: SessionSummary) -> None:
+    def session_moved(self, *args: object) -> None:
         """From the current session, when a clinician delayed it to a new time."""
+        session = signal_argument(SessionSummary, args, "session_moved")
         current = self.state.current_session
-        if current is not None and current.number == session.number:
+        if (
+            session is not None
+            and current is not None
+            and (session.number, session.workflow_id) == (current.number, current.workflow_id)
+        ):
             self.state.current_session = session
             self._publish()
 

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.course import TreatmentCourse
+from workflows.messages import require_argument, signal_argument
 from workflows.waiting import wait_for
 
 SYSTEM = "system"
@@ -203,6 +204,7 @@ class Escalation:
 
     @acknowledge.validator
     def _check_acknowledge(self, ack: Acknowledge) -> None:
+        require_argument(ack, Acknowledge)
         if not self._open():
             raise ValueError(f"the escalation is {self.state.status} already")
 
@@ -219,6 +221,7 @@ class Escalation:
 
     @resolve.validator
     def _check_resolve(self, resolution: Resolve) -> None:
+        require_argument(resolution, Resolve)
         self._require_unresolved()
 
     @workflow.update
@@ -238,12 +241,16 @@ class Escalation:
 
     @reassign.validator
     def _check_reassign(self, reassign: Reassign) -> None:
+        require_argument(reassign, Reassign)
         self._require_unresolved()
 
     @workflow.signal
-    async def retrigger(self, again: Retrigger) -> None:
+    async def retrigger(self, *args: object) -> None:
         """The same condition fired again: it counts, and never pages again. Signal-with-start
         delivers the raising trigger itself first: that one is no repeat."""
+        again = signal_argument(Retrigger, args, "retrigger")
+        if again is None:
+            return
         if (again.at, again.reading_id) == (self.trigger.raised_at, self.trigger.reading_id):
             return
         self.state.triggers += 1

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.vitals import Level
 
+from workflows.messages import require_argument, signal_argument
 from workflows.waiting import wait_for
 
 IN_ROOM_FLOW = "in-room-flow"
@@ -434,6 +435,7 @@ class DosingSession:
 
     @check_in.validator
     def _check_check_in(self, request: CheckIn) -> None:
+        require_argument(request, CheckIn)
         self._require_in_room_flow()
         self._require_stage(Stage.SCHEDULED)
         if self._protocol_now() < self.state.scheduled_at - EARLIEST_CHECK_IN:
@@ -449,14 +451,18 @@ class DosingSession:
 
     @confirm_transport.validator
     def _check_transport(self, confirmation: TransportConfirmation) -> None:
+        require_argument(confirmation, TransportConfirmation)
         self._require_in_room_flow()
         self._require_open()
         if self.state.transport_confirmed_via is not None:
             raise ValueError("the ride home is already confirmed")
 
     @workflow.signal
-    def reading_arrived(self, reading: ReadingArrived) -> None:
+    def reading_arrived(self, *args: object) -> None:
         """From the API, once the reading is stored in Postgres."""
+        reading = signal_argument(ReadingArrived, args, "reading_arrived")
+        if reading is None:
+            return
         if all(r.reading_id != reading.reading_id for r in self.state.readings):
             self.state.readings.append(reading)
 
@@ -467,6 +473,7 @@ class DosingSession:
 
     @decide_hold.validator
     def _check_hold(self, decision: HoldDecision) -> None:
+        require_argument(decision, HoldDecision)
         self._require_stage(Stage.HELD)
         if decision.reschedule_to is not None and decision.reschedule_to <= self._protocol_now():
             raise ValueError("the new time must be in the future")
@@ -478,6 +485,7 @@ class DosingSession:
 
     @record_administration.validator
     def _check_administration(self, administration: Administration) -> None:
+        require_argument(administration, Administration)
         self._require_stage(Stage.READY_TO_DOSE)
         if self.state.transport_confirmed_via is None:
             raise ValueError("no dose without a confirmed ride home")
@@ -490,6 +498,7 @@ class DosingSession:
 
     @discharge.validator
     def _check_discharge(self, discharge: Discharge) -> None:
+        require_argument(discharge, Discharge)
         self._require_stage(Stage.MONITORING)
         administration = self.state.administration
         assert administration is not None
@@ -514,6 +523,7 @@ class DosingSession:
 
     @report_outcome.validator
     def _check_report(self, report: OutcomeReport) -> None:
+        require_argument(report, OutcomeReport)
         self._require_open()
         if self._in_room_flow:
             if report.outcome is SessionOutcome.ATTENDED:
@@ -529,19 +539,23 @@ class DosingSession:
         self._check_dose(report.dose_mg, report.devices)
 
     @workflow.signal
-    def cancel(self, request: Cancel) -> None:
+    def cancel(self, *args: object) -> None:
         """From the course: pause, discontinue or the end of maintenance. A dosed patient stays
         in the room until discharge whatever the course does."""
-        if self._summary.outcome is None and self.state.stage in (
+        request = signal_argument(Cancel, args, "cancel")
+        if request is not None and self._summary.outcome is None and self.state.stage in (
             *BEFORE_DOSING,
             Stage.READY_TO_DOSE,
         ):
             self._conclude(SessionOutcome.CANCELLED, reason=request.reason)
 
     @workflow.signal
-    def reschedule(self, request: Reschedule) -> None:
+    def reschedule(self, *args: object) -> None:
         """From the course, which validated the move."""
-        if self._summary.outcome is None and self.state.stage is Stage.SCHEDULED:
+        request = signal_argument(Reschedule, args, "reschedule")
+        if request is None or self._summary.outcome is not None:
+            return
+        if self.state.stage is Stage.SCHEDULED:
             self._move_to(request.new_time)
 
     # --- Mechanics -----------------------------------------------------------------------------
