@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from domain.contract import course_workflow_id, session_workflow_id
@@ -57,6 +58,9 @@ IN_ROOM_FLOW = "in-room-flow"
 """Sessions started before the in-room flow wait for a reported outcome, as they did."""
 RESPONSE_CLOCK = "response-clock"
 """Sessions started before it compress in-room minutes as hard as calendar days."""
+LEAVE_CANCELLED_ACTIVITIES = "leave-cancelled-activities"
+"""Sessions started before it asked the server to cancel a reminder already in flight when the
+patient checked in; one that had just completed made the task fail (ACTIVITY_UNKNOWN)."""
 EARLIEST_ATTENDANCE_REPORT = timedelta(hours=1)
 EARLIEST_CHECK_IN = timedelta(hours=2)
 EARLY_READING_MINUTES = 5
@@ -82,6 +86,12 @@ class DosingSession:
         self.state = SessionState(scheduled_at=session.scheduled_at)
         self._in_room_flow = workflow.patched(IN_ROOM_FLOW)
         self._response_clock = workflow.patched(RESPONSE_CLOCK)
+        # Every effect is idempotent, so one in flight may as well finish.
+        self._on_cancel = (
+            ActivityCancellationType.ABANDON
+            if workflow.patched(LEAVE_CANCELLED_ACTIVITIES)
+            else ActivityCancellationType.TRY_CANCEL
+        )
         self._rescheduled = False
         self._checked_in_at: datetime | None = None
 
@@ -667,4 +677,6 @@ class DosingSession:
     async def _activity(
         self, name: str, argument: object, allowed: timedelta = RECORD_TIMEOUT
     ) -> None:
-        await workflow.execute_activity(name, argument, start_to_close_timeout=allowed)
+        await workflow.execute_activity(
+            name, argument, start_to_close_timeout=allowed, cancellation_type=self._on_cancel
+        )
