@@ -60,12 +60,19 @@ def activities(
     ]
 
 
-def build_worker(client: Client, pool: asyncpg.Pool, adapters: Adapters | None = None) -> Worker:
+def build_worker(
+    client: Client,
+    pool: asyncpg.Pool,
+    adapters: Adapters | None = None,
+    *,
+    cache_size: int = 1000,
+) -> Worker:
     return Worker(
         client,
         task_queue=TASK_QUEUE,
         workflows=list(WORKFLOWS),
         activities=activities(client, pool, adapters),
+        max_cached_workflows=cache_size,
     )
 
 
@@ -79,7 +86,10 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with build_worker(client, pool, adapters_from(settings, pool)):
+        worker = build_worker(
+            client, pool, adapters_from(settings, pool), cache_size=settings.worker_cache_size
+        )
+        async with worker:
             log.info("worker started", task_queue=TASK_QUEUE, address=settings.temporal_address)
             await stop.wait()
             log.info("worker stopping: letting running tasks finish")

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     rems_provider: Literal["outbox", "portal"] = Field("outbox", alias="TRDFLOW_REMS_PROVIDER")
     rems_portal_url: str | None = Field(None, alias="REMS_PORTAL_URL")
     rems_portal_token: SecretStr | None = Field(None, alias="REMS_PORTAL_TOKEN")
+    worker_cache_size: int = Field(1000, ge=0, alias="TRDFLOW_WORKER_CACHE_SIZE")
+    """Workflows the worker keeps cached (1000 is the SDK's default); the fault run sets it
+    tiny, so that most tasks replay their history first, as after a crash."""
     pager_provider: Literal["outbox", "pagerduty"] = Field("outbox", alias="TRDFLOW_PAGER_PROVIDER")
     pagerduty_events_base: str = Field(
         "https://events.pagerduty.com", alias="PAGERDUTY_EVENTS_BASE"
