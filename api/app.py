@@ -10,10 +10,9 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import console
+from api import console, health
 from api.context import ApiContext
 from api.errors import install_error_handlers
-from api.models import Health
 from api.routes import courses, pager, sessions, sms
 from api.tokens import load_tokens
 from store.db import create_pool
@@ -32,7 +31,13 @@ Esketamine treatment courses as durable Temporal workflows: the HTTP face of the
   `service` (clinic systems, device gateways) or `staff` (people, whose every action is audited).
 * **Errors**: 401 no or bad token, 403 wrong role, 404 unknown course or session, 409 refused by
   the workflow in its current state (the reason is in `detail`), 422 invalid input (nothing is
-  written; the answer names fields, never their values).
+  written; the answer names fields, never their values), 503 PostgreSQL or Temporal is
+  unavailable (JSON, `detail` names the part; `Retry-After` gives the seconds to wait).
+* **Retries**: an action sent with an `Idempotency-Key` header is done once however often it
+  is sent, and a retry of one that took effect answers with its first result (not a 409). A
+  staff action is audited before and after; without the header, the same request again retries
+  an attempt whose outcome was not recorded, and is a new action once it was.
+* **Readiness**: `GET /readyz` checks PostgreSQL and Temporal and names the part that is down.
 * Sessions are numbered from 1 within their course; their workflows are
   `course-<course_id>-session-<n>`.
 """
@@ -45,14 +50,9 @@ def create_app(settings: Settings, client: Client, pool: asyncpg.Pool) -> FastAP
         settings=settings, client=client, pool=pool, tokens=load_tokens(settings)
     )
     install_error_handlers(app)
-    for router in (courses.router, sessions.router, sms.router, pager.router):
+    for router in (health.router, courses.router, sessions.router, sms.router, pager.router):
         app.include_router(router)
     console.install(app, context)
-
-    @app.get("/healthz", tags=["health"], summary="Liveness", description="Always ok.")
-    async def healthz() -> Health:
-        return Health()
-
     return app
 
 

@@ -7,6 +7,7 @@ answers nor the logs repeat what the caller sent, only where and why it was refu
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any, TypeVar
 
 import structlog
@@ -16,9 +17,33 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from store.db import UNREACHABLE, unreachable
+
 M = TypeVar("M", bound=BaseModel)
 
 log = structlog.get_logger(__name__)
+
+RETRY_AFTER_S = 5
+"""What an outage's 503 tells callers to wait (`Retry-After`) before they try again."""
+
+TEMPORAL_OUTAGES = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+)
+"""Temporal could not be reached or did not answer in time (or sheds load): retry later."""
+
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again (for an outage).",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+class Part(StrEnum):
+    """The backing services a request may need."""
+
+    POSTGRES = "postgres"
+    TEMPORAL = "temporal"
 
 
 class ErrorDetail(BaseModel):
@@ -65,7 +90,11 @@ _MEANINGS = {
     404: "No such course or session workflow.",
     409: "Refused in the workflow's current state; `detail` gives the reason.",
     422: "Invalid input: nothing was written. Each problem names its field.",
-    503: "A backing service (Temporal, the database, a webhook secret) is not available.",
+    503: (
+        "A backing service is not available: for an outage of PostgreSQL or Temporal, `detail` "
+        "names it and `Retry-After` gives the seconds to wait; a webhook whose secret is not "
+        "set answers 503 too."
+    ),
     504: "The workflow did not answer in time: is a worker running?",
 }
 
@@ -76,9 +105,20 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         code: {
             "model": ValidationProblem if code == 422 else ErrorDetail,
             "description": _MEANINGS[code],
+            **({"headers": RETRY_AFTER_HEADER} if code == 503 else {}),
         }
         for code in codes
     }
+
+
+def unavailable(part: Part) -> JSONResponse:
+    """The answer to a request that needed `part` while it was down."""
+    detail = f"{part} is unavailable: try again in {RETRY_AFTER_S} s"
+    return _answer(503, ErrorDetail(detail=detail), headers=retry_after())
+
+
+def retry_after() -> dict[str, str]:
+    return {"Retry-After": str(RETRY_AFTER_S)}
 
 
 def build(model: type[M], fields: Mapping[str, object]) -> M:
@@ -121,10 +161,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RPCError)
     async def _temporal_failed(_: Request, err: RPCError) -> JSONResponse:
+        if err.status in TEMPORAL_OUTAGES:
+            log.error("temporal_unavailable", status=err.status.name)
+            return unavailable(Part.TEMPORAL)
         log.error("temporal_request_failed", status=err.status.name)
-        code = 503 if err.status is RPCStatusCode.UNAVAILABLE else 502
-        return _answer(code, ErrorDetail(detail=f"Temporal refused the request: {err.status.name}"))
+        return _answer(502, ErrorDetail(detail=f"Temporal refused the request: {err.status.name}"))
+
+    async def _database_unreachable(_: Request, err: Exception) -> JSONResponse:
+        if not unreachable(err):
+            raise err  # a fault, not an outage: the server's 500
+        # The type only: a driver's message may quote the statement's values.
+        log.error("postgres_unavailable", error=type(err).__name__)
+        return unavailable(Part.POSTGRES)
+
+    # In the API only the database driver raises these (Temporal's client raises RPCError).
+    for error_class in UNREACHABLE:
+        app.add_exception_handler(error_class, _database_unreachable)
 
 
-def _answer(code: int, body: BaseModel) -> JSONResponse:
-    return JSONResponse(body.model_dump(mode="json"), status_code=code)
+def _answer(code: int, body: BaseModel, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body.model_dump(mode="json"), status_code=code, headers=headers)

@@ -30,12 +30,21 @@ ANSWER_TIMEOUT = timedelta(seconds=30)
 
 
 async def send_update(
-    client: Client, workflow_id: str, update: UpdateMethodMultiParam[[Any, M], R], message: M
+    client: Client,
+    workflow_id: str,
+    update: UpdateMethodMultiParam[[Any, M], R],
+    message: M,
+    *,
+    update_id: str | None = None,
 ) -> R:
-    """Send an Update and wait for its answer; a validator's refusal becomes a 409."""
+    """Send an Update and wait for its answer; a validator's refusal becomes a 409.
+
+    An Update sent again with the `update_id` of one the workflow accepted is not applied again:
+    Temporal answers with the first one's result, even once the workflow has ended.
+    """
     handle = client.get_workflow_handle(workflow_id)
     async with _talking_to(client, workflow_id), asyncio.timeout(ANSWER_TIMEOUT.total_seconds()):
-        return await handle.execute_update(update, message)
+        return await handle.execute_update(update, message, id=update_id)
 
 
 async def send_signal(

@@ -18,10 +18,10 @@ class StoredReading:
 
 
 async def insert_reading(
-    pool: asyncpg.Pool, course_id: str, session: int, signs: VitalSigns, source: str
+    db: Executor, course_id: str, session: int, signs: VitalSigns, source: str
 ) -> int:
     """Store a reading; returns its id. `source` names the sender (tablet, gateway, actor)."""
-    reading_id: int = await pool.fetchval(
+    reading_id: int = await db.fetchval(
         """
         INSERT INTO readings (course_id, session, taken_at, source, signs)
         VALUES ($1, $2, $3, $4, $5)

@@ -22,6 +22,7 @@ from cli.simulation import demo_course
 from domain.contract import course_workflow_id
 from domain.session import SessionState, Stage, TransportConfirmedVia
 from tests.courses import new_course_id
+from tests.audit_rows import attempts
 from tests.http_api import TWILIO_AUTH_TOKEN, api_client, api_settings
 from tests.sessions import (
     DOCTOR,
@@ -78,10 +79,11 @@ async def row_counts(pool: asyncpg.Pool) -> dict[str, int]:
 
 
 async def audit_trail(pool: asyncpg.Pool, course_id: str) -> list[tuple[str, str]]:
-    """The people's actions on a course (the escalation workflow's own steps left out)."""
+    """The people's actions done on a course (the escalation workflow's own steps left out, and
+    so are the intents and refusals of actions sent to a workflow)."""
     rows = await pool.fetch(
         "SELECT actor, action FROM audit_log WHERE course_id = $1 AND actor <> 'system'"
-        " ORDER BY id",
+        " AND stage = 'done' ORDER BY id",
         course_id,
     )
     return [(row["actor"], row["action"]) for row in rows]
@@ -121,6 +123,7 @@ async def test_openapi_documents_every_endpoint(api: httpx.AsyncClient) -> None:
     session = "/v1/courses/{course_id}/sessions/{n}"
     assert set(operations) == {
         ("GET", "/healthz"),
+        ("GET", "/readyz"),
         ("POST", "/v1/courses"),
         ("GET", "/v1/courses/{course_id}"),
         ("POST", "/v1/courses/{course_id}/scores"),
@@ -139,7 +142,11 @@ async def test_openapi_documents_every_endpoint(api: httpx.AsyncClient) -> None:
         assert operation["summary"] and operation["description"], (method, route)
         if route.startswith("/v1/courses"):
             assert operation["security"] == [{"HTTPBearer": []}], (method, route)
-            assert {"401", "403", "422"} <= set(operation["responses"]), (method, route)
+            assert {"401", "403", "422", "503"} <= set(operation["responses"]), (method, route)
+            assert "Retry-After" in operation["responses"]["503"]["headers"], (method, route)
+        if method == "POST" and route.startswith(session) and route != f"{session}/vitals":
+            headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
+            assert headers == ["idempotency-key"], (method, route)
     models = set(schema["components"]["schemas"])
     assert {"CourseStart", "CourseStatus", "VitalSigns", "Score", "SessionState"} <= models
     assert {"AdministrationRequest", "HoldDecisionRequest", "TransportArrangement"} <= models
@@ -344,6 +351,8 @@ async def test_an_update_refused_by_the_session_is_409_with_its_reason(
     assert response.status_code == 409
     assert response.json() == {"detail": "the session is scheduled, not ready_to_dose"}
     assert await audit_trail(db_pool, course_id) == []
+    refused = [("session.dose_recorded", 1, "intent"), ("session.dose_recorded", 1, "refused")]
+    assert await attempts(db_pool, course_id) == refused
 
 
 async def test_a_missed_session_is_reported_audited_and_then_over(
@@ -371,6 +380,8 @@ async def test_a_missed_session_is_reported_audited_and_then_over(
     assert (late.status_code, late.json()) == (409, ended)
     assert await row_counts(db_pool) == before
     assert await audit_trail(db_pool, course_id) == [("nurse-test", "session.outcome_reported")]
+    done = [("session.outcome_reported", 1, "intent"), ("session.outcome_reported", 1, "done")]
+    assert await attempts(db_pool, course_id) == done
 
 
 async def test_a_whole_session_through_the_api(

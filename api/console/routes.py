@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response, 
 from fastapi.responses import RedirectResponse, StreamingResponse
 from pydantic import BaseModel
 
+from api.actions import Action, send_action
 from api.audit import audited
 from api.console.access import (
     Acting,
@@ -34,7 +35,6 @@ from api.console.pages import asset, console_page, sign_in_page
 from api.console.sessions import ConsoleSession
 from api.context import ApiContext, Ctx
 from api.errors import WorkflowNotFoundError, build
-from api.messaging import send_update
 from domain.escalation import AckChannel, Acknowledge, Resolve
 from store import escalations
 from workflows.escalation import Escalation
@@ -73,7 +73,7 @@ async def sign_in(
         log.warning("console_sign_in_refused", reason="not staff", actor=identity.actor)
         return sign_in_page("Only staff may sign in to the console.", status.HTTP_403_FORBIDDEN)
     session, cookie = console.signer.issue(identity.actor, time.time())
-    await audited(ctx, session.identity, "console.signed_in", None)
+    await audited(ctx.pool, session.identity, "console.signed_in", None)
     response = RedirectResponse(router.prefix, status.HTTP_303_SEE_OTHER)
     set_cookie(response, cookie, ctx, request)
     return response
@@ -89,7 +89,7 @@ async def sign_out(
 ) -> Response:
     # A form post (works without the script), so the token comes as a field.
     require_csrf(console, session, csrf)
-    await audited(ctx, session.identity, "console.signed_out", None)
+    await audited(ctx.pool, session.identity, "console.signed_out", None)
     response = RedirectResponse(router.prefix, status.HTTP_303_SEE_OTHER)
     clear_cookie(response, ctx, request)
     return response
@@ -134,31 +134,41 @@ async def _stream(
 
 
 @router.post("/escalations/{escalation_id}/acknowledge", dependencies=[Depends(same_origin)])
-async def acknowledge(escalation_id: str, session: Acting, ctx: Ctx) -> Snapshot:
+async def acknowledge(
+    escalation_id: str, session: Acting, ctx: Ctx, request: Action
+) -> Snapshot:
     row = await _escalation(ctx, escalation_id)
     message = Acknowledge(by=session.actor, via=AckChannel.CONSOLE)
-    await send_update(ctx.client, escalation_id, Escalation.acknowledge, message)
-    await audited(
+    await send_action(
         ctx,
         session.identity,
-        "escalation.acknowledged_on_console",
-        row.course_id,
+        request,
+        escalation_id,
+        Escalation.acknowledge,
+        message,
+        action="escalation.acknowledged_on_console",
+        course_id=row.course_id,
         escalation_id=escalation_id,
     )
     return await snapshot(ctx.pool)
 
 
 @router.post("/escalations/{escalation_id}/resolve", dependencies=[Depends(same_origin)])
-async def resolve(escalation_id: str, body: ResolveRequest, session: Acting, ctx: Ctx) -> Snapshot:
+async def resolve(
+    escalation_id: str, body: ResolveRequest, session: Acting, ctx: Ctx, request: Action
+) -> Snapshot:
     row = await _escalation(ctx, escalation_id)
     message = build(Resolve, {"by": session.actor, "note": body.note})
-    await send_update(ctx.client, escalation_id, Escalation.resolve, message)
     # The note is free text (it may name the patient): it stays with the escalation.
-    await audited(
+    await send_action(
         ctx,
         session.identity,
-        "escalation.resolved_on_console",
-        row.course_id,
+        request,
+        escalation_id,
+        Escalation.resolve,
+        message,
+        action="escalation.resolved_on_console",
+        course_id=row.course_id,
         escalation_id=escalation_id,
     )
     return await snapshot(ctx.pool)

@@ -6,11 +6,11 @@ import structlog
 from fastapi import APIRouter, Response, status
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.audit import audited
+from api.actions import Action, send_action
 from api.auth import Service, ServiceOrStaff
 from api.context import Ctx
 from api.errors import WorkflowRejectedError, build, invalid, responses
-from api.messaging import query, send_update
+from api.messaging import query
 from api.models import CourseCreated, CourseId
 from domain.contract import course_workflow_id
 from domain.course import CourseStart, CourseStatus, ScoreReport
@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1/courses", tags=["courses"])
         "assessment. A course id is started only once, even after its course has ended. "
         "The patient's contact details travel encrypted and are never logged."
     ),
-    responses=responses(401, 403, 409, 422),
+    responses=responses(401, 403, 409, 422, 503),
 )
 async def start(body: CourseStart, ctx: Ctx, who: Service, response: Response) -> CourseCreated:
     if body.carried_state is not None:
@@ -61,7 +61,7 @@ async def start(body: CourseStart, ctx: Ctx, who: Service, response: Response) -
         "The `status` query of `TreatmentCourse`: the phase, the sessions done, the next "
         "session's time, the latest scores and the open escalations."
     ),
-    responses=responses(401, 403, 404, 422),
+    responses=responses(401, 403, 404, 422, 503),
 )
 async def course_status(course_id: CourseId, ctx: Ctx, _: ServiceOrStaff) -> CourseStatus:
     return await query(ctx.client, course_workflow_id(course_id), TreatmentCourse.status)
@@ -73,14 +73,23 @@ async def course_status(course_id: CourseId, ctx: Ctx, _: ServiceOrStaff) -> Cou
     summary="Record a PHQ-9 or MADRS score",
     description=(
         "The `record_score` Update of `TreatmentCourse`, reported by the signed-in caller. "
-        "A PHQ-9 with item 9 above 0 raises same-day clinician follow-up."
+        "A PHQ-9 with item 9 above 0 raises same-day clinician follow-up. A staff member's "
+        "score is audited before and after; a retry is recorded once."
     ),
-    responses=responses(401, 403, 404, 409, 422, 504),
+    responses=responses(401, 403, 404, 409, 422, 503, 504),
 )
-async def record_score(course_id: CourseId, body: Score, ctx: Ctx, who: ServiceOrStaff) -> None:
-    workflow_id = course_workflow_id(course_id)
+async def record_score(
+    course_id: CourseId, body: Score, ctx: Ctx, who: ServiceOrStaff, request: Action
+) -> None:
     report = build(ScoreReport, {"score": body, "reported_by": who.actor})
-    await send_update(ctx.client, workflow_id, TreatmentCourse.record_score, report)
-    await audited(
-        ctx, who, "course.score_recorded", course_id, workflow_id=workflow_id, scale=body.scale
+    await send_action(
+        ctx,
+        who,
+        request,
+        course_workflow_id(course_id),
+        TreatmentCourse.record_score,
+        report,
+        action="course.score_recorded",
+        course_id=course_id,
+        scale=body.scale,
     )

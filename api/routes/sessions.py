@@ -1,7 +1,8 @@
 """A dosing session in the room: vitals from devices and staff, and the staff's actions.
 
 Each staff action is an Update on `DosingSession` (`course-<course_id>-session-<n>`), built
-from the body plus the signed-in actor, answered with the session's state and audited.
+from the body plus the signed-in actor, answered with the session's state and audited: its
+intent before the Update is sent and its outcome after (`api.actions`), so a retry finds it.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel
 from temporalio.workflow import UpdateMethodMultiParam
 
+from api.actions import Action, ActionRequest, send_action
 from api.audit import audited
 from api.auth import ServiceOrStaff, Staff
 from api.context import ApiContext, Ctx
 from api.errors import responses
-from api.messaging import require_running, send_signal, send_update
+from api.messaging import require_running, send_signal
 from api.models import (
     AdministrationRequest,
     CourseId,
@@ -49,7 +51,7 @@ R = TypeVar("R")
 
 router = APIRouter(prefix="/v1/courses/{course_id}/sessions/{n}", tags=["sessions"])
 
-STAFF_ACTION = responses(401, 403, 404, 409, 422, 504)
+STAFF_ACTION = responses(401, 403, 404, 409, 422, 503, 504)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class InRoom:
 
     ctx: ApiContext
     who: ApiIdentity
+    request: ActionRequest
     course_id: str
     n: int
 
@@ -72,17 +75,26 @@ class InRoom:
         action: str,
         **details: object,
     ) -> R:
-        """The path of every staff action: the Update, then its audit entry."""
-        result = await send_update(self.ctx.client, self.workflow_id, update, message)
-        await self.audit(action, workflow_id=self.workflow_id, **details)
-        return result
+        """The path of every staff action: its audit intent, the Update, its audit outcome."""
+        await require_running(self.ctx.client, self.workflow_id)
+        return await send_action(
+            self.ctx,
+            self.who,
+            self.request,
+            self.workflow_id,
+            update,
+            message,
+            action=action,
+            course_id=self.course_id,
+            session=self.n,
+            **details,
+        )
 
-    async def audit(self, action: str, **details: object) -> None:
-        await audited(self.ctx, self.who, action, self.course_id, session=self.n, **details)
 
-
-def _in_room(course_id: CourseId, n: SessionNumber, ctx: Ctx, who: Staff) -> InRoom:
-    return InRoom(ctx, who, course_id, n)
+def _in_room(
+    course_id: CourseId, n: SessionNumber, ctx: Ctx, who: Staff, request: Action
+) -> InRoom:
+    return InRoom(ctx, who, request, course_id, n)
 
 
 Room = Annotated[InRoom, Depends(_in_room)]
@@ -99,7 +111,7 @@ Room = Annotated[InRoom, Depends(_in_room)]
         "and classifies it against the protocol. A session that does not exist gets a 404 "
         "and one that has ended a 409; nothing is stored for either."
     ),
-    responses=responses(401, 403, 404, 409, 422),
+    responses=responses(401, 403, 404, 409, 422, 503),
 )
 async def submit_vitals(
     course_id: CourseId, n: SessionNumber, body: VitalSigns, ctx: Ctx, who: ServiceOrStaff
@@ -109,10 +121,14 @@ async def submit_vitals(
     # signal fails: the workflow reads the reading back from Postgres as soon as it is
     # signalled, so the row must be committed by then.
     await require_running(ctx.client, workflow_id)
-    reading_id = await insert_reading(ctx.pool, course_id, n, body, source=who.actor)
+    # The reading and its audit row in one transaction; the signal once both are committed.
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        reading_id = await insert_reading(conn, course_id, n, body, source=who.actor)
+        await audited(
+            conn, who, "session.vitals_recorded", course_id, session=n, reading_id=reading_id
+        )
     arrived = ReadingArrived(reading_id=reading_id, taken_at=body.taken_at)
     await send_signal(ctx.client, workflow_id, DosingSession.reading_arrived, arrived)
-    await audited(ctx, who, "session.vitals_recorded", course_id, session=n, reading_id=reading_id)
     return ReadingAccepted(reading_id=reading_id, workflow_id=workflow_id)
 
 
@@ -136,24 +152,26 @@ async def check_in(room: Room) -> SessionState:
         "next day). The driver is asked by SMS to confirm by replying YES. Arranging again "
         "replaces the driver."
     ),
-    responses=responses(401, 403, 404, 422),
+    responses=responses(401, 403, 404, 422, 503),
 )
-async def arrange_ride(room: Room, body: TransportArrangement) -> None:
+async def arrange_ride(
+    course_id: CourseId, n: SessionNumber, body: TransportArrangement, ctx: Ctx, who: Staff
+) -> None:
     try:
-        await arrange_transport(
-            room.ctx.pool,
-            room.course_id,
-            room.n,
-            driver_name=body.driver_name,
-            driver_phone=body.driver_phone,
-            arranged_by=room.who.actor,
-        )
+        # The ride and its audit row in one transaction: one is never written without the other.
+        async with ctx.pool.acquire() as conn, conn.transaction():
+            await arrange_transport(
+                conn,
+                course_id,
+                n,
+                driver_name=body.driver_name,
+                driver_phone=body.driver_phone,
+                arranged_by=who.actor,
+            )
+            await audited(conn, who, "session.transport_arranged", course_id, session=n)
     except asyncpg.ForeignKeyViolationError:
         # Rides hang off the course's record, which the course writes when it starts.
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"course {room.course_id} not found"
-        ) from None
-    await room.audit("session.transport_arranged")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"course {course_id} not found") from None
 
 
 @router.post(
