@@ -28,14 +28,14 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.testing import WorkflowEnvironment
 
+from cli.localstack import child_workflow_ids, new_course_id, play, run_histories, simulation
 from cli.room import ClinicApi
 from cli.simulation import PERSONAS, demo_course
 from domain.contract import course_workflow_id
 from domain.course import CourseStart
 from domain.protocol import Protocol
-from tests.courses import child_workflow_ids, new_course_id, play, run_histories
-from tests.sandbox import simulation
 from worker.logs import configure_logging
+from worker.settings import Settings
 
 ONE_YEAR_OVERRIDES = {"phases": {"maintenance_weeks": 48}}
 ONE_YEAR, BASELINE = "responder", "non_responder"
@@ -81,7 +81,8 @@ async def measure(repeats: int) -> list[tuple[Played, Played]]:
     """(baseline, one-year) per repeat."""
     results = []
     with tempfile.TemporaryDirectory() as work:
-        async with simulation(Path(work)) as (env, clinic):
+        settings = Settings(state_dir=Path(work) / "state")  # a fresh dev key and tokens
+        async with simulation(Path(work), settings) as (env, clinic):
             # Warm-up: imports, first tasks.
             await simulate(env, clinic, baseline_course(), BASELINE)
             for _ in range(repeats):

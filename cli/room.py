@@ -1,33 +1,95 @@
 """The simulated clinic in the room: staff and devices playing a dosing session through the
-HTTP API, as the nurse's tablet and the BP-monitor gateway would."""
+HTTP API, as the nurse's tablet and the BP-monitor gateway would.
+
+It behaves like a real client: it reads the session's state and does what that state calls
+for; when the API refuses (the session moved on, or has not started yet) it reads the state
+again and carries on, and it gives up with a one-line reason only once nothing has moved for
+its patience.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
+from api.tokens import read_or_create_dev_tokens
 from domain.clock import CourseClock
 from domain.session import SessionState, SessionSummary, Stage
+from worker.settings import Settings
 from workflows.session import DosingSession
 
 Now = Callable[[], Awaitable[datetime]]
 Advance = Callable[[timedelta], Awaitable[None]]
 
+NURSE = "nurse-demo"
+"""The clinic's nurse: a staff actor of the local stack's dev tokens."""
 DRIVER = {"driver_name": "Sam Driver", "driver_phone": "+15550100777"}
 LOT = "SIM-LOT-1"
 POLLS = 500
 POLL_SECONDS = 0.02
-IN_FLIGHT = (
-    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
-)
+PATIENCE = timedelta(seconds=60)
+"""How long a player keeps re-reading after refusals before it gives up (real time)."""
+RETRY_AFTER = timedelta(seconds=0.25)
+"""The least a player waits before it tries a refused step again."""
+RETRYABLE = frozenset({404, 409, 503, 504})
+"""Not there yet, refused in the current state, or not answered in time: read again."""
+ENDED = (Stage.DISCHARGED, Stage.NOT_DOSED, Stage.CLOSED)
+
+PRE_DOSE = {"systolic": 128, "diastolic": 82, "heart_rate": 76, "spo2": 98}
+AT_40_MINUTES = {**PRE_DOSE, "systolic": 134, "diastolic": 84, "spo2": 97, "moaas": 4, "cadss": 8}
+DESATURATED = {**AT_40_MINUTES, "heart_rate": 92, "spo2": 85}
+"""SpO2 below 90%: critical, so it pages the on-call nurse."""
+RECOVERED = {**AT_40_MINUTES, "spo2": 96}
+STABLE = {**PRE_DOSE, "systolic": 126, "diastolic": 80, "heart_rate": 74, "moaas": 5, "cadss": 0}
+RESOLUTION = "SpO2 back to 96% after stimulation and oxygen; stable, monitoring completed"
+BP_CHECK_MINUTES = 40
+LAST_READING_MINUTES = 125
+"""Two hours of monitoring and a few minutes for the last set of vitals. Not the two hours to
+the instant: that is when the session's own timer fires, and a reading arriving at that very
+moment is a race the time-skipping test server mishandles."""
+RECHECK_MINUTES = 15
+
+
+def token_of(settings: Settings, actor: str) -> str:
+    """The API token that signs `actor` in: from TRDFLOW_API_TOKENS, or else from the local
+    stack's dev token file."""
+    tokens = (
+        {token.get_secret_value(): who for token, who in settings.api_tokens.items()}
+        if settings.api_tokens is not None
+        else read_or_create_dev_tokens(settings.api_token_file)
+    )
+    for token, who in tokens.items():
+        if who.actor == actor:
+            return token
+    raise LookupError(f"no API token signs in {actor}")
+
+
+def bearer(settings: Settings, actor: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_of(settings, actor)}"}
+
+
+class ApiRefusal(RuntimeError):
+    """The API refused a request: its status code and `detail`."""
+
+    def __init__(self, method: str, path: str, status: int, detail: str) -> None:
+        super().__init__(f"{method} {path}: {status} {detail}")
+        self.status = status
+        self.detail = detail
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in RETRYABLE
+
+
+class Stalled(RuntimeError):
+    """A player waited longer than its patience for something to change; says why in a line."""
 
 
 class ClinicApi:
@@ -39,79 +101,191 @@ class ClinicApi:
     async def send(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = await self._http.request(method, path, json=body or {})
         if response.is_error:
-            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
+            raise ApiRefusal(method, path, response.status_code, _detail(response))
         return response.json() if response.content else None
 
 
-async def quiet(client: Client, workflow_id: str) -> None:
-    """Wait until a workflow has no task in flight.
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = None
+    return str(detail) if detail is not None else response.text
 
-    The time-skipping test server loses a query that it buffers behind a task which ends the
-    run, so the simulated clinic asks only when the workflow is idle.
-    """
-    for _ in range(POLLS):
-        last = None
-        async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
-            last = event.event_type
-        if last not in IN_FLIGHT:
-            return
-        await asyncio.sleep(POLL_SECONDS)
+
+class Patience:
+    """A player's bounded wait: each refusal or not-yet pauses, and once they have gone on for
+    longer than `limit` of real time without progress, the player gives up."""
+
+    def __init__(self, what: str, advance: Advance, limit: timedelta = PATIENCE) -> None:
+        self._what = what
+        self._advance = advance
+        self._limit = limit
+        self._since: float | None = None
+
+    def progressed(self) -> None:
+        self._since = None
+
+    async def pause(self, why: str, at_least: timedelta = RETRY_AFTER) -> None:
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+        elif now - self._since > self._limit.total_seconds():
+            raise Stalled(f"{self._what}: gave up after {self._limit.seconds} s: {why}")
+        await self._advance(max(at_least, RETRY_AFTER))
+
+
+class OnCall(Protocol):
+    """Whoever answers a page: acknowledges the escalation a session raised, and resolves it."""
+
+    async def acknowledge(self, course_id: str, session: int, condition: str) -> str:
+        """Once the page is out, acknowledge it; returns the escalation's id."""
+
+    async def resolve(self, escalation_id: str, note: str) -> None: ...
+
+
+@dataclass
+class _Visit:
+    """One session as the room player works through it: what it has sent so far."""
+
+    course_id: str
+    session: SessionSummary
+    clock: CourseClock
+    dose_mg: int
+    desaturates: bool
+    pre_dose_sent: bool = False
+    forty_minutes_sent: bool = False
+
+    @property
+    def path(self) -> str:
+        return f"/v1/courses/{self.course_id}/sessions/{self.session.number}"
+
+    def room_time(self, minutes: int) -> timedelta:
+        """Minutes in the room as real time on this course's clock (the session compresses
+        them no more than `RESPONSE_SCALE_FLOOR`, so staff can keep up on a demo clock)."""
+        return self.clock.response_duration(timedelta(minutes=minutes))
 
 
 class RoomPlayer:
     """One dosing session from arranging the ride to discharge."""
 
-    def __init__(self, api: ClinicApi, client: Client, *, now: Now, advance: Advance) -> None:
+    def __init__(
+        self,
+        api: ClinicApi,
+        client: Client,
+        *,
+        now: Now,
+        advance: Advance,
+        on_call: OnCall | None = None,
+        patience: timedelta = PATIENCE,
+    ) -> None:
         self._api = api
         self._client = client
         self._now = now
         self._advance = advance
+        self._on_call = on_call
+        self._patience = patience
 
     async def arrange_ride(self, course_id: str, session: SessionSummary) -> None:
-        path = self._path(course_id, session)
+        path = f"/v1/courses/{course_id}/sessions/{session.number}"
         await self._api.send("PUT", f"{path}/transport", DRIVER)
         await self._api.send("POST", f"{path}/transport/confirm")
 
     async def attend(
-        self, course_id: str, session: SessionSummary, clock: CourseClock, dose_mg: int
-    ) -> None:
-        path = self._path(course_id, session)
-        await self._api.send("POST", f"{path}/check-in")
-        await self.vitals(course_id, session, systolic=128, diastolic=82, heart_rate=76, spo2=98)
-        await self.until_stage(session, {Stage.READY_TO_DOSE})
-        first_device = await self._now()
-        await self._api.send(
-            "POST",
-            f"{path}/administration",
-            {
-                "dose_mg": dose_mg,
-                "devices": dose_mg // 28,
-                "lot": LOT,
-                "first_device_at": first_device.isoformat(),
-            },
-        )
-        await self.until_stage(session, {Stage.MONITORING})
-        await self._advance(clock.real_duration(timedelta(minutes=40)))
-        await self.vitals(
-            course_id, session, systolic=134, diastolic=84, heart_rate=80, spo2=97, moaas=4, cadss=8
-        )
-        await self._advance(clock.real_duration(timedelta(minutes=80)))
-        await self.vitals(
-            course_id, session, systolic=126, diastolic=80, heart_rate=74, spo2=98, moaas=5, cadss=0
-        )
-        await self.until_checked(session)
-        await self._api.send("POST", f"{path}/discharge")
+        self,
+        course_id: str,
+        session: SessionSummary,
+        clock: CourseClock,
+        dose_mg: int,
+        *,
+        desaturates: bool = False,
+    ) -> SessionSummary:
+        """Play the session from wherever it stands until it has ended; returns its summary.
+        A session that `desaturates` has a critical SpO2 at 40 minutes, which pages."""
+        visit = _Visit(course_id, session, clock, dose_mg, desaturates)
+        patience = Patience(f"session {session.number} of {course_id}", self._advance)
+        while (state := await self.details(session)).stage not in ENDED:
+            try:
+                await self._next_step(visit, state)
+            except ApiRefusal as refusal:
+                if not refusal.retryable:
+                    raise
+                if not await self._running(session):
+                    break
+                await patience.pause(str(refusal), visit.room_time(RECHECK_MINUTES))
+            else:
+                patience.progressed()
         # The session files its REMS form, then ends; the course then moves on.
-        await self._client.get_workflow_handle(session.workflow_id).result()
+        handle = self._client.get_workflow_handle_for(DosingSession.run, session.workflow_id)
+        return await handle.result()
+
+    async def _next_step(self, visit: _Visit, state: SessionState) -> None:
+        stage = state.stage
+        if state.transport_confirmed_via is None and stage is not Stage.MONITORING:
+            await self.arrange_ride(visit.course_id, visit.session)
+        elif stage is Stage.SCHEDULED:
+            await self._api.send("POST", f"{visit.path}/check-in")
+        elif stage in (Stage.CHECKED_IN, Stage.PRE_DOSE_VITALS) and not visit.pre_dose_sent:
+            await self.vitals(visit.course_id, visit.session, **PRE_DOSE)
+            visit.pre_dose_sent = True
+        elif stage in (Stage.CHECKED_IN, Stage.PRE_DOSE_VITALS):
+            await self.until_stage(visit.session, {Stage.READY_TO_DOSE, Stage.HELD, *ENDED})
+        elif stage is Stage.READY_TO_DOSE:
+            await self._administer(visit)
+        elif stage is Stage.MONITORING:
+            await self._monitor(visit, state)
+        else:
+            raise Stalled(f"session {visit.session.number} of {visit.course_id} is {stage.value}")
+
+    async def _administer(self, visit: _Visit) -> None:
+        first_device = await self._now()
+        body = {
+            "dose_mg": visit.dose_mg,
+            "devices": visit.dose_mg // 28,
+            "lot": LOT,
+            "first_device_at": first_device.isoformat(),
+        }
+        await self._api.send("POST", f"{visit.path}/administration", body)
+        await self.until_stage(visit.session, {Stage.MONITORING, *ENDED})
+
+    async def _monitor(self, visit: _Visit, state: SessionState) -> None:
+        """The 40-minute reading, the last one after two hours, discharge. A refused discharge
+        takes a fresh reading before it is tried again."""
+        assert state.administration is not None
+        first_device = state.administration.first_device_at
+        if not visit.forty_minutes_sent:
+            await self._until(first_device + visit.room_time(BP_CHECK_MINUTES))
+            if visit.desaturates:
+                await self._desaturation(visit)
+            else:
+                await self.vitals(visit.course_id, visit.session, **AT_40_MINUTES)
+            visit.forty_minutes_sent = True
+        await self._until(first_device + visit.room_time(LAST_READING_MINUTES))
+        await self.vitals(visit.course_id, visit.session, **STABLE)
+        await self.until_checked(visit.session)
+        await self._api.send("POST", f"{visit.path}/discharge")
+        await self.until_stage(visit.session, ENDED)
+
+    async def _desaturation(self, visit: _Visit) -> None:
+        """SpO2 drops: the session pages; the on-call nurse acknowledges, the patient recovers
+        (a reading says so) and she resolves the escalation."""
+        if self._on_call is None:
+            raise Stalled(f"session {visit.session.number} of {visit.course_id}: nobody on call")
+        await self.vitals(visit.course_id, visit.session, **DESATURATED)
+        escalation = await self._on_call.acknowledge(
+            visit.course_id, visit.session.number, "spo2_low"
+        )
+        await self.vitals(visit.course_id, visit.session, **RECOVERED)
+        await self.until_checked(visit.session)
+        await self._on_call.resolve(escalation, RESOLUTION)
 
     async def vitals(self, course_id: str, session: SessionSummary, **signs: int) -> int:
         taken_at = (await self._now()).isoformat()
-        path = f"{self._path(course_id, session)}/vitals"
+        path = f"/v1/courses/{course_id}/sessions/{session.number}/vitals"
         answer = await self._api.send("POST", path, {"taken_at": taken_at, **signs})
         return int(answer["reading_id"])
 
     async def details(self, session: SessionSummary) -> SessionState:
-        await quiet(self._client, session.workflow_id)
         handle = self._client.get_workflow_handle_for(DosingSession.run, session.workflow_id)
         return await handle.query(DosingSession.details)
 
@@ -121,7 +295,7 @@ class RoomPlayer:
             if state.stage in stages:
                 return state
             await asyncio.sleep(POLL_SECONDS)
-        raise TimeoutError(f"session {session.number} never reached {stages}: {state.stage}")
+        raise Stalled(f"session {session.number} never reached {stages}: {state.stage}")
 
     async def until_checked(self, session: SessionSummary) -> SessionState:
         """Until the session has classified every reading sent so far."""
@@ -130,8 +304,13 @@ class RoomPlayer:
             if state.readings_checked == len(state.readings):
                 return state
             await asyncio.sleep(POLL_SECONDS)
-        raise TimeoutError(f"session {session.number} left readings unchecked")
+        raise Stalled(f"session {session.number} left readings unchecked")
 
-    @staticmethod
-    def _path(course_id: str, session: SessionSummary) -> str:
-        return f"/v1/courses/{course_id}/sessions/{session.number}"
+    async def _running(self, session: SessionSummary) -> bool:
+        described = await self._client.get_workflow_handle(session.workflow_id).describe()
+        return described.status is WorkflowExecutionStatus.RUNNING
+
+    async def _until(self, real_time: datetime) -> None:
+        delay = real_time - await self._now()
+        if delay > timedelta(0):
+            await self._advance(delay)

@@ -1,9 +1,11 @@
 """A simulated clinic that plays its part in a course: the demo's players and the tests' clinic.
 
 A player reads the course's `status` and does what the clinic would do next: record the
-assessment, report session outcomes with PHQ-9 scores, take the review and frequency decisions
-the rules suggest, and answer follow-up check-ins. Time is injected, so the same player runs on a
-real clock (the demo) or on the time-skipping test server (the tests).
+assessment, play each session in the room, report PHQ-9 scores, take the review and frequency
+decisions the rules suggest, and answer follow-up check-ins. Like a real client, it reads the
+status again whenever the course is not yet where it will be (a refusal, a session over but
+still shown), within a bounded patience. Time is injected, so the same player runs on a real
+clock (the demo) or on the time-skipping test server (the tests).
 """
 
 from __future__ import annotations
@@ -12,10 +14,27 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from enum import Enum
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import FailureError
+from temporalio.service import RPCError
 
-from cli.room import Advance, ClinicApi, Now, RoomPlayer, quiet
+from cli.room import (
+    PATIENCE,
+    Advance,
+    ApiRefusal,
+    ClinicApi,
+    Now,
+    OnCall,
+    Patience,
+    RoomPlayer,
+)
 from domain.contract import course_workflow_id
 from domain.course import (
     AssessmentReport,
@@ -29,8 +48,10 @@ from domain.course import (
     ReviewDecision,
 )
 from domain.eligibility import Assessment, BloodPressure
+from domain.escalation import CourseEscalation
 from domain.protocol import Protocol
 from domain.scales import Scale, Score
+from domain.session import SessionSummary
 from workflows.course import TreatmentCourse
 
 CLINICIAN = "dr-sim"
@@ -52,6 +73,8 @@ class Persona:
     check_in_phq9: Sequence[int]
     missed_sessions: frozenset[int] = field(default_factory=frozenset)
     dose_mg: int = 56
+    desaturates_at_session: int | None = None
+    """A session whose 40-minute reading has a critical SpO2: it pages the on-call nurse."""
 
     def phq9_after(self, session: int) -> int:
         return self.session_phq9[min(session, len(self.session_phq9)) - 1]
@@ -74,6 +97,12 @@ PERSONAS: dict[str, Persona] = {
         session_phq9=(*(18, 16, 14, 12, 10, 9, 9, 8), 8, 8, 8, 8, 8, 8, 12, 14, 15, 13, 11, 9, 8),
         check_in_phq9=(8, 9, 16),
         missed_sessions=frozenset({14, 15}),
+    ),
+    "desaturates": Persona(
+        baseline_phq9=23,
+        session_phq9=(22, 21, 21, 20, 19, 19, 18, 18),
+        check_in_phq9=(),
+        desaturates_at_session=2,
     ),
 }
 
@@ -106,6 +135,17 @@ def assessment_for(persona: Persona) -> AssessmentReport:
     )
 
 
+class Step(Enum):
+    """What a player's step did."""
+
+    TOLD = "told"
+    """Told the course something: it moves on asynchronously."""
+    WAITED = "waited"
+    """Let time pass, as the course waits on its own."""
+    NOT_YET = "not yet"
+    """Found the course not yet where it will be: read again."""
+
+
 class ClinicPlayer:
     """Clinicians decide through Temporal Updates; staff and devices work through the HTTP API."""
 
@@ -118,6 +158,8 @@ class ClinicPlayer:
         *,
         now: Now,
         advance: Advance,
+        on_call: OnCall | None = None,
+        patience: timedelta = PATIENCE,
     ) -> None:
         self._client = client
         self._api = api
@@ -128,18 +170,30 @@ class ClinicPlayer:
         self._persona = persona
         self._now = now
         self._advance = advance
-        self._room = RoomPlayer(api, client, now=now, advance=advance)
+        self._room = RoomPlayer(api, client, now=now, advance=advance, on_call=on_call)
+        self._patience = Patience(f"course {course_id}", advance, patience)
         self._rides_arranged: set[int] = set()
+        self._played: set[int] = set()
+        """Sessions the clinic has seen end: never played again, whatever a status says."""
         self.frequency_changes: list[FrequencyChange] = []
         self.relapse_decisions = 0
+        self.escalations: dict[str, CourseEscalation] = {}
+        """Every escalation of the course seen open in its status, by id."""
 
     async def play(self) -> CourseStatus:
         status = await self._status()
         while not status.phase.is_final:
-            if await self._step(status):
-                status = await self._settled(status)
-            else:
-                status = await self._status()
+            try:
+                step = await self._step(status)
+            except (ApiRefusal, WorkflowUpdateFailedError, RPCError) as err:
+                if isinstance(err, ApiRefusal) and not err.retryable:
+                    raise
+                # The course moved on, or is not there yet: read it again and carry on.
+                await self._patience.pause(_why(err))
+                step = Step.NOT_YET
+            if step is not Step.NOT_YET:
+                self._patience.progressed()
+            status = await self._settled(status) if step is Step.TOLD else await self._status()
         return status
 
     async def _settled(self, before: CourseStatus) -> CourseStatus:
@@ -153,12 +207,17 @@ class ClinicPlayer:
         return status
 
     async def _status(self) -> CourseStatus:
-        await quiet(self._client, self._course.id)
-        return await self._course.query(TreatmentCourse.status)
+        while True:
+            try:
+                status = await self._course.query(TreatmentCourse.status)
+            except (RPCError, WorkflowQueryFailedError) as err:
+                await self._patience.pause(f"status unreadable: {err}")
+                continue
+            self.escalations.update({e.escalation_id: e for e in status.open_escalations})
+            return status
 
-    async def _step(self, status: CourseStatus) -> bool:
-        """Do what the clinic does next: True if it told the course something, False if it
-        let time pass."""
+    async def _step(self, status: CourseStatus) -> Step:
+        """Do what the clinic does next."""
         if status.awaiting is Awaiting.ASSESSMENT:
             await self._course.execute_update(
                 TreatmentCourse.submit_assessment, assessment_for(self._persona)
@@ -185,8 +244,12 @@ class ClinicPlayer:
             )
             await self._course.execute_update(TreatmentCourse.change_frequency, change)
             self.frequency_changes.append(change)
-        elif status.awaiting is Awaiting.SESSION and status.current_session is not None:
-            return await self._attend_or_miss(status)
+        elif status.awaiting is Awaiting.SESSION:
+            if status.current_session is None:
+                # Scheduled, about to start: the status names a session once it exists.
+                await self._patience.pause("the session due has not started yet")
+                return Step.NOT_YET
+            return await self._attend_or_miss(status, status.current_session)
         elif status.awaiting is Awaiting.CHECK_IN:
             await self._check_in(status)
         elif status.awaiting is Awaiting.RELAPSE_DECISION:
@@ -200,25 +263,31 @@ class ClinicPlayer:
                 status.clock.to_protocol(await self._now()) + IDLE_STEP
             )
             await self._wait_until(status, target)
-            return False
-        return True
+            return Step.WAITED
+        return Step.TOLD
 
-    async def _attend_or_miss(self, status: CourseStatus) -> bool:
-        session = status.current_session
-        assert session is not None
+    async def _attend_or_miss(self, status: CourseStatus, session: SessionSummary) -> Step:
+        if session.number in self._played:
+            # Over, but the course has not taken that in yet.
+            await self._patience.pause(f"session {session.number} is over, still current")
+            return Step.NOT_YET
         if session.number in self._persona.missed_sessions:
             await self._wait_until(status, session.scheduled_at + IDLE_STEP * 3)
-            return False
+            return Step.WAITED
         if session.number not in self._rides_arranged:
             await self._room.arrange_ride(self._course_id, session)
             self._rides_arranged.add(session.number)
         if status.clock.to_protocol(await self._now()) < session.scheduled_at:
             await self._wait_until(status, session.scheduled_at)
-            return False
+            return Step.WAITED
         dose = self._persona.dose_mg if status.sessions_done else 56
-        await self._room.attend(self._course_id, session, status.clock, dose)
+        desaturates = session.number == self._persona.desaturates_at_session
+        await self._room.attend(
+            self._course_id, session, status.clock, dose, desaturates=desaturates
+        )
+        self._played.add(session.number)
         await self._report_phq9(self._persona.phq9_after(session.number))
-        return True
+        return Step.TOLD
 
     async def _report_phq9(self, total: int) -> None:
         await self._api.send(
@@ -237,7 +306,11 @@ class ClinicPlayer:
         await self._advance(max(delay, status.clock.real_duration(timedelta(minutes=1))))
 
 
-async def play_course(
-    client: Client, api: ClinicApi, course_id: str, persona: Persona, *, now: Now, advance: Advance
-) -> CourseStatus:
-    return await ClinicPlayer(client, api, course_id, persona, now=now, advance=advance).play()
+def _why(err: Exception) -> str:
+    if isinstance(err, WorkflowUpdateFailedError):
+        cause = err.cause
+        return f"refused: {cause.message if isinstance(cause, FailureError) else cause}"
+    if isinstance(err, RPCError):
+        return f"Temporal: {err.message} ({err.status.name})"
+    return str(err)
+

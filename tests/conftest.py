@@ -12,12 +12,13 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from cli.localstack import migrated_postgres, time_skipping_server
 from cli.room import ClinicApi
+from cli.standins import HttpProviders, http_providers
 from store.db import create_pool
 from tests.histories.keys import settings_with_test_key
 from tests.http_api import NURSE, api_client, api_settings
-from tests.providers import HttpProviders, SmtpServer, http_providers, smtp_server
-from tests.sandbox import migrated_postgres, time_skipping_server
+from tests.providers import SmtpServer, smtp_server
 from worker.converter import data_converter
 from worker.main import build_worker
 from worker.settings import Settings

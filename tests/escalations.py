@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from temporalio.client import Client, WorkflowHandle
 
+from cli.standins import PAGER_ROUTING_KEY
 from domain.contract import TASK_QUEUE
 from domain.escalation import (
     EscalationInput,
@@ -23,7 +24,6 @@ from domain.escalation import (
 )
 from store.escalations import PagerPage, pager_pages
 from store.oncall import Shift, add_shift
-from tests.providers import PAGER_ROUTING_KEY
 
 POLLS = 200
 

@@ -18,14 +18,14 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from cli.room import DRIVER, ClinicApi, RoomPlayer, quiet
+from cli.localstack import new_course_id, quiet
+from cli.room import DRIVER, ClinicApi, RoomPlayer
 from cli.simulation import PERSONAS, assessment_for, demo_course
 from domain.calendar import next_session_at
 from domain.contract import course_workflow_id
 from domain.course import CourseStart, CourseStatus, Discontinue
 from domain.protocol import Frequency
 from domain.session import SessionState, SessionSummary, Stage
-from tests.courses import new_course_id
 from tests.http_api import bearer
 from workflows.course import TreatmentCourse
 from workflows.session import DosingSession

@@ -17,12 +17,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from api import twilio
 from api.tokens import DEV_ACTORS, load_tokens, read_or_create_dev_tokens
+from cli.localstack import new_course_id
 from cli.room import ClinicApi
 from cli.simulation import demo_course
 from domain.contract import course_workflow_id
 from domain.session import SessionState, Stage, TransportConfirmedVia
 from tests.audit_rows import attempts
-from tests.courses import new_course_id
 from tests.http_api import TWILIO_AUTH_TOKEN, api_client, api_settings
 from tests.sessions import (
     DOCTOR,

@@ -18,11 +18,11 @@ from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from cli.localstack import quiet
 from cli.room import ClinicApi
 from domain.contract import course_workflow_id
 from domain.escalation import CourseEscalation, EscalationStatus, Severity
 from domain.session import Stage
-from tests.sandbox import quiet
 from tests.sessions import InRoom, course_status, discontinue, scheduled_session, skip_to_check_in
 from workflows.course import TreatmentCourse
 from workflows.session import DosingSession

@@ -18,13 +18,12 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.console.sessions import SessionSigner
-from cli.room import quiet
+from cli.localstack import quiet, served
 from domain.escalation import AckChannel, Acknowledge, EscalationStatus, Severity
 from domain.vitals import VitalSigns
 from tests.console_rows import course_with_reading, seed
 from tests.escalations import details, paged_escalation
 from tests.http_api import api_settings, token_of
-from tests.served import served
 from worker.settings import Settings
 
 CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')

@@ -23,12 +23,12 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from cli.room import ClinicApi, quiet
+from cli.localstack import quiet, served
+from cli.room import ClinicApi
 from domain.escalation import AckChannel, EscalationStatus, Severity
 from domain.vitals import VitalSigns
 from tests.console_rows import course_with_reading, seed
 from tests.http_api import api_settings, token_of
-from tests.served import served
 from tests.sessions import GATEWAY, scheduled_session, skip_to_check_in
 from worker.settings import Settings
 from workflows.escalation import Escalation

@@ -13,7 +13,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from cli.room import ClinicApi, quiet
+from cli.localstack import new_course_id, play, quiet, start
+from cli.room import ClinicApi
 from cli.simulation import PERSONAS, assessment_for, demo_course
 from domain.contract import course_workflow_id
 from domain.course import (
@@ -28,7 +29,7 @@ from domain.course import (
 from domain.protocol import Frequency, Protocol
 from domain.scales import Scale
 from domain.session import SessionOutcome
-from tests.courses import history_lengths, new_course_id, play, start
+from tests.courses import history_lengths
 from workflows.course import TreatmentCourse
 
 pytestmark = pytest.mark.usefixtures("worker")

@@ -15,6 +15,7 @@ from activities.adapters.factory import Adapters, adapters_from, local_adapters
 from activities.patients import PatientRegistry
 from activities.reminders import Reminders, reminder_key
 from activities.transport import TransportRequests
+from cli.standins import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM, HttpProviders
 from domain.notices import Channel
 from domain.records import (
     Delivery,
@@ -26,13 +27,7 @@ from domain.records import (
 )
 from store.transport import arrange_transport, confirm_transport_by_driver_phone
 from tests.activity_runs import CLINIC_TIMEZONE, PATIENT, phi_of, registration, run
-from tests.providers import (
-    TWILIO_ACCOUNT_SID,
-    TWILIO_AUTH_TOKEN,
-    TWILIO_FROM,
-    HttpProviders,
-    SmtpServer,
-)
+from tests.providers import SmtpServer
 from worker.settings import Settings
 
 SCHEDULED = datetime(2026, 3, 3, 14, 0, tzinfo=UTC)  # Tuesday 09:00 in New York

@@ -19,7 +19,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.alerts import Alerts
-from cli.room import quiet
+from cli.localstack import new_course_id, quiet, start
 from cli.simulation import PERSONAS, assessment_for, demo_course
 from domain.contract import OPEN_ESCALATIONS
 from domain.course import CourseStatus, Discontinue, ScoreReport
@@ -42,7 +42,6 @@ from domain.scales import Scale, Score
 from store import escalations, patients
 from store.oncall import Shift, add_shift
 from tests.activity_runs import registration, run
-from tests.courses import new_course_id, start
 from workflows.course import TreatmentCourse
 from workflows.escalation import Escalation
 

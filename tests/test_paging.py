@@ -17,6 +17,13 @@ from temporalio.exceptions import ApplicationError
 from activities.adapters.factory import Adapters, adapters_from, local_adapters
 from activities.adapters.ports import PagerAlert
 from activities.paging import EscalationRecords, Paging
+from cli.standins import (
+    PAGER_ROUTING_KEY,
+    TWILIO_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN,
+    TWILIO_FROM,
+    HttpProviders,
+)
 from domain.escalation import (
     EscalationRecord,
     EscalationStatus,
@@ -35,13 +42,6 @@ from store import escalations
 from store.escalations import NOTIFY_CHANNEL
 from store.oncall import OnCallEntry, Shift, add_shift, by_staff, on_call
 from tests.activity_runs import run
-from tests.providers import (
-    PAGER_ROUTING_KEY,
-    TWILIO_ACCOUNT_SID,
-    TWILIO_AUTH_TOKEN,
-    TWILIO_FROM,
-    HttpProviders,
-)
 from worker.settings import Settings
 
 NOW = datetime(2026, 3, 3, 15, 0, tzinfo=UTC)

@@ -25,11 +25,12 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from cli.localstack import new_course_id, play
 from cli.room import ClinicApi
 from cli.simulation import PERSONAS, demo_course
 from domain.contract import PATIENT_REF, TASK_QUEUE, course_workflow_id
 from domain.course import CourseStart, PatientContact
-from tests.courses import course_histories, new_course_id, play
+from tests.courses import course_histories
 from worker.client import start_course
 from worker.codec import ENCODING
 from worker.settings import Settings

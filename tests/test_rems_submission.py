@@ -16,6 +16,7 @@ from activities.dosing import SessionRecords
 from activities.patients import PatientRegistry
 from activities.rems import RemsForms
 from activities.vitals import VitalsChecks
+from cli.standins import PORTAL_PATH, PORTAL_TOKEN, HttpProviders
 from domain.protocol import VitalsLimits
 from domain.records import (
     DoseRecord,
@@ -30,7 +31,6 @@ from domain.session import Administration, ConcomitantMedication, Discharge
 from domain.vitals import VitalSigns
 from store.readings import insert_reading
 from tests.activity_runs import registration, run
-from tests.providers import PORTAL_PATH, PORTAL_TOKEN, HttpProviders
 from worker.settings import Settings
 
 FIRST_DEVICE = datetime(2026, 3, 3, 14, 10, tzinfo=UTC)

@@ -7,6 +7,8 @@ intent before the Update is sent and its outcome after (`api.actions`), so a ret
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -19,7 +21,7 @@ from api.actions import Action, ActionRequest, send_action
 from api.audit import audited
 from api.auth import ServiceOrStaff, Staff
 from api.context import ApiContext, Ctx
-from api.errors import responses
+from api.errors import WorkflowNotFoundError, WorkflowRejectedError, responses
 from api.messaging import require_running, send_signal
 from api.models import (
     AdministrationRequest,
@@ -31,7 +33,7 @@ from api.models import (
     SessionNumber,
     TransportArrangement,
 )
-from domain.contract import session_workflow_id
+from domain.contract import course_workflow_id, session_workflow_id
 from domain.session import (
     CheckIn,
     ReadingArrived,
@@ -52,6 +54,10 @@ R = TypeVar("R")
 router = APIRouter(prefix="/v1/courses/{course_id}/sessions/{n}", tags=["sessions"])
 
 STAFF_ACTION = responses(401, 403, 404, 409, 422, 503, 504)
+SESSION_START_WAIT_S = 2.0
+"""How long an action on a session the course has not started yet waits for it."""
+SESSION_START_POLL_S = 0.1
+NOT_STARTED_RETRY_AFTER_S = 1
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class InRoom:
         **details: object,
     ) -> R:
         """The path of every staff action: its audit intent, the Update, its audit outcome."""
-        await require_running(self.ctx.client, self.workflow_id)
+        await require_session(self.ctx, self.course_id, self.n)
         return await send_action(
             self.ctx,
             self.who,
@@ -100,6 +106,34 @@ def _in_room(
 Room = Annotated[InRoom, Depends(_in_room)]
 
 
+async def require_session(ctx: ApiContext, course_id: str, n: int) -> None:
+    """404 for an unknown session and 409 for an ended one, as `require_running`; but a session
+    of a running course that does not exist yet (the course starts it a moment after it is
+    due) is waited for briefly, then refused as not started yet: a 409 to retry."""
+    workflow_id = session_workflow_id(course_id, n)
+    try:
+        await require_running(ctx.client, workflow_id)
+        return
+    except WorkflowNotFoundError as missing:
+        try:
+            await require_running(ctx.client, course_workflow_id(course_id))
+        except (WorkflowNotFoundError, WorkflowRejectedError):
+            raise missing from None  # no running course, so no session to come
+    deadline = time.monotonic() + SESSION_START_WAIT_S
+    while time.monotonic() < deadline:
+        await asyncio.sleep(SESSION_START_POLL_S)
+        try:
+            await require_running(ctx.client, workflow_id)
+            return
+        except WorkflowNotFoundError:
+            continue
+    raise HTTPException(
+        status.HTTP_409_CONFLICT,
+        f"session {n} of course {course_id} has not started yet: try again shortly",
+        headers={"Retry-After": str(NOT_STARTED_RETRY_AFTER_S)},
+    )
+
+
 @router.post(
     "/vitals",
     status_code=status.HTTP_202_ACCEPTED,
@@ -108,8 +142,9 @@ Room = Annotated[InRoom, Depends(_in_room)]
         "From the nurse's tablet or a device gateway: any subset of BP, heart rate, SpO2, "
         "sedation (MOAA/S) and dissociation (CADSS). The reading is stored in Postgres "
         "before this answers, then the session workflow is signalled (`reading_arrived`) "
-        "and classifies it against the protocol. A session that does not exist gets a 404 "
-        "and one that has ended a 409; nothing is stored for either."
+        "and classifies it against the protocol. A course that does not exist gets a 404, a "
+        "session that has ended a 409, and one its course has not started yet a 409 with "
+        "`Retry-After`; nothing is stored for any of them."
     ),
     responses=responses(401, 403, 404, 409, 422, 503),
 )
@@ -120,7 +155,7 @@ async def submit_vitals(
     # Checked before storing rather than storing in a transaction that rolls back when the
     # signal fails: the workflow reads the reading back from Postgres as soon as it is
     # signalled, so the row must be committed by then.
-    await require_running(ctx.client, workflow_id)
+    await require_session(ctx, course_id, n)
     # The reading and its audit row in one transaction; the signal once both are committed.
     async with ctx.pool.acquire() as conn, conn.transaction():
         reading_id = await insert_reading(conn, course_id, n, body, source=who.actor)

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from temporalio.client import WorkflowHistory
 
+from cli.localstack import play, simulation
 from cli.simulation import PERSONAS, demo_course
-from tests.courses import course_histories, play
+from tests.courses import course_histories
 from tests.histories.files import ROOT, history_file
-from tests.sandbox import simulation
+from tests.histories.keys import settings_with_test_key
 from worker.logs import configure_logging
 
 RECORDED = ("responder", "non_responder", "misser")
@@ -25,7 +26,9 @@ RECORDED = ("responder", "non_responder", "misser")
 async def record() -> dict[str, list[WorkflowHistory]]:
     recorded = {}
     with tempfile.TemporaryDirectory() as work:
-        async with simulation(Path(work)) as (env, clinic):
+        # The fixed key: the replay test decrypts the stored histories with it.
+        settings = settings_with_test_key(Path(work) / "state")
+        async with simulation(Path(work), settings) as (env, clinic):
             for name in RECORDED:
                 # A fixed course id gives stable workflow ids, hence stable file names.
                 course = demo_course(f"replay-{name.replace('_', '-')}", PERSONAS[name], 1.0)

