@@ -203,7 +203,8 @@ class RoomPlayer:
         """Play the session from wherever it stands until it has ended; returns its summary.
         A session that `desaturates` has a critical SpO2 at 40 minutes, which pages."""
         visit = _Visit(course_id, session, clock, dose_mg, desaturates)
-        patience = Patience(f"session {session.number} of {course_id}", self._advance)
+        what = f"session {session.number} of {course_id}"
+        patience = Patience(what, self._advance, self._patience)
         while (state := await self.details(session)).stage not in ENDED:
             try:
                 await self._next_step(visit, state)

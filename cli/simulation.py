@@ -170,7 +170,9 @@ class ClinicPlayer:
         self._persona = persona
         self._now = now
         self._advance = advance
-        self._room = RoomPlayer(api, client, now=now, advance=advance, on_call=on_call)
+        self._room = RoomPlayer(
+            api, client, now=now, advance=advance, on_call=on_call, patience=patience
+        )
         self._patience = Patience(f"course {course_id}", advance, patience)
         self._rides_arranged: set[int] = set()
         self._played: set[int] = set()
@@ -313,4 +315,3 @@ def _why(err: Exception) -> str:
     if isinstance(err, RPCError):
         return f"Temporal: {err.message} ({err.status.name})"
     return str(err)
-
