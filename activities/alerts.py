@@ -47,8 +47,10 @@ class Alerts:
             start_signal_args=[Retrigger(reading_id=alert.reading_id, at=trigger.raised_at)],
             static_summary=f"{alert.severity} {alert.condition} (course {alert.course_id})",
         )
-        activity_log(alert.course_id, alert.session).warning(
-            "alert raised" if created else "alert raised again",
+        # A repeat is no news: the escalation records it as a retrigger step.
+        log = activity_log(alert.course_id, alert.session)
+        (log.warning if created else log.info)(
+            "alert raised" if created else "alert repeated: joined its open escalation",
             severity=alert.severity,
             condition=alert.condition,
             dedup_key=alert.dedup_key,
