@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -36,9 +38,12 @@ def converter(settings: Settings) -> DataConverter:
 
 
 @pytest.fixture(scope="session")
-async def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    async with migrated_postgres(tmp_path_factory.mktemp("postgres") / "data") as url:
-        yield url
+async def postgres_url() -> AsyncIterator[str]:
+    # Not pytest's tmp_path: a second pytest run starting meanwhile makes its base folder
+    # owner-only again, which locks PostgreSQL (its own system user when run as root) out.
+    with tempfile.TemporaryDirectory(prefix="trdflow-tests-") as work:
+        async with migrated_postgres(Path(work) / "data") as url:
+            yield url
 
 
 @pytest.fixture(scope="session")

@@ -170,7 +170,7 @@ class DosingSession:
                 ),
                 SEND_TIMEOUT,
             )
-        await self._sleep_until(
+        await self._give_staff_until(
             scheduled - timedelta(hours=self._rules.transport_alert_hours_before)
         )
         if self.state.transport_confirmed_via is None:
@@ -624,6 +624,17 @@ class DosingSession:
 
     def _protocol_now(self) -> datetime:
         return self._input.clock.to_protocol(workflow.now())
+
+    async def _give_staff_until(self, protocol_time: datetime) -> None:
+        """Until a protocol time by which staff must have answered; on a compressed clock the
+        time they have is compressed no more than the response floor (a session scheduled at
+        short notice still leaves them time to confirm the ride)."""
+        if not self._response_clock:
+            await self._sleep_until(protocol_time)
+            return
+        left = protocol_time - self._protocol_now()
+        if left > timedelta(0):
+            await workflow.sleep(self._input.clock.response_duration(left))
 
     async def _sleep_until(self, protocol_time: datetime) -> None:
         delay = self._input.clock.real_delay_until(protocol_time, workflow.now())
