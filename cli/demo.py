@@ -32,6 +32,7 @@ from cli.runtime import course_status, open_client, ui_link
 from cli.simulation import ClinicPlayer
 from domain.course import CourseStart, CourseStatus
 from domain.escalation import CourseEscalation
+from domain.protocol import Frequency
 from domain.scales import Scale
 from worker.client import SimulationNotAllowedError, start_course
 from worker.settings import Settings, get_settings
@@ -78,6 +79,8 @@ class Outcome:
     """The last status read (None if none could be)."""
     escalations: list[str]
     """Each escalation of the course, one line each."""
+    frequency_changes: list[Frequency]
+    """The maintenance frequencies the clinician moved to, in order."""
     error: str | None = None
     """Why the player gave up, if it did."""
 
@@ -144,7 +147,7 @@ async def play_demo(settings: Settings, courses: Sequence[DemoCourse]) -> list[O
         console.print(f"{course.course_id}: {ui_link(settings, handle.id)}", soft_wrap=True)
     console.print(
         f"On-call console: {_api_url(settings)}/console (sign in with {NURSE}'s token from "
-        f"{settings.api_token_file}): the {NURSE} answers its pages there.",
+        f"{settings.api_token_file}): {NURSE} answers the demo's pages there.",
         soft_wrap=True,
     )
     async with AsyncExitStack() as stack:
@@ -207,6 +210,9 @@ async def _watch(
                     players[course.course_id].escalations,
                     nurse.handled.get(course.course_id, {}),
                 ),
+                frequency_changes=[
+                    change.frequency for change in players[course.course_id].frequency_changes
+                ],
                 error=errors.get(course.course_id),
             )
             for course in courses
@@ -291,7 +297,10 @@ def _table(outcomes: Sequence[Outcome], *, done: bool) -> Table:
                 phase(status),
                 *([] if done else [named(status.awaiting)]),
                 str(status.sessions_done),
-                named(status.frequency),
+                # Over, the course has no frequency: the changes say where it went.
+                " → ".join(named(f) for f in outcome.frequency_changes) or "-"
+                if done
+                else named(status.frequency),
                 score(status, Scale.PHQ9, with_baseline=False),
             ]
             reason = reason or escape(status.final_reason or "") or None

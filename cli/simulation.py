@@ -59,6 +59,7 @@ SETTLE_POLLS = 100
 SETTLE_POLL_SECONDS = 0.02
 IDLE_STEP = timedelta(hours=6)
 """How far a player lets protocol time run when the course is busy on its own."""
+NO_SHOW_AFTER = timedelta(hours=1)
 DEMO_MAINTENANCE_WEEKS = 16
 DEMO_CLINIC = "demo-clinic"
 
@@ -273,15 +274,20 @@ class ClinicPlayer:
             # Over, but the course has not taken that in yet.
             await self._patience.pause(f"session {session.number} is over, still current")
             return Step.NOT_YET
-        if session.number in self._persona.missed_sessions:
-            await self._wait_until(status, session.scheduled_at + IDLE_STEP * 3)
-            return Step.WAITED
         if session.number not in self._rides_arranged:
             await self._room.arrange_ride(self._course_id, session)
             self._rides_arranged.add(session.number)
-        if status.clock.to_protocol(await self._now()) < session.scheduled_at:
-            await self._wait_until(status, session.scheduled_at)
+        missed = session.number in self._persona.missed_sessions
+        # A patient who does not come is reported as a no-show once the hour has gone by.
+        due = session.scheduled_at + (NO_SHOW_AFTER if missed else timedelta(0))
+        if status.clock.to_protocol(await self._now()) < due:
+            await self._wait_until(status, due)
             return Step.WAITED
+        if missed:
+            path = f"/v1/courses/{self._course_id}/sessions/{session.number}/outcome"
+            await self._api.send("POST", path, {"outcome": "missed", "note": "did not come"})
+            self._played.add(session.number)
+            return Step.TOLD
         dose = self._persona.dose_mg if status.sessions_done else 56
         desaturates = session.number == self._persona.desaturates_at_session
         await self._room.attend(
