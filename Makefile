@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 # Inside the venv, so a fresh venv always reinstalls.
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run demo test lint stress histories bench bench-vitals bench-pages
+.PHONY: venv run demo test lint stress chaos histories bench bench-vitals bench-pages
 
 venv: $(STAMP)
 
@@ -31,6 +31,12 @@ test: lint
 # `make test` N times on a fresh clone with one core kept busy: make stress N=5
 stress:
 	tests/stress/repeat $(N)
+
+# The fault run on a stack of its own: worker SIGKILLs while 20 courses play, bad messages,
+# then every history replayed; fails on any lost, stuck or unreplayable one.
+# make chaos CHAOS_ARGS="--courses 20 --kills 7 --seed 1"
+chaos: venv
+	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
 
 # Re-record the replay test's stored histories: read tests/histories/README.md first.
 histories: venv

@@ -1,0 +1,333 @@
+"""The fault run behind `make chaos`: the demo's players drive courses through the local stack's
+parts, each a separate process that can be killed, and then every count that must be zero is
+counted.
+
+- worker crashes: the worker process is SIGKILLed at random moments and started again;
+- bad messages: malformed and out-of-turn Updates and signals sent straight to Temporal;
+- afterwards: every history of the run is replayed under the current code, workflows still
+  running are stuck, courses not at their persona's end lost something.
+
+`python -m tests.chaos --courses 20 --kills 7` (what `make chaos` runs) prints the table and
+exits 1 on any non-zero count; `tests/test_chaos.py` runs a bounded subset in `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import random
+import signal
+import socket
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Replayer
+
+from api.app import create_app
+from cli.demo import DAY_IN_A_SECOND, DemoCourse, Outcome, demo_courses, play_demo
+from cli.localstack import migrated_postgres, served
+from cli.oncall import seed_demo
+from cli.simulation import DEMO_CLINIC
+from cli.stack import venv_binary
+from domain.contract import SEARCH_ATTRIBUTES, course_workflow_id
+from domain.course import Phase
+from store.db import create_pool
+from worker.converter import data_converter
+from worker.main import WORKFLOWS
+from worker.settings import Settings
+
+PERSONAS = ("non_responder", "desaturates")
+"""Courses that end at the induction review: the shortest whole courses on the demo's clock."""
+SETTLE_SECONDS = 120
+"""How long every workflow gets to close once the players are done, before it counts as stuck."""
+BAD_UPDATES = ("submit_assessment", "record_score", "decide_review", "pause", "discontinue")
+BAD_SIGNALS = ("escalation_changed", "session_moved")
+WORKER_CACHE_SIZE = 2
+FAILED_TASK = EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+
+
+@dataclass
+class Counts:
+    """What a fault run found; every figure but the first three must be zero."""
+
+    courses: int = 0
+    worker_kills: int = 0
+    bad_messages: int = 0
+    lost: list[str] = field(default_factory=list)
+    """Courses that did not reach their persona's end."""
+    unreplayable: list[str] = field(default_factory=list)
+    stuck: list[str] = field(default_factory=list)
+    """Courses and sessions still running, or any workflow whose history holds a failed
+    workflow task."""
+    left_for_staff: list[str] = field(default_factory=list)
+    """Escalations still open: they wait for a person by design (a ride left unconfirmed
+    while the worker was down is a real alert)."""
+    accepted_bad_messages: list[str] = field(default_factory=list)
+
+    def failures(self) -> dict[str, list[str]]:
+        return {
+            "lost courses": self.lost,
+            "histories that do not replay": self.unreplayable,
+            "stuck workflows": self.stuck,
+            "bad messages accepted": self.accepted_bad_messages,
+        }
+
+    def table(self) -> Table:
+        table = Table("count", "value", title="Fault run")
+        table.add_row("courses", str(self.courses))
+        table.add_row("worker SIGKILLs", str(self.worker_kills))
+        table.add_row("bad Updates and signals sent", str(self.bad_messages))
+        table.add_row("escalations left open for staff", str(len(self.left_for_staff)))
+        for name, found in self.failures().items():
+            table.add_row(name, str(len(found)))
+        return table
+
+
+@dataclass
+class Process:
+    args: list[str]
+    env: dict[str, str]
+    log_file: Path
+    process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        with self.log_file.open("ab") as out:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.args, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out, env=self.env
+            )
+
+    async def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+            await self.process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def process_stack(work_dir: Path) -> AsyncIterator[tuple[Settings, Process]]:
+    """Postgres, the dev server and the worker as processes of their own, the API in this one;
+    yields the stack's settings and its worker."""
+    state = work_dir / "state"
+    state.mkdir()
+    async with AsyncExitStack() as stack:
+        url = await stack.enter_async_context(migrated_postgres(work_dir / "postgres"))
+        pool = await create_pool(url)
+        stack.push_async_callback(pool.close)
+        await seed_demo(pool, DEMO_CLINIC)
+        port = free_port()
+        temporal = Process(
+            [
+                str(venv_binary("temporal")),
+                *("server", "start-dev", "--headless", "--log-level", "error"),
+                *("--db-filename", str(work_dir / "temporal.db")),
+                *("--port", str(port), "--http-port", str(free_port())),
+                *("--metrics-port", str(free_port()), "--ui-port", str(free_port())),
+                *(
+                    arg
+                    for key in SEARCH_ATTRIBUTES
+                    for arg in ("--search-attribute", f"{key.name}={search_type(key)}")
+                ),
+            ],
+            dict(os.environ),
+            work_dir / "temporal.log",
+        )
+        await temporal.start()
+        stack.push_async_callback(temporal.kill)
+        settings = Settings(
+            state_dir=state,
+            database_url=url,
+            temporal_address=f"127.0.0.1:{port}",
+            allow_simulation=True,
+        )
+        client = await connect_when_up(settings)
+        api = httpx.URL(
+            await stack.enter_async_context(served(create_app(settings, client, pool)))
+        )
+        settings = settings.model_copy(update={"api_host": api.host, "api_port": api.port})
+        worker = Process(
+            [sys.executable, "-m", "worker.main"],
+            {
+                **os.environ,
+                "TEMPORAL_ADDRESS": settings.temporal_address,
+                "DATABASE_URL": url,
+                "TRDFLOW_STATE_DIR": str(state),
+                # Most tasks then replay their history first, as on a worker just restarted.
+                "TRDFLOW_WORKER_CACHE_SIZE": str(WORKER_CACHE_SIZE),
+            },
+            work_dir / "worker.log",
+        )
+        await worker.start()
+        stack.push_async_callback(worker.kill)
+        yield settings, worker
+
+
+def search_type(key: object) -> str:
+    # SDK enum names are DATETIME, KEYWORD, INT; the CLI wants Datetime, Keyword, Int.
+    name: str = key.indexed_value_type.name  # type: ignore[attr-defined]
+    return name.capitalize()
+
+
+async def connect_when_up(settings: Settings) -> Client:
+    last: Exception | None = None
+    for _ in range(200):
+        try:
+            return await Client.connect(
+                settings.temporal_address, data_converter=data_converter(settings)
+            )
+        except RuntimeError as err:  # the server is still starting
+            last = err
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"the dev server at {settings.temporal_address} never answered: {last}")
+
+
+async def crash_worker(worker: Process, kills: int, counts: Counts, rng: random.Random) -> None:
+    """SIGKILL the worker `kills` times at random moments, starting it again each time."""
+    for _ in range(kills):
+        await asyncio.sleep(rng.uniform(3.0, 8.0))
+        await worker.kill()
+        counts.worker_kills += 1
+        await asyncio.sleep(rng.uniform(0.2, 2.0))
+        await worker.start()
+
+
+async def send_bad_messages(
+    client: Client, courses: Sequence[DemoCourse], counts: Counts
+) -> None:
+    """Updates with `null` or the wrong shape, and signals a course must not believe, while
+    the courses run."""
+    for course in courses:
+        course_id = course.course_id
+        handle = client.get_workflow_handle(course_workflow_id(course_id))
+        for update in BAD_UPDATES:
+            for argument in (None, {"nonsense": True}):
+                counts.bad_messages += 1
+                try:
+                    await handle.execute_update(update, argument)
+                except Exception:  # refused, as it must be: any refusal counts
+                    continue
+                counts.accepted_bad_messages.append(f"{course_id} {update}({argument})")
+        for name in BAD_SIGNALS:
+            bad_args: list[list[object]] = [[None], [{"escalation_id": "elsewhere"}], [{}, {}]]
+            for args in bad_args:
+                counts.bad_messages += 1
+                await handle.signal(name, args=args)
+
+
+async def settle(client: Client, counts: Counts) -> list[WorkflowHistory]:
+    """Wait for every workflow to close; return every history of the run."""
+    query = "ExecutionStatus = 'Running' AND WorkflowType != 'Escalation'"
+    for _ in range(SETTLE_SECONDS):
+        running = [w.id async for w in client.list_workflows(query)]
+        if not running:
+            break
+        await asyncio.sleep(1)
+    counts.stuck += running
+    open_escalations = "ExecutionStatus = 'Running' AND WorkflowType = 'Escalation'"
+    counts.left_for_staff += [w.id async for w in client.list_workflows(open_escalations)]
+    histories = []
+    async for execution in client.list_workflows():
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        history = await handle.fetch_history()
+        if any(event.event_type == FAILED_TASK for event in history.events):
+            counts.stuck.append(f"{execution.id} (a failed workflow task)")
+        histories.append(history)
+    return histories
+
+
+async def replay(settings: Settings, histories: Sequence[WorkflowHistory], counts: Counts) -> None:
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=data_converter(settings))
+    for history in histories:
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        if result.replay_failure is not None:
+            counts.unreplayable.append(f"{history.workflow_id}: {result.replay_failure}")
+
+
+def judge_outcomes(outcomes: Sequence[Outcome], induction_weeks: int, counts: Counts) -> None:
+    """Both personas stop at the induction review, every induction session attended."""
+    for outcome in outcomes:
+        status = outcome.status
+        reached = None if status is None else (status.phase, status.sessions_done)
+        if outcome.error is not None or reached != (Phase.DISCONTINUED, 2 * induction_weeks):
+            counts.lost.append(f"{outcome.course_id}: {reached} {outcome.error or ''}".strip())
+
+
+def chaos_courses(courses: int, induction_weeks: int) -> list[DemoCourse]:
+    """`courses` demo courses of the two personas in turn, with a shorter induction if asked."""
+    rounds = (courses + len(PERSONAS) - 1) // len(PERSONAS)
+    chosen = [
+        course
+        for round_ in range(rounds)
+        for course in demo_courses(f"chaos{round_}", DAY_IN_A_SECOND)
+        if course.persona in PERSONAS
+    ][:courses]
+    return [
+        dataclasses.replace(
+            course,
+            start=course.start.model_copy(
+                update={
+                    "protocol": course.start.protocol.with_overrides(
+                        {"phases": {"induction_weeks": induction_weeks}},
+                        version=course.start.protocol.version,
+                    )
+                }
+            ),
+        )
+        for course in chosen
+    ]
+
+
+async def fault_run(
+    work_dir: Path, *, courses: int, kills: int, seed: int, induction_weeks: int = 4
+) -> Counts:
+    counts = Counts()
+    rng = random.Random(seed)
+    async with process_stack(work_dir) as (settings, worker):
+        played = chaos_courses(courses, induction_weeks)
+        counts.courses = len(played)
+        client = await connect_when_up(settings)
+        crashes = asyncio.create_task(crash_worker(worker, kills, counts, rng))
+        bad = asyncio.create_task(send_bad_messages(client, played[:4], counts))
+        outcomes = await play_demo(settings, played)
+        await asyncio.gather(crashes, bad)
+        judge_outcomes(outcomes, induction_weeks, counts)
+        await replay(settings, await settle(client, counts), counts)
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--courses", type=int, default=20)
+    parser.add_argument("--kills", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=random.randrange(1 << 30))
+    args = parser.parse_args()
+    console = Console()
+    console.print(f"seed {args.seed}")
+    with tempfile.TemporaryDirectory(prefix="trdflow-chaos-") as work:
+        counts = asyncio.run(
+            fault_run(Path(work), courses=args.courses, kills=args.kills, seed=args.seed)
+        )
+    console.print(counts.table())
+    for name, found in counts.failures().items():
+        for item in found:
+            console.print(f"{name}: {item}", soft_wrap=True)
+    sys.exit(1 if any(counts.failures().values()) else 0)
+
+
+if __name__ == "__main__":
+    main()
