@@ -194,7 +194,7 @@ async def _watch(
         try:
             return await players[course_id].play()
         except GAVE_UP as err:
-            errors[course_id] = str(err).splitlines()[0]
+            errors[course_id] = (str(err).splitlines() or [type(err).__name__])[0]
             return None
 
     tasks = {course_id: asyncio.create_task(play(course_id)) for course_id in players}

@@ -99,7 +99,12 @@ class ClinicApi:
         self._http = http
 
     async def send(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = await self._http.request(method, path, json=body or {})
+        try:
+            response = await self._http.request(method, path, json=body or {})
+        except httpx.TransportError as err:
+            # No answer (a timeout, a dropped connection): like a 503, worth another try; the
+            # player reads the state again first, so an action that did land is not repeated.
+            raise ApiRefusal(method, path, 503, f"no answer ({type(err).__name__})") from err
         if response.is_error:
             raise ApiRefusal(method, path, response.status_code, _detail(response))
         return response.json() if response.content else None
