@@ -108,7 +108,12 @@ PERSONAS: dict[str, Persona] = {
 }
 
 
-def demo_course(course_id: str, persona: Persona, time_scale: float) -> CourseStart:
+def demo_course(
+    course_id: str,
+    persona: Persona,
+    time_scale: float,
+    maintenance_weeks: int = DEMO_MAINTENANCE_WEEKS,
+) -> CourseStart:
     """A course for a made-up patient: the demo's and tests' PHI is fiction."""
     return CourseStart(
         course_id=course_id,
@@ -118,7 +123,7 @@ def demo_course(course_id: str, persona: Persona, time_scale: float) -> CourseSt
             name="Alex Example", phone="+15550100999", date_of_birth=date(1980, 5, 17)
         ),
         protocol=Protocol().with_overrides(
-            {"phases": {"maintenance_weeks": DEMO_MAINTENANCE_WEEKS}}, version="2026.1+demo"
+            {"phases": {"maintenance_weeks": maintenance_weeks}}, version="2026.1+demo"
         ),
         time_scale=time_scale,
     )
