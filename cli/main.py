@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from cli import course, db, demo, escalation, oncall, schemas, session, stack
+from worker.client import exit_process
 from worker.logs import configure_logging
 from worker.settings import LogLevel
 
-app = typer.Typer(
+
+class Cli(typer.Typer):
+    """The command line as a process (`trdflow`, the console script, calls the app): it ends
+    through `exit_process`, so a command's exit status is never lost to a crash at exit.
+    In-process callers (typer's CliRunner) do not call the app and keep their interpreter."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+        try:
+            super().__call__(*args, **kwargs)
+        except SystemExit as done:  # how click ends every run, with the command's status
+            exit_process(_status(done.code))
+        except Exception as err:
+            sys.excepthook(type(err), err, err.__traceback__)  # typer's traceback, as uncaught
+            exit_process(1)
+        exit_process(0)
+
+
+def _status(code: str | int | None) -> int:
+    # As the interpreter reads SystemExit: None is success, a message is printed and fails.
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=sys.stderr)
+    return 1
+
+
+app = Cli(
     help="Esketamine treatment courses as Temporal workflows.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold PHI

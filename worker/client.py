@@ -1,6 +1,12 @@
-"""The project's Temporal client: connecting, and starting a course the one allowed way."""
+"""The project's Temporal client: connecting, starting a course the one allowed way, and ending a
+process that used one."""
 
 from __future__ import annotations
+
+import atexit
+import os
+import sys
+from typing import NoReturn
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
@@ -34,6 +40,24 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
     )
+
+
+def exit_process(status: int) -> NoReturn:
+    """End this process with `status` without finalizing the interpreter, once exit handlers
+    have run and stdout and stderr are flushed.
+
+    temporalio 1.35's core runtime hands each call's result to asyncio on a Tokio thread that
+    releases the GIL while it wakes the loop and must take it back to finish. A process that
+    ends right after a call can reach interpreter finalization first: that thread then dies
+    inside the interpreter and the process aborts (`Fatal Python error: PyGILState_Release`) or
+    segfaults instead of exiting with its status. The runtime cannot be shut down first (the
+    default one is a module global, and a pending hand-over keeps its client alive), so
+    finalization is skipped instead.
+    """
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 async def start_course(
