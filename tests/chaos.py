@@ -9,6 +9,8 @@ counted.
 
 `python -m tests.chaos --courses 20 --kills 7` (what `make chaos` runs) prints the table and
 exits 1 on any non-zero count; `tests/test_chaos.py` runs a bounded subset in `make test`.
+With `--record`, the histories that span a worker restart join the stored ones that
+`tests/test_replay.py` replays (`tests/histories/crashes/`). The stack uses the fixed test key.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import os
 import random
+import shutil
 import signal
 import socket
 import sys
@@ -43,6 +47,8 @@ from cli.stack import venv_binary
 from domain.contract import SEARCH_ATTRIBUTES, course_workflow_id
 from domain.course import Phase
 from store.db import create_pool
+from tests.histories.files import history_file
+from tests.histories.keys import TEST_KEY, TEST_KEY_ID, settings_with_test_key
 from worker.converter import data_converter
 from worker.main import WORKFLOWS
 from worker.settings import Settings
@@ -54,6 +60,8 @@ SETTLE_SECONDS = 120
 BAD_UPDATES = ("submit_assessment", "record_score", "decide_review", "pause", "discontinue")
 BAD_SIGNALS = ("escalation_changed", "session_moved")
 WORKER_CACHE_SIZE = 2
+STARTED_TASK = EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
+RECORDED_CRASHES = "crashes"
 FAILED_TASK = EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
 
 
@@ -74,6 +82,8 @@ class Counts:
     """Escalations still open: they wait for a person by design (a ride left unconfirmed
     while the worker was down is a real alert)."""
     accepted_bad_messages: list[str] = field(default_factory=list)
+    recorded: int = 0
+    """Histories stored for the replay test (`--record`)."""
 
     def failures(self) -> dict[str, list[str]]:
         return {
@@ -149,11 +159,12 @@ async def process_stack(work_dir: Path) -> AsyncIterator[tuple[Settings, Process
         )
         await temporal.start()
         stack.push_async_callback(temporal.kill)
-        settings = Settings(
-            state_dir=state,
-            database_url=url,
-            temporal_address=f"127.0.0.1:{port}",
-            allow_simulation=True,
+        settings = settings_with_test_key(state).model_copy(
+            update={
+                "database_url": url,
+                "temporal_address": f"127.0.0.1:{port}",
+                "allow_simulation": True,
+            }
         )
         client = await connect_when_up(settings)
         api = httpx.URL(
@@ -167,6 +178,8 @@ async def process_stack(work_dir: Path) -> AsyncIterator[tuple[Settings, Process
                 "TEMPORAL_ADDRESS": settings.temporal_address,
                 "DATABASE_URL": url,
                 "TRDFLOW_STATE_DIR": str(state),
+                "TRDFLOW_CODEC_KEYS": json.dumps({TEST_KEY_ID: TEST_KEY}),
+                "TRDFLOW_CODEC_ACTIVE_KEY": TEST_KEY_ID,
                 # Most tasks then replay their history first, as on a worker just restarted.
                 "TRDFLOW_WORKER_CACHE_SIZE": str(WORKER_CACHE_SIZE),
             },
@@ -258,6 +271,33 @@ async def replay(settings: Settings, histories: Sequence[WorkflowHistory], count
             counts.unreplayable.append(f"{history.workflow_id}: {result.replay_failure}")
 
 
+def spans_a_restart(history: WorkflowHistory) -> bool:
+    """More than one worker process took this run's workflow tasks."""
+    workers = {
+        event.workflow_task_started_event_attributes.identity
+        for event in history.events
+        if event.event_type == STARTED_TASK
+    }
+    return len(workers) > 1
+
+
+def record_crashes(histories: Sequence[WorkflowHistory]) -> int:
+    """Store the runs that span a restart, numbered along each workflow's runs."""
+    folder = history_file(RECORDED_CRASHES, "x", 1).parent
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    runs: dict[str, list[WorkflowHistory]] = {}
+    for history in sorted(histories, key=lambda h: h.events[0].event_time.ToDatetime()):
+        runs.setdefault(history.workflow_id, []).append(history)
+    stored = 0
+    for workflow_id, chain in runs.items():
+        for number, history in enumerate(chain, start=1):
+            if spans_a_restart(history):
+                history_file(RECORDED_CRASHES, workflow_id, number).write_text(history.to_json())
+                stored += 1
+    return stored
+
+
 def judge_outcomes(outcomes: Sequence[Outcome], induction_weeks: int, counts: Counts) -> None:
     """Both personas stop at the induction review, every induction session attended."""
     for outcome in outcomes:
@@ -293,7 +333,13 @@ def chaos_courses(courses: int, induction_weeks: int) -> list[DemoCourse]:
 
 
 async def fault_run(
-    work_dir: Path, *, courses: int, kills: int, seed: int, induction_weeks: int = 4
+    work_dir: Path,
+    *,
+    courses: int,
+    kills: int,
+    seed: int,
+    induction_weeks: int = 4,
+    record: bool = False,
 ) -> Counts:
     counts = Counts()
     rng = random.Random(seed)
@@ -306,7 +352,10 @@ async def fault_run(
         outcomes = await play_demo(settings, played)
         await asyncio.gather(crashes, bad)
         judge_outcomes(outcomes, induction_weeks, counts)
-        await replay(settings, await settle(client, counts), counts)
+        histories = await settle(client, counts)
+        await replay(settings, histories, counts)
+        if record:
+            counts.recorded = record_crashes(histories)
     return counts
 
 
@@ -315,14 +364,27 @@ def main() -> None:
     parser.add_argument("--courses", type=int, default=20)
     parser.add_argument("--kills", type=int, default=7)
     parser.add_argument("--seed", type=int, default=random.randrange(1 << 30))
+    parser.add_argument("--induction-weeks", type=int, default=4)
+    parser.add_argument(
+        "--record", action="store_true", help="store the histories that span a restart"
+    )
     args = parser.parse_args()
     console = Console()
     console.print(f"seed {args.seed}")
     with tempfile.TemporaryDirectory(prefix="trdflow-chaos-") as work:
         counts = asyncio.run(
-            fault_run(Path(work), courses=args.courses, kills=args.kills, seed=args.seed)
+            fault_run(
+                Path(work),
+                courses=args.courses,
+                kills=args.kills,
+                seed=args.seed,
+                induction_weeks=args.induction_weeks,
+                record=args.record,
+            )
         )
     console.print(counts.table())
+    if args.record:
+        console.print(f"{counts.recorded} histories stored for the replay test")
     for name, found in counts.failures().items():
         for item in found:
             console.print(f"{name}: {item}", soft_wrap=True)
