@@ -21,9 +21,23 @@ from store.db import create_pool
 from tests.histories.keys import settings_with_test_key
 from tests.http_api import NURSE, api_client, api_settings
 from tests.providers import SmtpServer, smtp_server
+from worker.client import exit_process
 from worker.converter import data_converter
 from worker.main import build_worker
 from worker.settings import Settings
+
+EXIT_STATUS = pytest.StashKey[int]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[EXIT_STATUS] = exitstatus
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the run with its own status: interpreter finalization can crash while temporalio's
+    core threads still hand over a call's result (see `worker.client.exit_process`)."""
+    exit_process(config.stash.get(EXIT_STATUS, pytest.ExitCode.INTERNAL_ERROR))
 
 
 @pytest.fixture(scope="session")

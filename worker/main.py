@@ -25,7 +25,7 @@ from activities.vitals import VitalsChecks
 from domain.contract import TASK_QUEUE
 from domain.notices import Channel
 from store.db import create_pool
-from worker.client import connect
+from worker.client import connect, exit_process
 from worker.logs import configure_logging
 from worker.settings import Settings, get_settings
 from workflows.course import TreatmentCourse
@@ -101,6 +101,7 @@ def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
     asyncio.run(serve(settings))
+    exit_process(0)  # never a crash at exit: see exit_process
 
 
 if __name__ == "__main__":
