@@ -233,6 +233,8 @@ async def _watch(
                 if (final := task.result()) is not None:
                     latest[course_id] = final
             live.update(_table(outcomes(), done=True), refresh=True)
+        if not console.is_terminal:
+            console.line()  # piped, the table ends without one
     finally:
         # On Ctrl-C (or a failing player) stop the players and collect them: none left behind.
         for task in tasks.values():

@@ -32,8 +32,9 @@ NURSE = "nurse-demo"
 """The clinic's nurse: a staff actor of the local stack's dev tokens."""
 DRIVER = {"driver_name": "Sam Driver", "driver_phone": "+15550100777"}
 LOT = "SIM-LOT-1"
-POLLS = 500
-POLL_SECONDS = 0.02
+POLL_FIRST = timedelta(seconds=0.02)
+POLL_MOST = timedelta(seconds=0.2)
+POLL_LIMIT = timedelta(seconds=30)
 PATIENCE = timedelta(seconds=60)
 """How long a player keeps re-reading after refusals before it gives up (real time)."""
 RETRY_AFTER = timedelta(seconds=0.25)
@@ -296,21 +297,31 @@ class RoomPlayer:
         return await handle.query(DosingSession.details)
 
     async def until_stage(self, session: SessionSummary, stages: Collection[Stage]) -> SessionState:
-        for _ in range(POLLS):
-            state = await self.details(session)
-            if state.stage in stages:
-                return state
-            await asyncio.sleep(POLL_SECONDS)
-        raise Stalled(f"session {session.number} never reached {stages}: {state.stage}")
+        return await self._until_state(
+            session, lambda state: state.stage in stages, f"never reached {stages}"
+        )
 
     async def until_checked(self, session: SessionSummary) -> SessionState:
         """Until the session has classified every reading sent so far."""
-        for _ in range(POLLS):
-            state = await self.details(session)
-            if state.readings_checked == len(state.readings):
-                return state
-            await asyncio.sleep(POLL_SECONDS)
-        raise Stalled(f"session {session.number} left readings unchecked")
+        return await self._until_state(
+            session,
+            lambda state: state.readings_checked == len(state.readings),
+            "left readings unchecked",
+        )
+
+    async def _until_state(
+        self, session: SessionSummary, reached: Callable[[SessionState], bool], never: str
+    ) -> SessionState:
+        """Poll the session's state until `reached`: at once, then less and less often (every
+        query waits for the workflow's attention, which a busy server rations)."""
+        deadline = time.monotonic() + POLL_LIMIT.total_seconds()
+        interval = POLL_FIRST
+        while not reached(state := await self.details(session)):
+            if time.monotonic() > deadline:
+                raise Stalled(f"session {session.number} {never}: {state.stage.value}")
+            await asyncio.sleep(interval.total_seconds())
+            interval = min(interval * 2, POLL_MOST)
+        return state
 
     async def _running(self, session: SessionSummary) -> bool:
         described = await self._client.get_workflow_handle(session.workflow_id).describe()
