@@ -126,9 +126,9 @@ def demo(
         outcomes = asyncio.run(play_demo(settings, demo_courses(prefix, time_scale)))
     except SimulationNotAllowedError as err:
         raise CliError(f"{err}, or pass --allow-simulation", INVALID_INPUT) from err
-    except httpx.ConnectError as err:
+    except httpx.HTTPError as err:
         raise CliError(
-            f"cannot reach the HTTP API at {_api_url(settings)}: is `make run` up?"
+            f"the HTTP API at {_api_url(settings)} does not answer ({err}): is `make run` up?"
         ) from err
     except KeyboardInterrupt:
         console.print("Stopped the clinic players: the courses live on in Temporal.")
@@ -146,16 +146,18 @@ async def play_demo(settings: Settings, courses: Sequence[DemoCourse]) -> list[O
     """Start the courses and play them to their end against the stack `settings` point at,
     showing their table as they go."""
     client = await open_client(settings)
-    for course in courses:
-        handle = await start_course(client, course.start, settings)
-        console.print(f"{course.course_id}: {ui_link(settings, handle.id)}", soft_wrap=True)
-    console.print(
-        f"On-call console: {_api_url(settings)}/console (sign in with {NURSE}'s token from "
-        f"{settings.api_token_file}): {NURSE} answers the demo's pages there.",
-        soft_wrap=True,
-    )
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(_api_client(settings, bearer(settings, NURSE)))
+        # Before any course starts: without the API the clinic could play none of them.
+        (await http.get("/healthz")).raise_for_status()
+        for course in courses:
+            handle = await start_course(client, course.start, settings)
+            console.print(f"{course.course_id}: {ui_link(settings, handle.id)}", soft_wrap=True)
+        console.print(
+            f"On-call console: {_api_url(settings)}/console (sign in with {NURSE}'s token from "
+            f"{settings.api_token_file}): {NURSE} answers the demo's pages there.",
+            soft_wrap=True,
+        )
         nurse = ConsoleNurse(
             await stack.enter_async_context(_api_client(settings, {})),
             token_of(settings, NURSE),
