@@ -37,6 +37,14 @@ class CourseClock(BaseModel):
         """How long staff have, in real time, to answer within a protocol duration."""
         return protocol_duration * max(self.scale, RESPONSE_SCALE_FLOOR)
 
+    def staff_window(self, left: timedelta, at_least: timedelta) -> timedelta:
+        """Real time staff have for something due `left` from now (protocol time). On a
+        compressed clock never less than `at_least` at the response floor: a slot booked at short
+        notice still leaves a real clinic time to act."""
+        if self.scale == 1:
+            return max(left, timedelta(0))
+        return max(self.response_duration(left), self.response_duration(at_least))
+
     def real_delay_until(self, protocol_time: datetime, real_now: datetime) -> timedelta:
         """How long to sleep now until `protocol_time` (never negative)."""
         return max(self.to_real(protocol_time) - real_now, timedelta(0))

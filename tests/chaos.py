@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 from rich.table import Table
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
@@ -63,6 +63,15 @@ WORKER_CACHE_SIZE = 2
 STARTED_TASK = EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
 RECORDED_CRASHES = "crashes"
 FAILED_TASK = EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+SERVER_RETRIES = frozenset(
+    {
+        # A message arrived as the task closed the run, or the sticky worker was gone: the
+        # server fails the task itself and hands it out again, with the message.
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_UPDATE,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE,
+    }
+)
 
 
 @dataclass
@@ -83,6 +92,8 @@ class Counts:
     while the worker was down is a real alert)."""
     accepted_bad_messages: list[str] = field(default_factory=list)
     recorded: int = 0
+    server_retried: int = 0
+    """Workflow tasks the server failed and handed out again (`SERVER_RETRIES`): no harm."""
     """Histories stored for the replay test (`--record`)."""
 
     def failures(self) -> dict[str, list[str]]:
@@ -99,6 +110,7 @@ class Counts:
         table.add_row("worker SIGKILLs", str(self.worker_kills))
         table.add_row("bad Updates and signals sent", str(self.bad_messages))
         table.add_row("escalations left open for staff", str(len(self.left_for_staff)))
+        table.add_row("tasks the server retried (benign)", str(self.server_retried))
         for name, found in self.failures().items():
             table.add_row(name, str(len(found)))
         return table
@@ -257,8 +269,16 @@ async def settle(client: Client, counts: Counts) -> list[WorkflowHistory]:
     async for execution in client.list_workflows():
         handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
         history = await handle.fetch_history()
-        if any(event.event_type == FAILED_TASK for event in history.events):
-            counts.stuck.append(f"{execution.id} (a failed workflow task)")
+        for event in history.events:
+            if event.event_type != FAILED_TASK:
+                continue
+            failed = event.workflow_task_failed_event_attributes
+            if failed.cause in SERVER_RETRIES:
+                counts.server_retried += 1
+            else:
+                cause = WorkflowTaskFailedCause.Name(failed.cause)
+                why = f"{cause}: {failed.failure.message[:300]}"
+                counts.stuck.append(f"{execution.id} (failed workflow task, {why})")
         histories.append(history)
     return histories
 

@@ -111,3 +111,13 @@ def test_a_response_window_is_never_shorter_than_the_calendar_would_make_it(scal
     clock = CourseClock(anchor=ANCHOR, scale=scale)
     window = timedelta(minutes=10)
     assert clock.real_duration(window) <= clock.response_duration(window) <= window
+
+
+def test_staff_get_a_window_at_short_notice_only_on_a_compressed_clock() -> None:
+    lead = timedelta(hours=2)
+    demo = CourseClock(anchor=ANCHOR, scale=1 / 86400)
+    real = CourseClock(anchor=ANCHOR, scale=1.0)
+    assert demo.staff_window(timedelta(minutes=-30), lead) == timedelta(seconds=6)
+    assert demo.staff_window(timedelta(hours=20), lead) == timedelta(seconds=60)
+    assert real.staff_window(timedelta(minutes=-30), lead) == timedelta(0)
+    assert real.staff_window(timedelta(hours=20), lead) == timedelta(hours=20)

@@ -170,9 +170,8 @@ class DosingSession:
                 ),
                 SEND_TIMEOUT,
             )
-        await self._give_staff_until(
-            scheduled - timedelta(hours=self._rules.transport_alert_hours_before)
-        )
+        lead = timedelta(hours=self._rules.transport_alert_hours_before)
+        await self._give_staff_until(scheduled - lead, at_least=lead)
         if self.state.transport_confirmed_via is None:
             await self._alert(
                 Severity.ROUTINE,
@@ -625,16 +624,15 @@ class DosingSession:
     def _protocol_now(self) -> datetime:
         return self._input.clock.to_protocol(workflow.now())
 
-    async def _give_staff_until(self, protocol_time: datetime) -> None:
-        """Until a protocol time by which staff must have answered; on a compressed clock the
-        time they have is compressed no more than the response floor (a session scheduled at
-        short notice still leaves them time to confirm the ride)."""
+    async def _give_staff_until(self, protocol_time: datetime, *, at_least: timedelta) -> None:
+        """Until a protocol time by which staff must have answered (`CourseClock.staff_window`:
+        on a compressed clock a session booked at short notice still leaves them time)."""
         if not self._response_clock:
             await self._sleep_until(protocol_time)
             return
-        left = protocol_time - self._protocol_now()
-        if left > timedelta(0):
-            await workflow.sleep(self._input.clock.response_duration(left))
+        window = self._input.clock.staff_window(protocol_time - self._protocol_now(), at_least)
+        if window > timedelta(0):
+            await workflow.sleep(window)
 
     async def _sleep_until(self, protocol_time: datetime) -> None:
         delay = self._input.clock.real_delay_until(protocol_time, workflow.now())
