@@ -318,6 +318,12 @@ def record_crashes(histories: Sequence[WorkflowHistory]) -> int:
     return stored
 
 
+def write_histories(folder: Path, histories: Sequence[WorkflowHistory]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for history in histories:
+        (folder / f"{history.workflow_id}--{history.run_id}.json").write_text(history.to_json())
+
+
 def judge_outcomes(outcomes: Sequence[Outcome], induction_weeks: int, counts: Counts) -> None:
     """Both personas stop at the induction review, every induction session attended."""
     for outcome in outcomes:
@@ -360,6 +366,7 @@ async def fault_run(
     seed: int,
     induction_weeks: int = 4,
     record: bool = False,
+    dump: Path | None = None,
 ) -> Counts:
     counts = Counts()
     rng = random.Random(seed)
@@ -374,6 +381,8 @@ async def fault_run(
         judge_outcomes(outcomes, induction_weeks, counts)
         histories = await settle(client, counts)
         await replay(settings, histories, counts)
+        if dump is not None:
+            await asyncio.to_thread(write_histories, dump, histories)
         if record:
             counts.recorded = record_crashes(histories)
     return counts
@@ -385,6 +394,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=7)
     parser.add_argument("--seed", type=int, default=random.randrange(1 << 30))
     parser.add_argument("--induction-weeks", type=int, default=4)
+    parser.add_argument("--dump", type=Path, help="write every history of the run here")
     parser.add_argument(
         "--record", action="store_true", help="store the histories that span a restart"
     )
@@ -400,6 +410,7 @@ def main() -> None:
                 seed=args.seed,
                 induction_weeks=args.induction_weeks,
                 record=args.record,
+                dump=args.dump,
             )
         )
     console.print(counts.table())
