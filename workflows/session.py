@@ -65,7 +65,9 @@ EARLIEST_ATTENDANCE_REPORT = timedelta(hours=1)
 EARLIEST_CHECK_IN = timedelta(hours=2)
 EARLY_READING_MINUTES = 5
 """A due blood pressure may be taken this much early."""
-RECORD_TIMEOUT = timedelta(seconds=30)
+RECORD_TIMEOUT = timedelta(seconds=10)
+"""A clinical record or a reading's judgement takes milliseconds; one lost with a crashed worker
+(eagerly started there) is retried elsewhere after this, so it bounds the recovery."""
 SEND_TIMEOUT = timedelta(minutes=2)
 SEVERITY = {Level.URGENT: Severity.URGENT, Level.CRITICAL: Severity.CRITICAL}
 BEFORE_DOSING = (Stage.SCHEDULED, Stage.CHECKED_IN, Stage.PRE_DOSE_VITALS, Stage.HELD)
