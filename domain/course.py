@@ -185,8 +185,6 @@ class CourseState(BaseModel):
     recent_sessions: list[SessionSummary] = []
     last_dose_mg: int | None = None
     current_session: SessionSummary | None = None
-    session_started: bool = False
-    """Whether `current_session` exists yet: status names it to the clinic only then."""
     missed_since_change: int = 0
     maintenance_end_requested: bool = False
     suggestion: Suggestion | None = None

@@ -297,7 +297,6 @@ class TreatmentCourse:
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
             static_summary=f"Session {number} ({self.state.phase.value})",
         )
-        self.state.session_started = True
         summary = await self._session
         self._session = None
         self._record_session(summary)
@@ -305,7 +304,6 @@ class TreatmentCourse:
     def _record_session(self, summary: SessionSummary) -> None:
         state = self.state
         state.current_session = None
-        state.session_started = False
         state.awaiting = None
         state.recent_sessions = [*state.recent_sessions, summary][-RECENT_SESSIONS_KEPT:]
         # A session cancelled by a pause or a stop is not a slot of the schedule.
@@ -354,8 +352,8 @@ class TreatmentCourse:
             paused=state.paused,
             frequency=state.frequency,
             sessions_done=state.sessions_dosed,
-            # Only a session that exists is one to act on.
-            current_session=state.current_session if state.session_started else None,
+            # Only a session that exists (its start has returned a handle) is one to act on.
+            current_session=state.current_session if self._session is not None else None,
             next_session_at=self._next_session_at(),
             next_check_in_at=state.next_check_in_at,
             check_ins_done=state.check_ins_done,
