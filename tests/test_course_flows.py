@@ -26,10 +26,9 @@ from domain.course import (
     Resume,
     ReviewDecision,
 )
-from domain.protocol import Frequency, Protocol
+from domain.protocol import Frequency
 from domain.scales import Scale
 from domain.session import SessionOutcome
-from tests.courses import history_lengths
 from workflows.course import TreatmentCourse
 from workflows.session import DosingSession
 
@@ -203,24 +202,3 @@ async def test_rejected_updates_leave_no_trace_in_history(env: WorkflowEnvironme
     ]
     assert len(accepted) == before.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
     assert (await handle.query(TreatmentCourse.status)).phase is Phase.INDUCTION
-
-
-# About 80 sessions through the HTTP API, each waiting for an idle workflow by reading its
-# whole history (the test server has neither reverse history nor pending-task info): 73 s on an
-# idle 2-core machine, over 300 s with one core busy.
-@pytest.mark.timeout(900)
-async def test_three_years_of_maintenance_stay_under_2000_events_per_run(
-    env: WorkflowEnvironment,
-    clinic: ClinicApi,
-) -> None:
-    persona = PERSONAS["responder"]
-    course = demo_course(new_course_id("long"), persona, time_scale=1.0).model_copy(
-        update={"protocol": Protocol().with_overrides({"phases": {"maintenance_weeks": 156}})}
-    )
-
-    _, result = await play(env, clinic, course, persona)
-
-    assert result.phase is Phase.COMPLETED
-    lengths = await history_lengths(env.client, course_workflow_id(course.course_id))
-    assert len(lengths) > 2, "a three-year course continues-as-new more than at phase ends"
-    assert max(lengths) < 2000, lengths
