@@ -1,7 +1,10 @@
-"""Workflows a test leaves running, ended when it finishes.
+"""Courses a test leaves running, discontinued when it finishes.
 
 A module shares one time-skipping server, and time skips for every workflow on it: a course a
 test left waiting would keep raising reminders and escalations through the next test's years.
+Each is ended the way a clinician ends one (its sessions then end themselves), not terminated:
+a workflow terminated while an activity of it runs keeps the test server from skipping time
+for good, and the test server applies no parent close policy to the sessions.
 """
 
 from __future__ import annotations
@@ -13,47 +16,47 @@ from temporalio.client import (
     Interceptor,
     OutboundInterceptor,
     StartWorkflowInput,
+    WorkflowExecutionStatus,
     WorkflowHandle,
 )
-from temporalio.service import RPCError, RPCStatusCode
 
-from cli.localstack import child_workflow_ids, run_histories
+from api.messaging import execution_status
+from domain.contract import course_workflow_id
+from domain.course import CourseStart
+from tests.sessions import discontinue
+from workflows.course import TreatmentCourse
+
+COURSE = "TreatmentCourse"
 
 
-class StartedWorkflows(Interceptor):
-    """Remembers every workflow started through the client (by tests, and by activities)."""
+class StartedCourses(Interceptor):
+    """Remembers every course started through the client."""
 
     def __init__(self) -> None:
-        self.ids: set[str] = set()
+        self.course_ids: set[str] = set()
 
     def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
-        return _Recording(next, self.ids)
+        return _Recording(next, self.course_ids)
 
     async def end_all(self, client: Client) -> None:
-        """Terminate the ones still running, then their children: the test server applies no
-        parent close policy, and a child that outlives its parent can wedge it for good."""
-        ids = sorted(self.ids)
-        self.ids.clear()  # in place: the client's interceptor adds to this very set
-        for workflow_id in ids:
-            await _terminate(client, workflow_id)
-        for workflow_id in ids:
-            for child_id in child_workflow_ids(await run_histories(client, workflow_id)):
-                await _terminate(client, child_id)
-
-
-async def _terminate(client: Client, workflow_id: str) -> None:
-    try:
-        await client.get_workflow_handle(workflow_id).terminate("the test ended")
-    except RPCError as err:
-        if err.status is not RPCStatusCode.NOT_FOUND:  # already closed
-            raise
+        course_ids = sorted(self.course_ids)
+        self.course_ids.clear()  # in place: the client's interceptor adds to this very set
+        for course_id in course_ids:
+            workflow_id = course_workflow_id(course_id)
+            # Not `discontinue`'s query first: the test server can time a query to a closed
+            # workflow out.
+            if await execution_status(client, workflow_id) is WorkflowExecutionStatus.RUNNING:
+                await discontinue(client, course_id)
+                await client.get_workflow_handle_for(TreatmentCourse.run, workflow_id).result()
 
 
 class _Recording(OutboundInterceptor):
-    def __init__(self, next: OutboundInterceptor, ids: set[str]) -> None:
+    def __init__(self, next: OutboundInterceptor, course_ids: set[str]) -> None:
         super().__init__(next)
-        self._ids = ids
+        self._course_ids = course_ids
 
     async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
-        self._ids.add(input.id)
+        if input.workflow == COURSE:
+            start: CourseStart = input.args[0]
+            self._course_ids.add(start.course_id)
         return await super().start_workflow(input)
