@@ -21,10 +21,7 @@ from temporalio.client import (
 )
 
 from api.messaging import execution_status
-from domain.contract import course_workflow_id
-from domain.course import CourseStart
-from tests.sessions import discontinue
-from workflows.course import TreatmentCourse
+from tests.sessions import discontinue_workflow
 
 COURSE = "TreatmentCourse"
 
@@ -33,30 +30,28 @@ class StartedCourses(Interceptor):
     """Remembers every course started through the client."""
 
     def __init__(self) -> None:
-        self.course_ids: set[str] = set()
+        self.workflow_ids: set[str] = set()
 
     def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
-        return _Recording(next, self.course_ids)
+        return _Recording(next, self.workflow_ids)
 
     async def end_all(self, client: Client) -> None:
-        course_ids = sorted(self.course_ids)
-        self.course_ids.clear()  # in place: the client's interceptor adds to this very set
-        for course_id in course_ids:
-            workflow_id = course_workflow_id(course_id)
-            # Not `discontinue`'s query first: the test server can time a query to a closed
+        workflow_ids = sorted(self.workflow_ids)
+        self.workflow_ids.clear()  # in place: the client's interceptor adds to this very set
+        for workflow_id in workflow_ids:
+            # Not the status query first: the test server can time a query to a closed
             # workflow out.
             if await execution_status(client, workflow_id) is WorkflowExecutionStatus.RUNNING:
-                await discontinue(client, course_id)
-                await client.get_workflow_handle_for(TreatmentCourse.run, workflow_id).result()
+                await discontinue_workflow(client, workflow_id)
+                await client.get_workflow_handle(workflow_id).result()
 
 
 class _Recording(OutboundInterceptor):
-    def __init__(self, next: OutboundInterceptor, course_ids: set[str]) -> None:
+    def __init__(self, next: OutboundInterceptor, workflow_ids: set[str]) -> None:
         super().__init__(next)
-        self._course_ids = course_ids
+        self._workflow_ids = workflow_ids
 
     async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
         if input.workflow == COURSE:
-            start: CourseStart = input.args[0]
-            self._course_ids.add(start.course_id)
+            self._workflow_ids.add(input.id)
         return await super().start_workflow(input)
