@@ -61,20 +61,16 @@ async def query(client: Client, workflow_id: str, method: MethodSyncOrAsyncNoPar
         return await client.get_workflow_handle(workflow_id).query(method)
 
 
-async def execution_status(client: Client, workflow_id: str) -> WorkflowExecutionStatus:
-    """The status alone, from the raw describe: the SDK's description would also decode every
-    search attribute (the time-skipping test server's datetimes fail to, at random)."""
+async def require_running(client: Client, workflow_id: str) -> None:
+    """404 for an unknown workflow, 409 for one that has ended."""
+    # The raw describe: only the status is needed, and the SDK's description would also decode
+    # every search attribute (the time-skipping test server's datetimes fail to, at random).
     request = DescribeWorkflowExecutionRequest(
         namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
     )
-    raw = await client.workflow_service.describe_workflow_execution(request)
-    return WorkflowExecutionStatus(raw.workflow_execution_info.status)
-
-
-async def require_running(client: Client, workflow_id: str) -> None:
-    """404 for an unknown workflow, 409 for one that has ended."""
     with _mapped(workflow_id):
-        status = await execution_status(client, workflow_id)
+        raw = await client.workflow_service.describe_workflow_execution(request)
+    status = WorkflowExecutionStatus(raw.workflow_execution_info.status)
     if status is not WorkflowExecutionStatus.RUNNING:
         raise WorkflowRejectedError(workflow_id, f"{workflow_id} is over ({status.name.lower()})")
 

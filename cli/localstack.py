@@ -205,13 +205,11 @@ class _QuietQueriesOutbound(OutboundInterceptor):
 
 
 @asynccontextmanager
-async def time_skipping_server(
-    converter: DataConverter, interceptors: Sequence[Interceptor] = ()
-) -> AsyncIterator[WorkflowEnvironment]:
+async def time_skipping_server(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
     quiet_queries = QuietQueries()
     environment = await WorkflowEnvironment.start_time_skipping(
         data_converter=converter,
-        interceptors=[quiet_queries, *interceptors],
+        interceptors=[quiet_queries],
         test_server_existing_path=str(venv_binary("temporal-test-server")),
     )
     quiet_queries.client = environment.client

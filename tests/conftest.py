@@ -20,7 +20,6 @@ from cli.standins import HttpProviders, http_providers
 from store.db import create_pool
 from tests.histories.keys import settings_with_test_key
 from tests.http_api import NURSE, api_client, api_settings
-from tests.leftovers import StartedCourses
 from tests.providers import SmtpServer, smtp_server
 from worker.client import exit_process
 from worker.converter import data_converter
@@ -71,24 +70,9 @@ async def db_pool(postgres_url: str) -> AsyncIterator[asyncpg.Pool]:
 # One time-skipping server per test module: a test that leaves it stuck (the test server
 # can wedge on a query that raced a run's end) cannot stall the modules after it.
 @pytest.fixture(scope="module")
-def started_courses() -> StartedCourses:
-    return StartedCourses()
-
-
-@pytest.fixture(scope="module")
-async def env(
-    converter: DataConverter, started_courses: StartedCourses
-) -> AsyncIterator[WorkflowEnvironment]:
-    async with time_skipping_server(converter, [started_courses]) as environment:
+async def env(converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
+    async with time_skipping_server(converter) as environment:
         yield environment
-
-
-@pytest.fixture(autouse=True)
-async def end_leftover_courses(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    yield
-    if "env" in request.fixturenames:
-        env: WorkflowEnvironment = request.getfixturevalue("env")
-        await request.getfixturevalue("started_courses").end_all(env.client)
 
 
 @pytest.fixture(scope="module")

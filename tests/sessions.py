@@ -137,14 +137,10 @@ async def clear_of_next_slot(
 async def discontinue(client: Client, course_id: str) -> None:
     """End the course (and so its open session), so that it stops working through every timer
     the shared virtual clock passes in the tests that follow."""
-    await discontinue_workflow(client, course_workflow_id(course_id))
-
-
-async def discontinue_workflow(client: Client, workflow_id: str) -> None:
-    handle = client.get_workflow_handle_for(TreatmentCourse.run, workflow_id)
-    if (await handle.query(TreatmentCourse.status)).phase.is_final:
+    handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
+    if (await course_status(client, course_id)).phase.is_final:
         return
-    await quiet(client, workflow_id)  # an Update, too, is lost if it races a task
+    await quiet(client, handle.id)  # an Update, too, is lost if it races a task
     stop = Discontinue(reason="test over", clinician="dr-test")
     await handle.execute_update(TreatmentCourse.discontinue, stop)
 
