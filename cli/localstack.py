@@ -28,6 +28,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import (
     Client,
     Interceptor,
@@ -57,7 +58,27 @@ from workflows.course import TreatmentCourse
 STARTUP_POLLS = 500
 IDLE_POLLS = 500
 IDLE_POLL_SECONDS = 0.02
-IN_FLIGHT = (
+
+# What soon adds a workflow task without time passing (an activity or a child start under way),
+# by the event that opens it and the events that close it.
+PENDING_WORK = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: (
+        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+    ),
+    EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED: (
+        EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED,
+        EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED,
+    ),
+    EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED: (
+        EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED,
+        EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED,
+    ),
+}
+CLOSES_WORK = frozenset(closer for closers in PENDING_WORK.values() for closer in closers)
+TASK_IN_FLIGHT = (
     EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
@@ -168,19 +189,39 @@ async def live_stack(work_dir: Path, **settings_update: object) -> AsyncIterator
 
 
 async def quiet(client: Client, workflow_id: str) -> None:
-    """Wait until a workflow has no task in flight (or give up after IDLE_POLLS).
+    """Wait until a workflow has no task in flight and none about to be scheduled by work under
+    way (or give up after IDLE_POLLS).
 
     The time-skipping test server loses a query or an Update that it buffers behind a task which
     ends the run (continue-as-new, completion), and the lost message then blocks time skipping
-    for the whole server. A real server answers them: this only works around the test server.
+    for the whole server. A query sent while an activity is still running can meet the task its
+    completion schedules. A real server answers them: this only works around the test server.
     """
     for _ in range(IDLE_POLLS):
-        last = None
-        async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
-            last = event.event_type
-        if last not in IN_FLIGHT:
+        if not await _busy(client.get_workflow_handle(workflow_id)):
             return
         await asyncio.sleep(IDLE_POLL_SECONDS)
+
+
+async def _busy(handle: WorkflowHandle[Any, Any]) -> bool:
+    last = None
+    open_by_id: set[int] = set()
+    async for event in handle.fetch_history_events():
+        last = event.event_type
+        if last in PENDING_WORK:
+            open_by_id.add(event.event_id)
+        elif last in CLOSES_WORK:
+            open_by_id.discard(_opening_event_id(event))
+    return last in TASK_IN_FLIGHT or bool(open_by_id)
+
+
+def _opening_event_id(event: HistoryEvent) -> int:
+    """The id of the event that opened the work `event` closes."""
+    attributes = getattr(event, event.WhichOneof("attributes") or "")
+    for field in ("scheduled_event_id", "initiated_event_id"):
+        if hasattr(attributes, field):
+            return int(getattr(attributes, field))
+    return 0
 
 
 class QuietQueries(Interceptor):

@@ -130,13 +130,14 @@ def export(
     stale = sorted(set(on_disk) - set(expected))
     if check:
         for name in changed:
-            console.print(f"[red]out of date:[/red] {directory / name}")
+            # Never wrapped: a path broken over two lines cannot be copied.
+            console.print(f"[red]out of date:[/red] {directory / name}", soft_wrap=True)
         for name in stale:
-            console.print(f"[red]no such model:[/red] {directory / name}")
+            console.print(f"[red]no such model:[/red] {directory / name}", soft_wrap=True)
         if changed or stale:
             console.print("Run `trdflow schemas export` and commit the result.")
             raise typer.Exit(1)
-        console.print(f"{directory}: all {len(expected)} schemas up to date.")
+        console.print(f"{directory}: all {len(expected)} schemas up to date.", soft_wrap=True)
         return
     directory.mkdir(parents=True, exist_ok=True)
     for name in changed:

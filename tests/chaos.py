@@ -175,9 +175,7 @@ async def process_stack(work_dir: Path) -> AsyncIterator[tuple[Settings, Process
             }
         )
         client = await connect_when_up(settings)
-        api = httpx.URL(
-            await stack.enter_async_context(served(create_app(settings, client, pool)))
-        )
+        api = httpx.URL(await stack.enter_async_context(served(create_app(settings, client, pool))))
         settings = settings.model_copy(update={"api_host": api.host, "api_port": api.port})
         worker = Process(
             [sys.executable, "-m", "worker.main"],
@@ -221,9 +219,7 @@ async def crash_worker(worker: Process, kills: int, counts: Counts, rng: random.
         await worker.start()
 
 
-async def send_bad_messages(
-    client: Client, courses: Sequence[DemoCourse], counts: Counts
-) -> None:
+async def send_bad_messages(client: Client, courses: Sequence[DemoCourse], counts: Counts) -> None:
     """Updates with `null` or the wrong shape, and signals a course must not believe, while
     the courses run."""
     for course in courses:
@@ -323,6 +319,15 @@ def judge_outcomes(outcomes: Sequence[Outcome], induction_weeks: int, counts: Co
             counts.lost.append(f"{outcome.course_id}: {reached} {outcome.error or ''}".strip())
 
 
+def with_induction_weeks(course: DemoCourse, weeks: int) -> DemoCourse:
+    """The same demo course with an induction of `weeks` (two sessions a week)."""
+    protocol = course.start.protocol
+    shorter = protocol.with_overrides(
+        {"phases": {"induction_weeks": weeks}}, version=protocol.version
+    )
+    return dataclasses.replace(course, start=course.start.model_copy(update={"protocol": shorter}))
+
+
 def chaos_courses(courses: int, induction_weeks: int) -> list[DemoCourse]:
     """`courses` demo courses of the two personas in turn, with a shorter induction if asked."""
     rounds = (courses + len(PERSONAS) - 1) // len(PERSONAS)
@@ -332,20 +337,7 @@ def chaos_courses(courses: int, induction_weeks: int) -> list[DemoCourse]:
         for course in demo_courses(f"chaos{round_}", DAY_IN_A_SECOND)
         if course.persona in PERSONAS
     ][:courses]
-    return [
-        dataclasses.replace(
-            course,
-            start=course.start.model_copy(
-                update={
-                    "protocol": course.start.protocol.with_overrides(
-                        {"phases": {"induction_weeks": induction_weeks}},
-                        version=course.start.protocol.version,
-                    )
-                }
-            ),
-        )
-        for course in chosen
-    ]
+    return [with_induction_weeks(course, induction_weeks) for course in chosen]
 
 
 async def fault_run(

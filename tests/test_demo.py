@@ -5,9 +5,9 @@ desaturating patient's critical reading caused, paged and then acknowledged and 
 on-call console.
 
 On the demo's clock a session still takes its in-room minutes (monitoring lasts seconds), so the
-test plays the two personas whose courses end at the induction review; the responder's and the
-misser's whole courses are played by the same players on the time-skipping server
-(test_course_flows.py).
+test plays the two personas whose courses end at the induction review, with an induction of one
+week: the critical reading comes at session 2. The responder's and the misser's whole courses
+are played by the same players on the time-skipping server (test_course_flows.py).
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from cli.room import NURSE
 from cli.simulation import DEMO_CLINIC
 from domain.course import Phase
 from store.escalations import PAGE_KIND
+from tests.chaos import with_induction_weeks
 
 pytestmark = pytest.mark.devserver
 
 PLAYED = ("non_responder", "desaturates")
 STOPPED_AT_REVIEW = "stopped at induction review: no response"
+INDUCTION_WEEKS = 1
 
 
 async def test_demo_players_end_every_course_and_only_the_critical_reading_pages() -> None:
@@ -37,9 +39,11 @@ async def test_demo_players_end_every_course_and_only_the_critical_reading_pages
     with tempfile.TemporaryDirectory(prefix="trdflow-demo-") as work:
         async with live_stack(Path(work), allow_simulation=True) as stack:
             await seed_demo(stack.pool, DEMO_CLINIC)  # as `make run` does
-            # Twice the demo's pace, to stay near a minute and a half: what staff answer in
-            # real time (in-room minutes, deadlines) runs on its floor whatever the calendar.
-            courses = [c for c in demo_courses("t", DAY_IN_A_SECOND / 2) if c.persona in PLAYED]
+            courses = [
+                with_induction_weeks(course, INDUCTION_WEEKS)
+                for course in demo_courses("t", DAY_IN_A_SECOND)  # as `make demo` plays them
+                if course.persona in PLAYED
+            ]
 
             outcomes = {o.persona: o for o in await play_demo(stack.settings, courses)}
 
@@ -57,7 +61,7 @@ async def test_demo_players_end_every_course_and_only_the_critical_reading_pages
         assert status is not None, persona
         assert (status.phase, status.sessions_done, status.final_reason) == (
             Phase.DISCONTINUED,
-            8,
+            2 * INDUCTION_WEEKS,
             STOPPED_AT_REVIEW,
         ), persona
     critical = outcomes["desaturates"]
