@@ -269,12 +269,19 @@ async def settle(client: Client, counts: Counts) -> list[WorkflowHistory]:
     return histories
 
 
+FAILED_HISTORIES = Path(tempfile.gettempdir()) / "trdflow-chaos-unreplayable"
+"""Where a history that does not replay is kept, to be traced after the run's folder is gone."""
+
+
 async def replay(settings: Settings, histories: Sequence[WorkflowHistory], counts: Counts) -> None:
     replayer = Replayer(workflows=list(WORKFLOWS), data_converter=data_converter(settings))
     for history in histories:
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         if result.replay_failure is not None:
-            counts.unreplayable.append(f"{history.workflow_id}: {result.replay_failure}")
+            await asyncio.to_thread(write_histories, FAILED_HISTORIES, [history])
+            counts.unreplayable.append(
+                f"{history.workflow_id} (kept in {FAILED_HISTORIES}): {result.replay_failure}"
+            )
 
 
 def spans_a_restart(history: WorkflowHistory) -> bool:
