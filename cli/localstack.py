@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 import uvicorn
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import (
@@ -105,7 +105,7 @@ async def migrated_postgres(data_dir: Path) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def served(app: Starlette) -> AsyncIterator[str]:
+async def served(app: ASGIApp) -> AsyncIterator[str]:
     """Serve `app` with uvicorn on a free loopback port, in the caller's event loop, until the
     block ends; yields its base URL."""
     with socket.socket() as sock:

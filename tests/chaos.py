@@ -3,9 +3,12 @@ parts, each a separate process that can be killed, and then every count that mus
 counted.
 
 - worker crashes: the worker process is SIGKILLed at random moments and started again;
+- a database outage: PostgreSQL is stopped for a while, then started again;
+- server crashes: the Temporal dev server is SIGKILLed and started again on its database;
 - bad messages: malformed and out-of-turn Updates and signals sent straight to Temporal;
 - afterwards: every history of the run is replayed under the current code, workflows still
-  running are stuck, courses not at their persona's end lost something.
+  running are stuck, courses not at their persona's end lost something, API answers of 500 or
+  502 (an outage must be a 503) and staff actions whose outcome was never audited are counted.
 
 `python -m tests.chaos --courses 20 --kills 7` (what `make chaos` runs) prints the table and
 exits 1 on any non-zero count; `tests/test_chaos.py` runs a bounded subset in `make test`.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import functools
 import json
 import os
 import random
@@ -26,27 +30,32 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import httpx
 from rich.console import Console
 from rich.table import Table
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowHistory
+from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
 from api.app import create_app
 from cli.demo import DAY_IN_A_SECOND, DemoCourse, Outcome, demo_courses, play_demo
-from cli.localstack import migrated_postgres, served
+from cli.localstack import served
 from cli.oncall import seed_demo
 from cli.simulation import DEMO_CLINIC
 from cli.stack import search_attribute_flags, venv_binary
 from domain.contract import course_workflow_id
 from domain.course import Phase
 from store.db import create_pool
+from store.embedded import EmbeddedPostgres, start_postgres
+from store.migrate import migrate
 from tests.histories.files import history_file
 from tests.histories.keys import TEST_KEY, TEST_KEY_ID, settings_with_test_key
 from worker.converter import data_converter
@@ -60,6 +69,8 @@ SETTLE_SECONDS = 120
 BAD_UPDATES = ("submit_assessment", "record_score", "decide_review", "pause", "discontinue")
 BAD_SIGNALS = ("escalation_changed", "session_moved")
 WORKER_CACHE_SIZE = 2
+STARTUP_POLLS = 240
+"""Tries, half a second apart, for a course to start or a restarted server to answer."""
 STARTED_TASK = EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
 RECORDED_CRASHES = "crashes"
 FAILED_TASK = EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
@@ -80,6 +91,8 @@ class Counts:
 
     courses: int = 0
     worker_kills: int = 0
+    postgres_down_seconds: float = 0.0
+    server_kills: int = 0
     bad_messages: int = 0
     lost: list[str] = field(default_factory=list)
     """Courses that did not reach their persona's end."""
@@ -91,10 +104,14 @@ class Counts:
     """Escalations still open: they wait for a person by design (a ride left unconfirmed
     while the worker was down is a real alert)."""
     accepted_bad_messages: list[str] = field(default_factory=list)
+    server_errors: list[str] = field(default_factory=list)
+    """API answers of 500 or 502: an outage answers 503, a slow workflow 504."""
+    unaudited: list[str] = field(default_factory=list)
+    """Staff actions (request keys) with an audited intent and no audited outcome."""
     recorded: int = 0
+    """Histories stored for the replay test (`--record`)."""
     server_retried: int = 0
     """Workflow tasks the server failed and handed out again (`SERVER_RETRIES`): no harm."""
-    """Histories stored for the replay test (`--record`)."""
 
     def failures(self) -> dict[str, list[str]]:
         return {
@@ -102,12 +119,16 @@ class Counts:
             "histories that do not replay": self.unreplayable,
             "stuck workflows": self.stuck,
             "bad messages accepted": self.accepted_bad_messages,
+            "API answers 500 or 502": self.server_errors,
+            "staff actions without an audited outcome": self.unaudited,
         }
 
     def table(self) -> Table:
         table = Table("count", "value", title="Fault run")
         table.add_row("courses", str(self.courses))
         table.add_row("worker SIGKILLs", str(self.worker_kills))
+        table.add_row("PostgreSQL down (s)", f"{self.postgres_down_seconds:.0f}")
+        table.add_row("dev server SIGKILLs", str(self.server_kills))
         table.add_row("bad Updates and signals sent", str(self.bad_messages))
         table.add_row("escalations left open for staff", str(len(self.left_for_staff)))
         table.add_row("tasks the server retried (benign)", str(self.server_retried))
@@ -141,16 +162,43 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class ServerErrors:
+    """ASGI middleware that notes every answer of 500 or 502."""
+
+    def __init__(self, app: ASGIApp, found: list[str]) -> None:
+        self._app = app
+        self._found = found
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def noting(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in (500, 502):
+                self._found.append(f"{scope['method']} {scope['path']}: {message['status']}")
+            await send(message)
+
+        await self._app(scope, receive, noting)
+
+
+@dataclass
+class FaultStack:
+    settings: Settings
+    worker: Process
+    temporal: Process
+    postgres: EmbeddedPostgres
+    pool: asyncpg.Pool
+
+
 @asynccontextmanager
-async def process_stack(work_dir: Path) -> AsyncIterator[tuple[Settings, Process]]:
-    """Postgres, the dev server and the worker as processes of their own, the API in this one;
-    yields the stack's settings and its worker."""
+async def process_stack(work_dir: Path, counts: Counts) -> AsyncIterator[FaultStack]:
+    """Postgres, the dev server and the worker as processes of their own, the API in this one
+    (its 500 and 502 answers noted in `counts`)."""
     state = work_dir / "state"
     state.mkdir()
     async with AsyncExitStack() as stack:
-        url = await stack.enter_async_context(migrated_postgres(work_dir / "postgres"))
-        pool = await create_pool(url)
+        postgres = await start_postgres(work_dir / "postgres")
+        stack.push_async_callback(postgres.stop)
+        pool = await create_pool(postgres.url)
         stack.push_async_callback(pool.close)
+        await migrate(pool)
         await seed_demo(pool, DEMO_CLINIC)
         port = free_port()
         temporal = Process(
@@ -169,20 +217,21 @@ async def process_stack(work_dir: Path) -> AsyncIterator[tuple[Settings, Process
         stack.push_async_callback(temporal.kill)
         settings = settings_with_test_key(state).model_copy(
             update={
-                "database_url": url,
+                "database_url": postgres.url,
                 "temporal_address": f"127.0.0.1:{port}",
                 "allow_simulation": True,
             }
         )
         client = await connect_when_up(settings)
-        api = httpx.URL(await stack.enter_async_context(served(create_app(settings, client, pool))))
+        app = ServerErrors(create_app(settings, client, pool), counts.server_errors)
+        api = httpx.URL(await stack.enter_async_context(served(app)))
         settings = settings.model_copy(update={"api_host": api.host, "api_port": api.port})
         worker = Process(
             [sys.executable, "-m", "worker.main"],
             {
                 **os.environ,
                 "TEMPORAL_ADDRESS": settings.temporal_address,
-                "DATABASE_URL": url,
+                "DATABASE_URL": postgres.url,
                 "TRDFLOW_STATE_DIR": str(state),
                 "TRDFLOW_CODEC_KEYS": json.dumps({TEST_KEY_ID: TEST_KEY}),
                 "TRDFLOW_CODEC_ACTIVE_KEY": TEST_KEY_ID,
@@ -193,7 +242,7 @@ async def process_stack(work_dir: Path) -> AsyncIterator[tuple[Settings, Process
         )
         await worker.start()
         stack.push_async_callback(worker.kill)
-        yield settings, worker
+        yield FaultStack(settings, worker, temporal, postgres, pool)
 
 
 async def connect_when_up(settings: Settings) -> Client:
@@ -219,25 +268,77 @@ async def crash_worker(worker: Process, kills: int, counts: Counts, rng: random.
         await worker.start()
 
 
-async def send_bad_messages(client: Client, courses: Sequence[DemoCourse], counts: Counts) -> None:
-    """Updates with `null` or the wrong shape, and signals a course must not believe, while
-    the courses run."""
-    for course in courses:
-        course_id = course.course_id
+async def break_infrastructure(
+    stack: FaultStack, plan: Faults, counts: Counts, rng: random.Random
+) -> None:
+    """Stop PostgreSQL for `plan.postgres_outage` seconds, then SIGKILL the dev server
+    `plan.server_kills` times, starting each again where it was."""
+    if plan.postgres_outage > 0:
+        await asyncio.sleep(rng.uniform(5.0, 10.0))
+        await stack.postgres.stop()
+        await asyncio.sleep(plan.postgres_outage)
+        await start_postgres(stack.postgres.data_dir)
+        counts.postgres_down_seconds += plan.postgres_outage
+    for _ in range(plan.server_kills):
+        await asyncio.sleep(rng.uniform(5.0, 10.0))
+        await stack.temporal.kill()
+        counts.server_kills += 1
+        await asyncio.sleep(rng.uniform(0.5, 2.0))
+        await stack.temporal.start()
+
+
+def bad_messages() -> list[tuple[str, str, list[object]]]:
+    """(kind, name, arguments) of every bad message a course is sent: Updates with `null` or
+    the wrong shape, and signals a course must not believe."""
+    bad_arguments: list[object] = [None, {"nonsense": True}]
+    bad_signal_args: list[list[object]] = [[None], [{"escalation_id": "elsewhere"}], [{}, {}]]
+    updates: list[tuple[str, str, list[object]]] = [
+        ("update", name, [argument]) for name in BAD_UPDATES for argument in bad_arguments
+    ]
+    signals: list[tuple[str, str, list[object]]] = [
+        ("signal", name, args) for name in BAD_SIGNALS for args in bad_signal_args
+    ]
+    return updates + signals
+
+
+async def send_bad_messages(
+    client: Client, courses: Sequence[DemoCourse], total: int, counts: Counts
+) -> None:
+    """`total` bad messages while the courses run: every kind to one course, then the next."""
+    messages = bad_messages()
+    for index in range(total):
+        kind, name, args = messages[index % len(messages)]
+        course_id = courses[(index // len(messages)) % len(courses)].course_id
         handle = client.get_workflow_handle(course_workflow_id(course_id))
-        for update in BAD_UPDATES:
-            for argument in (None, {"nonsense": True}):
-                counts.bad_messages += 1
-                try:
-                    await handle.execute_update(update, argument)
-                except Exception:  # refused, as it must be: any refusal counts
-                    continue
-                counts.accepted_bad_messages.append(f"{course_id} {update}({argument})")
-        for name in BAD_SIGNALS:
-            bad_args: list[list[object]] = [[None], [{"escalation_id": "elsewhere"}], [{}, {}]]
-            for args in bad_args:
-                counts.bad_messages += 1
-                await handle.signal(name, args=args)
+        await until_it_answers(handle.describe)  # started, and the server up
+        counts.bad_messages += 1
+        if kind == "signal":
+            await until_it_answers(functools.partial(handle.signal, name, args=args))
+            continue
+        try:
+            await handle.execute_update(name, args[0])
+        except Exception:  # refused, as it must be: any refusal counts
+            continue
+        counts.accepted_bad_messages.append(f"{course_id} {name}({args[0]})")
+
+
+async def until_it_answers(call: Callable[[], Awaitable[object]]) -> None:
+    """Call until the server answers: a course not started yet, or a server being restarted."""
+    for _ in range(STARTUP_POLLS):
+        try:
+            await call()
+            return
+        except RPCError:
+            await asyncio.sleep(0.5)
+    await call()  # the last try's error is the one to see
+
+
+async def count_unaudited(pool: asyncpg.Pool, counts: Counts) -> None:
+    rows = await pool.fetch(
+        "SELECT request_key FROM audit_log WHERE request_key IS NOT NULL"
+        " GROUP BY request_key HAVING bool_and(stage = 'intent') ORDER BY request_key"
+    )
+    counts.unaudited += [row["request_key"] for row in rows]
 
 
 async def settle(client: Client, counts: Counts) -> list[WorkflowHistory]:
@@ -347,11 +448,20 @@ def chaos_courses(courses: int, induction_weeks: int) -> list[DemoCourse]:
     return [with_induction_weeks(course, induction_weeks) for course in chosen]
 
 
+@dataclass(frozen=True)
+class Faults:
+    worker_kills: int
+    postgres_outage: float = 0.0
+    """Seconds PostgreSQL stays down (0: no outage)."""
+    server_kills: int = 0
+    bad_messages: int = 64
+
+
 async def fault_run(
     work_dir: Path,
     *,
     courses: int,
-    kills: int,
+    plan: Faults,
     seed: int,
     induction_weeks: int = 4,
     record: bool = False,
@@ -359,17 +469,22 @@ async def fault_run(
 ) -> Counts:
     counts = Counts()
     rng = random.Random(seed)
-    async with process_stack(work_dir) as (settings, worker):
+    async with process_stack(work_dir, counts) as stack:
         played = chaos_courses(courses, induction_weeks)
         counts.courses = len(played)
-        client = await connect_when_up(settings)
-        crashes = asyncio.create_task(crash_worker(worker, kills, counts, rng))
-        bad = asyncio.create_task(send_bad_messages(client, played[:4], counts))
-        outcomes = await play_demo(settings, played)
-        await asyncio.gather(crashes, bad)
+        client = await connect_when_up(stack.settings)
+        faults = [
+            crash_worker(stack.worker, plan.worker_kills, counts, rng),
+            break_infrastructure(stack, plan, counts, rng),
+            send_bad_messages(client, played, plan.bad_messages, counts),
+        ]
+        tasks = [asyncio.create_task(fault) for fault in faults]
+        outcomes = await play_demo(stack.settings, played)
+        await asyncio.gather(*tasks)
         judge_outcomes(outcomes, induction_weeks, counts)
         histories = await settle(client, counts)
-        await replay(settings, histories, counts)
+        await count_unaudited(stack.pool, counts)
+        await replay(stack.settings, histories, counts)
         if dump is not None:
             await asyncio.to_thread(write_histories, dump, histories)
         if record:
@@ -380,7 +495,12 @@ async def fault_run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--courses", type=int, default=20)
-    parser.add_argument("--kills", type=int, default=7)
+    parser.add_argument("--kills", type=int, default=7, help="worker SIGKILLs")
+    parser.add_argument(
+        "--postgres-outage", type=float, default=30.0, help="seconds PostgreSQL is stopped"
+    )
+    parser.add_argument("--server-kills", type=int, default=1, help="dev server SIGKILLs")
+    parser.add_argument("--bad-messages", type=int, default=200)
     parser.add_argument("--seed", type=int, default=random.randrange(1 << 30))
     parser.add_argument("--induction-weeks", type=int, default=4)
     parser.add_argument("--dump", type=Path, help="write every history of the run here")
@@ -395,7 +515,12 @@ def main() -> None:
             fault_run(
                 Path(work),
                 courses=args.courses,
-                kills=args.kills,
+                plan=Faults(
+                    worker_kills=args.kills,
+                    postgres_outage=args.postgres_outage,
+                    server_kills=args.server_kills,
+                    bad_messages=args.bad_messages,
+                ),
                 seed=args.seed,
                 induction_weeks=args.induction_weeks,
                 record=args.record,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 import structlog
@@ -35,6 +36,9 @@ from workflows.session import DosingSession
 log = structlog.get_logger()
 
 WORKFLOWS = (TreatmentCourse, DosingSession, Escalation)
+T = TypeVar("T")
+CONNECT_FIRST_DELAY_SECONDS = 0.5
+CONNECT_MAX_DELAY_SECONDS = 10.0
 
 
 def activities(
@@ -76,15 +80,39 @@ def build_worker(
     )
 
 
+async def when_up(what: str, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
+    """`attempt` until it succeeds, waiting out a server that is down or restarting (a worker
+    started meanwhile must not exit for good); None if asked to stop first."""
+    delay = CONNECT_FIRST_DELAY_SECONDS
+    while not stop.is_set():
+        try:
+            return await attempt()
+        # The SDK's "failed client connect"; asyncpg's refused or timed-out connection.
+        except (RuntimeError, OSError, TimeoutError, asyncpg.PostgresError) as err:
+            log.warning(
+                "unreachable at start: retrying",
+                server=what,
+                retry_in_seconds=delay,
+                error=str(err).splitlines()[0] if str(err) else type(err).__name__,
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, CONNECT_MAX_DELAY_SECONDS)
+    return None
+
+
 async def serve(settings: Settings) -> None:
     if settings.database_url is None:
         raise SystemExit("DATABASE_URL is not set (`make run` sets it for the local stack)")
-    client = await connect(settings)
-    pool = await create_pool(settings.database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    database_url = settings.database_url
+    client = await when_up("temporal", lambda: connect(settings), stop)
+    pool = await when_up("postgres", lambda: create_pool(database_url), stop)
+    if client is None or pool is None:
+        return
     try:
         worker = build_worker(
             client, pool, adapters_from(settings, pool), cache_size=settings.worker_cache_size
