@@ -1,0 +1,73 @@
+"""A worker started while the Temporal server is down waits for it instead of exiting for good:
+after a server crash, the worker a supervisor restarts first must still end up serving."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from cli.stack import venv_binary
+from domain.contract import SEARCH_ATTRIBUTES
+from tests.chaos import Process, free_port
+from tests.histories.keys import TEST_KEY, TEST_KEY_ID
+
+pytestmark = pytest.mark.devserver
+
+RETRYING = '"event": "unreachable at start: retrying"'
+STARTED = '"event": "worker started"'
+WAIT_POLLS = 600
+"""A tenth of a second apart: a minute for a line to appear."""
+
+
+async def logged(log_file: Path) -> str:
+    return await asyncio.to_thread(log_file.read_text)
+
+
+async def until_logged(log_file: Path, line: str) -> None:
+    for _ in range(WAIT_POLLS):
+        if line in await logged(log_file):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never logged {line}:\n{await logged(log_file)}")
+
+
+async def test_a_worker_started_before_the_server_serves_once_it_is_up(postgres_url: str) -> None:
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="trdflow-worker-") as work:
+        log_file = Path(work) / "worker.log"
+        worker = Process(
+            [sys.executable, "-m", "worker.main"],
+            {
+                **os.environ,
+                "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+                "DATABASE_URL": postgres_url,
+                "TRDFLOW_STATE_DIR": work,
+                "TRDFLOW_CODEC_KEYS": json.dumps({TEST_KEY_ID: TEST_KEY}),
+            },
+            log_file,
+        )
+        await worker.start()
+        assert worker.process is not None
+        try:
+            await until_logged(log_file, RETRYING)  # refused: nothing listens yet
+            await asyncio.sleep(1)  # more refusals
+            assert worker.process.returncode is None, await logged(log_file)
+
+            async with await WorkflowEnvironment.start_local(
+                port=port,
+                dev_server_existing_path=str(venv_binary("temporal")),
+                search_attributes=SEARCH_ATTRIBUTES,
+            ):
+                await until_logged(log_file, STARTED)
+                worker.process.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(worker.process.wait(), 30) == 0
+        finally:
+            await worker.kill()
