@@ -22,6 +22,7 @@ demo: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
 # pytest exits 5 when it collects no tests; like any non-zero exit, that fails the target.

@@ -554,10 +554,8 @@ class DosingSession:
         """From the course: pause, discontinue or the end of maintenance. A dosed patient stays
         in the room until discharge whatever the course does."""
         request = signal_argument(Cancel, args, "cancel")
-        if request is not None and self._summary.outcome is None and self.state.stage in (
-            *BEFORE_DOSING,
-            Stage.READY_TO_DOSE,
-        ):
+        not_dosed = self.state.stage in (*BEFORE_DOSING, Stage.READY_TO_DOSE)
+        if request is not None and self._summary.outcome is None and not_dosed:
             self._conclude(SessionOutcome.CANCELLED, reason=request.reason)
 
     @workflow.signal

@@ -134,9 +134,7 @@ async def _stream(
 
 
 @router.post("/escalations/{escalation_id}/acknowledge", dependencies=[Depends(same_origin)])
-async def acknowledge(
-    escalation_id: str, session: Acting, ctx: Ctx, request: Action
-) -> Snapshot:
+async def acknowledge(escalation_id: str, session: Acting, ctx: Ctx, request: Action) -> Snapshot:
     row = await _escalation(ctx, escalation_id)
     message = Acknowledge(by=session.actor, via=AckChannel.CONSOLE)
     await send_action(
