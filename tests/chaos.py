@@ -178,7 +178,7 @@ class ServerErrors:
         await self._app(scope, receive, noting)
 
 
-@dataclass
+@dataclass(frozen=True)
 class FaultStack:
     settings: Settings
     worker: Process

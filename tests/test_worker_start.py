@@ -31,9 +31,9 @@ async def logged(log_file: Path) -> str:
     return await asyncio.to_thread(log_file.read_text)
 
 
-async def until_logged(log_file: Path, line: str) -> None:
+async def until_logged(log_file: Path, line: str, times: int = 1) -> None:
     for _ in range(WAIT_POLLS):
-        if line in await logged(log_file):
+        if (await logged(log_file)).count(line) >= times:
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"never logged {line}:\n{await logged(log_file)}")
@@ -57,8 +57,7 @@ async def test_a_worker_started_before_the_server_serves_once_it_is_up(postgres_
         await worker.start()
         assert worker.process is not None
         try:
-            await until_logged(log_file, RETRYING)  # refused: nothing listens yet
-            await asyncio.sleep(1)  # more refusals
+            await until_logged(log_file, RETRYING, times=2)  # refused: nothing listens yet
             assert worker.process.returncode is None, await logged(log_file)
 
             async with await WorkflowEnvironment.start_local(
