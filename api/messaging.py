@@ -23,6 +23,7 @@ from temporalio.types import MethodSyncOrAsyncNoParam, MethodSyncOrAsyncSinglePa
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.errors import WorkflowNotFoundError, WorkflowRejectedError, WorkflowUnansweredError
+from worker.client import ask
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
@@ -58,7 +59,7 @@ async def send_signal(
 
 async def query(client: Client, workflow_id: str, method: MethodSyncOrAsyncNoParam[Any, R]) -> R:
     async with _talking_to(client, workflow_id):
-        return await client.get_workflow_handle(workflow_id).query(method)
+        return await ask(client.get_workflow_handle(workflow_id), method)
 
 
 async def require_running(client: Client, workflow_id: str) -> None:

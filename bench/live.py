@@ -51,6 +51,7 @@ from cli.simulation import PERSONAS, assessment_for, demo_course
 from domain.contract import course_workflow_id, session_workflow_id
 from domain.course import CourseResult, Reschedule
 from domain.session import Stage
+from worker.client import ask
 from workflows.course import TreatmentCourse
 from workflows.session import DosingSession
 
@@ -241,7 +242,7 @@ async def _registered(pool: asyncpg.Pool, course_id: str) -> bool | None:
 
 
 async def _current_session(handle: WorkflowHandle[TreatmentCourse, CourseResult]) -> int | None:
-    status = await handle.query(TreatmentCourse.status)
+    status = await ask(handle, TreatmentCourse.status)
     return None if status.current_session is None else int(status.current_session.number)
 
 
@@ -265,12 +266,12 @@ async def _accepted(request: Awaitable[httpx.Response]) -> bool | None:
 
 async def _in_stage(client: Client, room: Room, stage: Stage) -> bool | None:
     handle = client.get_workflow_handle_for(DosingSession.run, room.workflow_id)
-    return True if (await handle.query(DosingSession.details)).stage is stage else None
+    return True if (await ask(handle, DosingSession.details)).stage is stage else None
 
 
 async def _all_checked(client: Client, room: Room) -> bool | None:
     handle = client.get_workflow_handle_for(DosingSession.run, room.workflow_id)
-    state = await handle.query(DosingSession.details)
+    state = await ask(handle, DosingSession.details)
     return True if state.readings_checked == len(state.readings) else None
 
 

@@ -22,6 +22,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from api.tokens import read_or_create_dev_tokens
 from domain.clock import CourseClock
 from domain.session import SessionState, SessionSummary, Stage
+from worker.client import ask
 from worker.settings import Settings
 from workflows.session import DosingSession
 
@@ -294,7 +295,7 @@ class RoomPlayer:
 
     async def details(self, session: SessionSummary) -> SessionState:
         handle = self._client.get_workflow_handle_for(DosingSession.run, session.workflow_id)
-        return await handle.query(DosingSession.details)
+        return await ask(handle, DosingSession.details)
 
     async def until_stage(self, session: SessionSummary, stages: Collection[Stage]) -> SessionState:
         return await self._until_state(

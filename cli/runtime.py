@@ -21,7 +21,7 @@ from cli.render import console, echo_json
 from domain.contract import course_workflow_id
 from domain.course import CourseStatus
 from store.db import create_pool
-from worker.client import connect
+from worker.client import ask, connect
 from worker.settings import Settings, get_settings
 from workflows.course import TreatmentCourse
 
@@ -73,7 +73,7 @@ def with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]], settings: Settings |
 
 async def course_status(client: Client, course_id: str) -> CourseStatus:
     handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
-    return await handle.query(TreatmentCourse.status)
+    return await ask(handle, TreatmentCourse.status)
 
 
 def ui_link(settings: Settings, workflow_id: str) -> str:

@@ -52,6 +52,7 @@ from domain.escalation import CourseEscalation
 from domain.protocol import Protocol
 from domain.scales import Scale, Score
 from domain.session import SessionSummary
+from worker.client import ask
 from workflows.course import TreatmentCourse
 
 CLINICIAN = "dr-sim"
@@ -217,7 +218,7 @@ class ClinicPlayer:
     async def _status(self) -> CourseStatus:
         while True:
             try:
-                status = await self._course.query(TreatmentCourse.status)
+                status = await ask(self._course, TreatmentCourse.status)
             except (RPCError, WorkflowQueryFailedError) as err:
                 await self._patience.pause(f"status unreadable: {err}")
                 continue

@@ -1,20 +1,22 @@
-"""The project's Temporal client: connecting, starting a course the one allowed way, and ending a
-process that used one."""
+"""The project's Temporal client: connecting, starting a course the one allowed way, asking a
+query, and ending a process that used one."""
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
+from temporalio.types import MethodSyncOrAsyncNoParam
 
 from domain.contract import (
     CLINIC_ID,
@@ -26,8 +28,15 @@ from domain.contract import (
 )
 from domain.course import CourseResult, CourseStart, Phase
 from worker.converter import data_converter
+from worker.runner import AHEAD_OF_TASK
 from worker.settings import Settings
 from workflows.course import TreatmentCourse
+
+R = TypeVar("R")
+
+QUERY_ATTEMPTS = 5
+QUERY_RETRY_SECONDS = 0.2
+"""A refused query is asked again once the run's next workflow task has had time to start."""
 
 
 class SimulationNotAllowedError(ValueError):
@@ -40,6 +49,19 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
     )
+
+
+async def ask(handle: WorkflowHandle[Any, Any], query: MethodSyncOrAsyncNoParam[Any, R]) -> R:
+    """Run `query`, asking again while a worker refuses to answer it ahead of the run's next
+    workflow task (`worker.runner.CatchUpGuard`); any other failure is raised at once."""
+    for _ in range(QUERY_ATTEMPTS - 1):
+        try:
+            return await handle.query(query)
+        except WorkflowQueryFailedError as err:
+            if err.message != AHEAD_OF_TASK:
+                raise
+        await asyncio.sleep(QUERY_RETRY_SECONDS)
+    return await handle.query(query)
 
 
 def exit_process(status: int) -> NoReturn:

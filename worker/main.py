@@ -28,6 +28,7 @@ from domain.notices import Channel
 from store.db import create_pool
 from worker.client import connect, exit_process
 from worker.logs import configure_logging
+from worker.runner import GuardedRunner
 from worker.settings import Settings, get_settings
 from workflows.course import TreatmentCourse
 from workflows.escalation import Escalation
@@ -77,6 +78,7 @@ def build_worker(
         workflows=list(WORKFLOWS),
         activities=activities(client, pool, adapters),
         max_cached_workflows=cache_size,
+        workflow_runner=GuardedRunner(),
     )
 
 

@@ -1,0 +1,112 @@
+"""The workflow runner: the SDK's sandbox, with a guard against a query running workflow code
+ahead of its workflow task.
+
+sdk-core (bundled with temporalio 1.35.0) answers a query on a run missing from the worker's cache
+by fetching the run's whole history. If events arrived after the query was sent (a timer fired, a
+child ended), they come back at the end of that history with no workflow task started for them,
+and core applies them anyway, in an activation of their own: the workflow reacts outside any task,
+with the clock of the previous task, and keeps that reaction for the task that follows. That task
+then hands over its signals and Updates in a later activation than a replay of the same history
+does, so the history stops replaying (`Update machine does not handle this event`), and a decision
+taken from `workflow.now()` is made on a stale clock. `tests/test_query_catch_up.py` reproduces it.
+
+The guard spots that activation: the first one after a replay that is not itself a replay but
+carries the replay's clock (a real task always brings a later `WorkflowTaskStarted` time). It
+refuses it without running any workflow code. Core then fails the query (the caller asks again)
+and evicts the run, and the next workflow task rebuilds it from history, as a replay would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+from temporalio.bridge.proto.workflow_activation import WorkflowActivation
+from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
+from temporalio.converter import SerializationContext, StorageDriverStoreContext
+from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails, WorkflowRunner
+from temporalio.worker._command_aware_visitor import CommandInfo
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.workflow import Info, _Definition
+
+log = structlog.get_logger(__name__)
+
+AHEAD_OF_TASK = (
+    "a query caught this run up on events that no workflow task has started yet; "
+    "the run is evicted and rebuilt at its next task (ask again)"
+)
+"""The query's failure: `api.messaging.query` asks again when it sees it."""
+
+
+class GuardedRunner(WorkflowRunner):
+    """The sandboxed runner, each instance behind `CatchUpGuard`."""
+
+    def __init__(self, inner: WorkflowRunner | None = None) -> None:
+        self._inner = inner or SandboxedWorkflowRunner()
+
+    def prepare_workflow(self, defn: _Definition) -> None:
+        self._inner.prepare_workflow(defn)
+
+    def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
+        return CatchUpGuard(self._inner.create_instance(det))
+
+    def set_worker_level_failure_exception_types(
+        self, types: Sequence[type[BaseException]]
+    ) -> None:
+        self._inner.set_worker_level_failure_exception_types(types)
+
+
+class CatchUpGuard(WorkflowInstance):
+    """Refuses the activation a query's history fetch applies ahead of any workflow task."""
+
+    def __init__(self, inner: WorkflowInstance) -> None:
+        self._inner = inner
+        self._replayed_clock: int | None = None
+        """The clock of the last replayed activation, until the first live one arrives."""
+
+    def activate(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
+        if _moves_the_workflow(act):
+            clock = act.timestamp.ToNanoseconds()
+            if act.is_replaying:
+                self._replayed_clock = clock
+            else:
+                ahead = clock == self._replayed_clock
+                self._replayed_clock = None
+                if ahead:
+                    return self._refuse(act)
+        return self._inner.activate(act)
+
+    def _refuse(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
+        info = self._inner.get_info()
+        log.warning(
+            "activation ahead of its workflow task refused",
+            workflow_id=info.workflow_id,
+            run_id=act.run_id,
+            history_length=act.history_length,
+        )
+        completion = WorkflowActivationCompletion(run_id=act.run_id)
+        completion.failed.failure.message = AHEAD_OF_TASK
+        return completion
+
+    def get_serialization_context(
+        self, command_info: CommandInfo | None
+    ) -> SerializationContext | None:
+        return self._inner.get_serialization_context(command_info)
+
+    def get_external_store_context(
+        self, command_info: CommandInfo | None
+    ) -> StorageDriverStoreContext:
+        return self._inner.get_external_store_context(command_info)
+
+    def get_info(self) -> Info:
+        return self._inner.get_info()
+
+    def get_thread_id(self) -> int | None:
+        return self._inner.get_thread_id()
+
+
+def _moves_the_workflow(act: WorkflowActivation) -> bool:
+    """Whether the activation carries events: not a query or an eviction alone."""
+    return any(
+        job.WhichOneof("variant") not in ("query_workflow", "remove_from_cache") for job in act.jobs
+    )
