@@ -14,6 +14,7 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -24,6 +25,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.errors import WorkflowNotFoundError, WorkflowRejectedError, WorkflowUnansweredError
 from worker.client import ask
+from worker.runner import AHEAD_OF_TASK
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
@@ -102,3 +104,8 @@ def _mapped(workflow_id: str) -> Iterator[None]:
         raise
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
         raise WorkflowUnansweredError(workflow_id) from err
+    except WorkflowQueryFailedError as err:
+        # Refused each time `ask` asked: the run's next workflow task has not started yet.
+        if err.message == AHEAD_OF_TASK:
+            raise WorkflowUnansweredError(workflow_id) from err
+        raise

@@ -35,7 +35,9 @@ AHEAD_OF_TASK = (
     "a query caught this run up on events that no workflow task has started yet; "
     "the run is evicted and rebuilt at its next task (ask again)"
 )
-"""The query's failure: `api.messaging.query` asks again when it sees it."""
+"""The query's failure: `worker.client.ask` asks again when it sees it."""
+REFUSED = "activation ahead of its workflow task refused"
+"""The worker's log line for each refusal (the fault run counts them)."""
 
 
 class GuardedRunner(WorkflowRunner):
@@ -79,7 +81,7 @@ class CatchUpGuard(WorkflowInstance):
     def _refuse(self, act: WorkflowActivation) -> WorkflowActivationCompletion:
         info = self._inner.get_info()
         log.warning(
-            "activation ahead of its workflow task refused",
+            REFUSED,
             workflow_id=info.workflow_id,
             run_id=act.run_id,
             history_length=act.history_length,
