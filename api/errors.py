@@ -27,9 +27,16 @@ RETRY_AFTER_S = 5
 """What an outage's 503 tells callers to wait (`Retry-After`) before they try again."""
 
 TEMPORAL_OUTAGES = frozenset(
-    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.CANCELLED,
+    }
 )
-"""Temporal could not be reached or did not answer in time (or sheds load): retry later."""
+"""Temporal could not be reached or did not answer in time, sheds load, or cut the call off (an
+Update in flight while the worker that held its workflow task died): retry later. A retried
+action sends its Update under the same id, so it is applied once."""
 
 RETRY_AFTER_HEADER = {
     "Retry-After": {

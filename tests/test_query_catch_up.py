@@ -27,8 +27,6 @@ with workflow.unsafe.imports_passed_through():
     from cli.stack import venv_binary
     from worker.runner import AHEAD_OF_TASK, GuardedRunner
 
-pytestmark = pytest.mark.devserver
-
 TICKERS = 3
 TICKS = 10
 TICK = timedelta(milliseconds=300)
