@@ -31,7 +31,7 @@ TICKERS = 3
 TICKS = 10
 TICK = timedelta(milliseconds=300)
 ROUNDS = 5
-"""Rounds of tickers, until the race has been met at least once (about ten times a round)."""
+"""Rounds of tickers, until the race has been met at least once (a few times a round)."""
 
 
 @activity.defn
