@@ -43,8 +43,8 @@ REFUSED = "activation ahead of its workflow task refused"
 class GuardedRunner(WorkflowRunner):
     """The sandboxed runner, each instance behind `CatchUpGuard`."""
 
-    def __init__(self, inner: WorkflowRunner | None = None) -> None:
-        self._inner = inner or SandboxedWorkflowRunner()
+    def __init__(self) -> None:
+        self._inner = SandboxedWorkflowRunner()
 
     def prepare_workflow(self, defn: _Definition) -> None:
         self._inner.prepare_workflow(defn)
