@@ -113,11 +113,11 @@ class Counts:
     recorded: int = 0
     """Histories stored for the replay test (`--record`)."""
     server_retried: int = 0
+    """Workflow tasks the server failed and handed out again (`SERVER_RETRIES`): no harm."""
     undosed_sessions: list[str] = field(default_factory=list)
     """Induction sessions a fault kept the clinic from, each ended with its reason: no harm."""
     catch_ups_refused: int = 0
     """Activations a query ran ahead of a workflow task, refused by `worker.runner`: no harm."""
-    """Workflow tasks the server failed and handed out again (`SERVER_RETRIES`): no harm."""
 
     def failures(self) -> dict[str, list[str]]:
         return {
@@ -434,9 +434,12 @@ def judge_outcomes(outcomes: Sequence[Outcome], induction_weeks: int, counts: Co
         status = outcome.status
         reached = None if status is None else (status.phase, status.sessions_done)
         undosed = [] if status is None else [s for s in status.recent_sessions if undosed_for(s)]
-        accounted = reached is not None and reached[1] + len(undosed) == 2 * induction_weeks
-        if outcome.error is not None or reached is None or reached[0] is not Phase.DISCONTINUED:
-            accounted = False
+        accounted = (
+            outcome.error is None
+            and status is not None
+            and status.phase is Phase.DISCONTINUED
+            and status.sessions_done + len(undosed) == 2 * induction_weeks
+        )
         if not accounted:
             counts.lost.append(f"{outcome.course_id}: {reached} {outcome.error or ''}".strip())
         counts.undosed_sessions.extend(
