@@ -59,6 +59,7 @@ from store.embedded import EmbeddedPostgres, start_postgres
 from store.migrate import migrate
 from tests.histories.files import history_file
 from tests.histories.keys import TEST_KEY, TEST_KEY_ID, settings_with_test_key
+from worker.client import connect
 from worker.converter import data_converter
 from worker.main import WORKFLOWS
 from worker.runner import REFUSED
@@ -257,9 +258,7 @@ async def connect_when_up(settings: Settings) -> Client:
     last: Exception | None = None
     for _ in range(200):
         try:
-            return await Client.connect(
-                settings.temporal_address, data_converter=data_converter(settings)
-            )
+            return await connect(settings)
         except RuntimeError as err:  # the server is still starting
             last = err
             await asyncio.sleep(0.1)
