@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.logs import activity_log
 from domain.contract import TASK_QUEUE
@@ -15,7 +17,7 @@ from domain.escalation import (
     Trigger,
     escalation_workflow_id,
 )
-from domain.records import Alert
+from domain.records import Alert, AlertOutcome
 from store import alerts, patients
 from workflows.escalation import Escalation
 
@@ -29,34 +31,39 @@ class Alerts:
         self._client = client
 
     @activity.defn(name="raise_alert")
-    async def raise_alert(self, alert: Alert) -> bool:
-        """Start the escalation, or only signal the one open with the same dedup key
-        (signal-with-start), so a repeated trigger never pages twice. True if the alert is new,
-        False if its dedup key was raised already."""
+    async def raise_alert(self, alert: Alert) -> AlertOutcome:
+        """Start the occurrence's escalation, or signal it if it is open (signal-with-start),
+        so a repeat never pages twice. Its id is never reused: an occurrence whose escalation
+        has ended answers RESOLVED_ALREADY, and the owner raises the next occurrence."""
         created = await alerts.open_alert(self._pool, alert)
         trigger = await self._trigger(alert)
-        handle = await self._client.start_workflow(
-            Escalation.run,
-            EscalationInput(
-                trigger=trigger,
-                policy=alert.policy or EscalationPolicies().for_severity(alert.severity),
-            ),
-            id=escalation_workflow_id(alert.dedup_key),
-            task_queue=TASK_QUEUE,
-            start_signal="retrigger",
-            start_signal_args=[Retrigger(reading_id=alert.reading_id, at=trigger.raised_at)],
-            static_summary=f"{alert.severity} {alert.condition} (course {alert.course_id})",
+        log = activity_log(alert.course_id, alert.session).bind(
+            severity=alert.severity, condition=alert.condition, dedup_key=alert.dedup_key
         )
+        try:
+            handle = await self._client.start_workflow(
+                Escalation.run,
+                EscalationInput(
+                    trigger=trigger,
+                    policy=alert.policy or EscalationPolicies().for_severity(alert.severity),
+                ),
+                id=escalation_workflow_id(alert.dedup_key),
+                task_queue=TASK_QUEUE,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                start_signal="retrigger",
+                start_signal_args=[Retrigger(reading_id=alert.reading_id, at=trigger.raised_at)],
+                static_summary=f"{alert.severity} {alert.condition} (course {alert.course_id})",
+            )
+        except WorkflowAlreadyStartedError:
+            log.warning("alert repeated after its escalation ended: the next occurrence")
+            return AlertOutcome.RESOLVED_ALREADY
         # A repeat is no news: the escalation records it as a retrigger step.
-        log = activity_log(alert.course_id, alert.session)
         (log.warning if created else log.info)(
             "alert raised" if created else "alert repeated: joined its open escalation",
-            severity=alert.severity,
-            condition=alert.condition,
-            dedup_key=alert.dedup_key,
             escalation_id=handle.id,
         )
-        return created
+        return AlertOutcome.OPENED if created else AlertOutcome.JOINED
 
     async def _trigger(self, alert: Alert) -> Trigger:
         course = await patients.course(self._pool, alert.course_id)
@@ -68,6 +75,7 @@ class Alerts:
             phase=alert.phase,
             severity=alert.severity,
             condition=alert.condition,
+            occurrence=alert.occurrence,
             summary=alert.summary,
             reading_id=alert.reading_id,
             # When the workflow asked, the same on every retry: a retried signal is no repeat.

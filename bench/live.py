@@ -62,7 +62,6 @@ GATEWAY = "gateway-demo"
 BENCH_ACTOR = "bench"
 POLL_SECONDS = 0.05
 """Set-up polls (stage, course status): not on any measured path."""
-ABSORB_POLL_SECONDS = 0.02
 SETTLE_TIMEOUT_S = 60.0
 EFFECT_TIMEOUT_S = 120.0
 OBSERVATION_POLL_S = 0.005
@@ -167,17 +166,6 @@ async def measured_reading(
     return Sample(room, posted, tuple(seen))
 
 
-async def absorbed(stack: Stack, room: Room) -> None:
-    """Until the session has taken in every reading it was sent (unmeasured).
-
-    A reading signalled while a check is finishing is counted as checked without being
-    classified (`readings_checked = len(readings)` after the activity): a session whose next
-    reading would follow its last one's observations rows at once waits for this first.
-    """
-    await asyncio.sleep(ABSORB_POLL_SECONDS)  # usually enough: one query, not a stream of them
-    await _until(lambda: _all_checked(stack.client, room), poll_s=ABSORB_POLL_SECONDS)
-
-
 async def in_monitoring(stack: Stack, label: str) -> Room:
     """A new course (scale 1) whose first session is moved to a minute from now, checked in,
     dosed after normal pre-dose vitals and a confirmed ride, and now monitoring."""
@@ -267,12 +255,6 @@ async def _accepted(request: Awaitable[httpx.Response]) -> bool | None:
 async def _in_stage(client: Client, room: Room, stage: Stage) -> bool | None:
     handle = client.get_workflow_handle_for(DosingSession.run, room.workflow_id)
     return True if (await ask(handle, DosingSession.details)).stage is stage else None
-
-
-async def _all_checked(client: Client, room: Room) -> bool | None:
-    handle = client.get_workflow_handle_for(DosingSession.run, room.workflow_id)
-    state = await ask(handle, DosingSession.details)
-    return True if state.readings_checked == len(state.readings) else None
 
 
 async def _until(check: Callable[[], Awaitable[T | None]], poll_s: float = POLL_SECONDS) -> T:

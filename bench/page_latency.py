@@ -135,8 +135,6 @@ async def pages(
     room: Room,
     conditions: Sequence[Mapping[str, object]],
 ) -> list[Sample]:
-    # No wait for the session to take a reading in (bench/live.py `absorbed`): its page comes
-    # from the alert it raises after that.
     return [await measured_reading(stack, room, signs, effects) for signs in conditions]
 
 

@@ -1,4 +1,4 @@
-"""Latency from a vitals reading POSTed to the API until its session has classified and recorded
+"""Latency from a vitals reading POSTed to the API until its session has judged and recorded
 it, with 1 and with many concurrent sessions, against the API's own store-and-ack.
 
     .venv/bin/python -m bench.vitals_latency [--sessions 50] [--solo 40] [--each 8]
@@ -7,8 +7,7 @@ it, with 1 and with many concurrent sessions, against the API's own store-and-ac
 On one live stack (bench/live.py: dev server, embedded Postgres, the worker, the API over
 real HTTP), every session in post-dose monitoring (time_scale 1, so monitoring outlasts the
 run). A session posts normal readings one after another, the next once the previous one is
-recorded and taken in by the session (readings in flight together would share a checkpoint,
-and one arriving as a check finishes is skipped: see bench/live.py `absorbed`). "Recorded" is
+recorded (the session judges each reading when its signal arrives). "Recorded" is
 when the reading's `observations` rows are committed, seen by polling Postgres every 5 ms;
 "ack" (the baseline) is the POST's round trip: stored in Postgres, the session signalled,
 audited, answered.
@@ -42,7 +41,6 @@ from bench.live import (
     Room,
     Sample,
     Stack,
-    absorbed,
     activity_scheduled,
     console,
     figures_table,
@@ -69,8 +67,8 @@ CONCURRENT_WARM_UP = 1
 STAGES = {
     "api_to_signal": "POST → signal recorded (API)",
     "signal_to_task": "signal → workflow task started",
-    "task_to_check": "workflow task → check scheduled",
-    "check_to_rows": "check scheduled → rows seen",
+    "task_to_record": "workflow task → judgement's record scheduled",
+    "record_to_rows": "record scheduled → rows seen",
 }
 """Consecutive stages of a reading's path, from the POST to its observations rows."""
 
@@ -81,7 +79,6 @@ async def readings(
     samples = []
     for _ in range(warm_up + count):
         samples.append(await measured_reading(stack, room, NORMAL, [recorded]))
-        await absorbed(stack, room)
     return samples[warm_up:]
 
 
@@ -137,7 +134,7 @@ async def stages(client: Client, samples: Sequence[Sample]) -> dict[str, float]:
                     sample.posted.sent + WALL_OFFSET,
                     wall_time(event),
                     wall_time(first(later, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)),
-                    wall_time(next(activity_scheduled(later, "check_vitals"))),
+                    wall_time(next(activity_scheduled(later, "record_judgement"))),
                     sample.seen[RECORDED] + WALL_OFFSET,
                 )
             )

@@ -31,7 +31,7 @@ from cli.room import NURSE, ApiRefusal, ClinicApi, Stalled, bearer, token_of
 from cli.runtime import course_status, open_client, ui_link
 from cli.simulation import ClinicPlayer
 from domain.course import CourseStart, CourseStatus
-from domain.escalation import CourseEscalation
+from domain.escalation import EscalationChanged
 from domain.protocol import Frequency
 from domain.scales import Scale
 from worker.client import SimulationNotAllowedError, start_course
@@ -259,7 +259,7 @@ async def _statuses(
     return {course_id: status for course_id, status in zip(ids, found, strict=True) if status}
 
 
-def _escalations(seen: dict[str, CourseEscalation], handled: dict[str, Handled]) -> list[str]:
+def _escalations(seen: dict[str, EscalationChanged], handled: dict[str, Handled]) -> list[str]:
     """One line per escalation: those the nurse answered, and any other seen open."""
     lines = [
         f"{h.severity} {named(h.condition)}, session {h.session}: paged {h.paged}, "

@@ -21,7 +21,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from api.tokens import read_or_create_dev_tokens
 from domain.clock import CourseClock
-from domain.session import SessionState, SessionSummary, Stage
+from domain.session import SessionSummary, Stage
+from domain.session_core import SessionState
 from worker.client import ask
 from worker.settings import Settings
 from workflows.session import DosingSession
@@ -233,10 +234,10 @@ class RoomPlayer:
             await self.arrange_ride(visit.course_id, visit.session)
         elif stage is Stage.SCHEDULED:
             await self._api.send("POST", f"{visit.path}/check-in")
-        elif stage in (Stage.CHECKED_IN, Stage.PRE_DOSE_VITALS) and not visit.pre_dose_sent:
+        elif stage is Stage.PRE_DOSE_VITALS and not visit.pre_dose_sent:
             await self.vitals(visit.course_id, visit.session, **PRE_DOSE)
             visit.pre_dose_sent = True
-        elif stage in (Stage.CHECKED_IN, Stage.PRE_DOSE_VITALS):
+        elif stage is Stage.PRE_DOSE_VITALS:
             await self.until_stage(visit.session, {Stage.READY_TO_DOSE, Stage.HELD, *ENDED})
         elif stage is Stage.READY_TO_DOSE:
             await self._administer(visit)
@@ -259,18 +260,19 @@ class RoomPlayer:
     async def _monitor(self, visit: _Visit, state: SessionState) -> None:
         """The 40-minute reading, the last one after two hours, discharge. A refused discharge
         takes a fresh reading before it is tried again."""
-        assert state.administration is not None
-        first_device = state.administration.first_device_at
+        # The session counts from when it learned of the dose (its server's clock).
+        dosed = state.dosed_at
+        assert dosed is not None
         if not visit.forty_minutes_sent:
-            await self._until(first_device + visit.room_time(BP_CHECK_MINUTES))
+            await self._until(dosed + visit.room_time(BP_CHECK_MINUTES))
             if visit.desaturates:
                 await self._desaturation(visit)
             else:
                 await self.vitals(visit.course_id, visit.session, **AT_40_MINUTES)
             visit.forty_minutes_sent = True
-        await self._until(first_device + visit.room_time(LAST_READING_MINUTES))
-        await self.vitals(visit.course_id, visit.session, **STABLE)
-        await self.until_checked(visit.session)
+        await self._until(dosed + visit.room_time(LAST_READING_MINUTES))
+        stable = await self.vitals(visit.course_id, visit.session, **STABLE)
+        await self.until_judged(visit.session, stable)
         await self._api.send("POST", f"{visit.path}/discharge")
         await self.until_stage(visit.session, ENDED)
 
@@ -283,8 +285,8 @@ class RoomPlayer:
         escalation = await self._on_call.acknowledge(
             visit.course_id, visit.session.number, "spo2_low"
         )
-        await self.vitals(visit.course_id, visit.session, **RECOVERED)
-        await self.until_checked(visit.session)
+        recovered = await self.vitals(visit.course_id, visit.session, **RECOVERED)
+        await self.until_judged(visit.session, recovered)
         await self._on_call.resolve(escalation, RESOLUTION)
 
     async def vitals(self, course_id: str, session: SessionSummary, **signs: int) -> int:
@@ -302,12 +304,12 @@ class RoomPlayer:
             session, lambda state: state.stage in stages, f"never reached {stages}"
         )
 
-    async def until_checked(self, session: SessionSummary) -> SessionState:
-        """Until the session has classified every reading sent so far."""
+    async def until_judged(self, session: SessionSummary, reading_id: int) -> SessionState:
+        """Until the session has judged the reading."""
         return await self._until_state(
             session,
-            lambda state: state.readings_checked == len(state.readings),
-            "left readings unchecked",
+            lambda state: any(r.reading_id == reading_id for r in state.readings),
+            f"never judged reading {reading_id}",
         )
 
     async def _until_state(

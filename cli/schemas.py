@@ -29,7 +29,7 @@ from domain.course import (
 from domain.eligibility import Eligibility
 from domain.escalation import (
     Acknowledge,
-    CourseEscalation,
+    EscalationChanged,
     EscalationInput,
     EscalationState,
     Reassign,
@@ -41,13 +41,14 @@ from domain.session import (
     Cancel,
     CheckIn,
     Discharge,
+    DriverNamed,
     HoldDecision,
     OutcomeReport,
     ReadingArrived,
-    SessionState,
     SessionSummary,
     TransportConfirmation,
 )
+from domain.session_core import SessionState
 from domain.vitals import VitalSigns
 
 SENT: tuple[type[BaseModel], ...] = (
@@ -66,6 +67,7 @@ SENT: tuple[type[BaseModel], ...] = (
     Cancel,
     CheckIn,
     TransportConfirmation,
+    DriverNamed,
     ReadingArrived,
     VitalSigns,
     HoldDecision,
@@ -76,7 +78,7 @@ SENT: tuple[type[BaseModel], ...] = (
     Resolve,
     Reassign,
     Retrigger,
-    CourseEscalation,
+    EscalationChanged,
 )
 """Workflow inputs, Update and signal arguments: what callers send."""
 RECEIVED: tuple[type[BaseModel], ...] = (

@@ -48,7 +48,7 @@ from domain.course import (
     ReviewDecision,
 )
 from domain.eligibility import Assessment, BloodPressure
-from domain.escalation import CourseEscalation
+from domain.escalation import EscalationChanged
 from domain.protocol import Protocol
 from domain.scales import Scale, Score
 from domain.session import SessionSummary
@@ -186,7 +186,7 @@ class ClinicPlayer:
         """Sessions the clinic has seen end: never played again, whatever a status says."""
         self.frequency_changes: list[FrequencyChange] = []
         self.relapse_decisions = 0
-        self.escalations: dict[str, CourseEscalation] = {}
+        self.escalations: dict[str, EscalationChanged] = {}
         """Every escalation of the course seen open in its status, by id."""
 
     async def play(self) -> CourseStatus:

@@ -11,9 +11,10 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.clock import CourseClock
 from domain.eligibility import Assessment, Eligibility
-from domain.escalation import CourseEscalation
+from domain.escalation import EscalationChanged
 from domain.maintenance import Suggestion
 from domain.notices import Channel
+from domain.occurrences import Occurrences
 from domain.protocol import Frequency, Indication, Protocol
 from domain.scales import Benefit, Scale, Score
 from domain.session import SessionSummary
@@ -197,8 +198,10 @@ class CourseState(BaseModel):
     last_phq9_reported_at: datetime | None = None
     """Protocol time of the latest PHQ-9 reported to the course (a follow-up check-in)."""
     relapse_flagged: bool = False
-    open_escalations: dict[str, CourseEscalation] = {}
-    """The course's escalations not yet resolved, by escalation id."""
+    open_escalations: dict[str, EscalationChanged] = {}
+    """The course's escalations not yet resolved (its sessions' too), by escalation id."""
+    escalations: Occurrences = Occurrences()
+    """The course's own conditions (item 9, overdue decisions) and their occurrences."""
     paused: bool = False
     pause_reason: str | None = None
     final_reason: str | None = None
@@ -236,7 +239,7 @@ class CourseStatus(BaseModel):
     suggestion: Suggestion | None
     decision_due_at: datetime | None
     relapse_flagged: bool
-    open_escalations: list[CourseEscalation]
+    open_escalations: list[EscalationChanged]
     """Not yet resolved (open or acknowledged)."""
     final_reason: str | None
     run: int

@@ -14,6 +14,8 @@ from typing import Annotated, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from domain.conditions import Condition
+
 Actor = Annotated[str, Field(min_length=1, max_length=120)]
 
 
@@ -77,7 +79,8 @@ class Trigger(Frozen):
     session: int | None = None
     phase: str | None = None
     severity: Severity
-    condition: str
+    condition: Condition
+    occurrence: int = Field(default=1, ge=1)
     summary: str = Field(max_length=300)
     """Shown to on-call staff and sent to pagers: never PHI."""
     reading_id: int | None = None
@@ -186,14 +189,19 @@ class EscalationRecord(Frozen):
     assigned_to: str | None = None
 
 
-class CourseEscalation(Frozen):
-    """Signal to the course: one of its escalations opened, was acknowledged or resolved."""
+class EscalationChanged(Frozen):
+    """Signal to the escalation's owner (its course, and its session if it has one): the
+    escalation of one occurrence opened, was acknowledged or resolved."""
 
     escalation_id: str
     severity: Severity
-    condition: str
+    condition: Condition
+    occurrence: int = Field(ge=1)
     session: int | None
     status: EscalationStatus
+    repeats_seen: int = Field(default=0, ge=0)
+    """Repeats counted when it changed: a repeat sent after its resolution was lost to it, and
+    opens the next occurrence."""
 
 
 # --- State -----------------------------------------------------------------------------------

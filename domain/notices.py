@@ -19,6 +19,7 @@ class NoticeKind(StrEnum):
     CHECK_IN_MISSED = "check_in_missed"
     SELF_HARM_ITEM = "self_harm_item"
     READING_OVERDUE = "reading_overdue"
+    SESSION_HELD = "session_held"
 
 
 class ClinicNotice(BaseModel):

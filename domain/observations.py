@@ -8,7 +8,8 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from domain.vitals import Classification, Level, Loinc, VitalSigns
+from domain.conditions import Condition, Level
+from domain.vitals import Classification, Loinc, VitalSigns
 
 LOINC_SYSTEM = "http://loinc.org"
 LOCAL_SYSTEM = "urn:trdflow:observation"
@@ -41,17 +42,32 @@ class _Sign:
     panel_code: str | None
     unit: str
     value: Callable[[VitalSigns], int | None]
-    condition_prefix: str
-    """The classification's findings about this sign (see domain.vitals)."""
+    conditions: frozenset[Condition]
+    """The conditions a finding about this sign names (see domain.vitals)."""
 
 
+_BP = frozenset({Condition.BP_ELEVATED, Condition.BP_SEVERE, Condition.BP_CRITICAL})
 _SIGNS = (
-    _Sign(LOINC_SYSTEM, Loinc.SYSTOLIC, Loinc.BP_PANEL, "mm[Hg]", lambda r: r.systolic, "bp_"),
-    _Sign(LOINC_SYSTEM, Loinc.DIASTOLIC, Loinc.BP_PANEL, "mm[Hg]", lambda r: r.diastolic, "bp_"),
-    _Sign(LOINC_SYSTEM, Loinc.HEART_RATE, None, "/min", lambda r: r.heart_rate, "heart_rate_"),
-    _Sign(LOINC_SYSTEM, Loinc.SPO2, None, "%", lambda r: r.spo2, "spo2_"),
-    _Sign(LOCAL_SYSTEM, LocalCode.MOAAS, None, "{score}", lambda r: r.moaas, "sedation"),
-    _Sign(LOCAL_SYSTEM, LocalCode.CADSS, None, "{score}", lambda r: r.cadss, "dissociation"),
+    _Sign(LOINC_SYSTEM, Loinc.SYSTOLIC, Loinc.BP_PANEL, "mm[Hg]", lambda r: r.systolic, _BP),
+    _Sign(LOINC_SYSTEM, Loinc.DIASTOLIC, Loinc.BP_PANEL, "mm[Hg]", lambda r: r.diastolic, _BP),
+    _Sign(
+        LOINC_SYSTEM,
+        Loinc.HEART_RATE,
+        None,
+        "/min",
+        lambda r: r.heart_rate,
+        frozenset({Condition.HEART_RATE_SUSTAINED}),
+    ),
+    _Sign(LOINC_SYSTEM, Loinc.SPO2, None, "%", lambda r: r.spo2, frozenset({Condition.SPO2_LOW})),
+    _Sign(
+        LOCAL_SYSTEM,
+        LocalCode.MOAAS,
+        None,
+        "{score}",
+        lambda r: r.moaas,
+        frozenset({Condition.SEDATION}),
+    ),
+    _Sign(LOCAL_SYSTEM, LocalCode.CADSS, None, "{score}", lambda r: r.cadss, frozenset()),
     _Sign(
         LOCAL_SYSTEM,
         LocalCode.HYPERTENSIVE_CRISIS_SYMPTOMS,
@@ -59,7 +75,7 @@ _SIGNS = (
         "{present}",
         # Recorded only when present: absence is the default of every reading.
         lambda r: 1 if r.hypertensive_crisis_symptoms else None,
-        "hypertensive_crisis",
+        frozenset({Condition.HYPERTENSIVE_CRISIS}),
     ),
 )
 
@@ -73,9 +89,7 @@ def observations_of(
         value = sign.value(reading)
         if value is None:
             continue
-        findings = [
-            f for f in classification.findings if f.condition.startswith(sign.condition_prefix)
-        ]
+        findings = [f for f in classification.findings if f.condition in sign.conditions]
         observations.append(
             SignObservation(
                 code_system=sign.code_system,

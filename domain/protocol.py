@@ -121,7 +121,9 @@ class VitalsLimits(Frozen):
     critical_repeat_systolic: int = 180
     critical_repeat_diastolic: int = 110
     """At or above this on two readings 5 minutes apart is critical."""
-    critical_repeat_window_minutes: int = 5
+    critical_repeat_apart_minutes: int = 5
+    two_reading_window_minutes: int = 30
+    """Two-reading rules (the repeated severe BP, a sustained heart rate) look back this far."""
     critical_once_systolic: int = 200
     critical_once_diastolic: int = 120
     critical_spo2_below: int = 90
@@ -136,10 +138,16 @@ class SessionRules(Frozen):
     reminder_hours_before: tuple[int, ...] = (48, 24)
     transport_alert_hours_before: int = 2
     bp_check_after_minutes: int = 40
+    bp_early_minutes: int = 5
+    """A due blood pressure may be taken this much early."""
     bp_recheck_every_minutes: int = 15
     min_monitoring_minutes: int = 120
     reading_due_within_minutes: int = 10
     """A reading not in by then: the nurse is reminded; another period, and it escalates."""
+    vitals_recent_minutes: int = 30
+    """A pre-dose or discharge set older than this is taken again."""
+    hold_decision_due_minutes: int = 15
+    """A session held for a clinician's decision this long escalates."""
     rems_form_due_days: int = 7
     vitals: VitalsLimits = VitalsLimits()
 

@@ -10,12 +10,13 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from domain.conditions import Condition
 from domain.course import PatientContact
 from domain.escalation import EscalationPolicy, Severity
 from domain.notices import Channel
-from domain.protocol import Indication, VitalsLimits
+from domain.protocol import Indication
 from domain.session import Administration, Discharge
-from domain.vitals import Classification, VitalSigns
+from domain.vitals import Classification
 
 
 class Record(BaseModel):
@@ -74,23 +75,14 @@ class TransportRequestResult(Record):
     delivery: Delivery | None = None
 
 
-class VitalsCheck(Record):
+class ReadingJudgement(Record):
+    """A reading as the session judged it, to be recorded as coded observations."""
+
     course_id: str
     session: int
+    reading_id: int
     checkpoint: str
-    """Names the checkpoint (pre_dose, post_dose_40m, recheck_1, ...): one observation each."""
-    not_before: AwareDatetime
-    limits: VitalsLimits
-    reading_id: int | None = None
-    """Classify exactly this reading (during monitoring, each one as it comes); else the
-    newest reading taken since `not_before`."""
-
-
-class VitalsCheckResult(Record):
-    found: bool
-    reading_id: int | None = None
-    reading: VitalSigns | None = None
-    classification: Classification | None = None
+    classification: Classification
 
 
 class DoseRecord(Record):
@@ -143,14 +135,23 @@ class Alert(Record):
     """An escalation trigger. The summary holds no PHI: it goes to pagers."""
 
     dedup_key: str
-    """(course, session, condition): a repeated trigger joins the open escalation."""
+    """(owner, condition, occurrence): a repeat while it is open joins its escalation."""
     course_id: str
     session: int | None
     severity: Severity
-    condition: str
+    condition: Condition
+    occurrence: int = 1
     summary: str
     reading_id: int | None = None
     phase: str | None = None
     """The course's phase when the condition fired."""
     policy: EscalationPolicy | None = None
     """The course's pinned policy for this severity (None: the default policy)."""
+
+
+class AlertOutcome(StrEnum):
+    OPENED = "opened"
+    JOINED = "joined"
+    """The occurrence's escalation was open: the repeat joined it."""
+    RESOLVED_ALREADY = "resolved_already"
+    """The occurrence's escalation has ended: a repeat is the next occurrence."""

@@ -10,14 +10,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from domain.observations import CheckpointVitals
 from domain.session import Administration, ConcomitantMedication
+from domain.vitals import AWAKE_MOAAS
 
 REMS_MIN_MONITORING = timedelta(hours=2)
 """The REMS requires at least 2 hours of monitoring after the first device."""
 
 PRE_DOSE = "pre_dose"
 POST_DOSE_40M = "post_dose_40m"
-AWAKE_MOAAS = 5
-"""MOAA/S 5 is awake and alert: anything lower is sedation."""
 
 
 def form_id(course_id: str, session: int) -> str:

@@ -11,7 +11,7 @@ from domain.clock import CourseClock
 from domain.escalation import EscalationPolicies
 from domain.protocol import DosingRules, SessionRules
 from domain.scales import Score
-from domain.vitals import Level
+from domain.vitals import VitalSigns
 
 
 class SessionOutcome(StrEnum):
@@ -105,13 +105,21 @@ class TransportConfirmation(BaseModel):
     via: TransportConfirmedVia
 
 
+class DriverNamed(BaseModel):
+    """Signal from the API: staff named the session's driver (`revision` counts the drivers)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    revision: int = Field(ge=1)
+
+
 class ReadingArrived(BaseModel):
-    """Signal from the API: a reading is stored in Postgres and may be classified."""
+    """Signal from the API: a reading is stored in Postgres; the session judges it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     reading_id: int
-    taken_at: AwareDatetime
+    signs: VitalSigns
 
 
 class HoldDecision(BaseModel):
@@ -162,8 +170,8 @@ class Discharge(BaseModel):
 
 class Stage(StrEnum):
     SCHEDULED = "scheduled"
-    CHECKED_IN = "checked_in"
     PRE_DOSE_VITALS = "pre_dose_vitals"
+    """Checked in: the pre-dose set (BP, heart rate, SpO2) is being taken."""
     HELD = "held"
     """Pre-dose BP above 140/90: waiting for a clinician's proceed-or-delay decision."""
     READY_TO_DOSE = "ready_to_dose"
@@ -172,40 +180,3 @@ class Stage(StrEnum):
     NOT_DOSED = "not_dosed"
     CLOSED = "closed"
     """Missed or cancelled before check-in."""
-
-
-class CheckpointResult(BaseModel):
-    """A vitals checkpoint as the session saw it (the reading itself stays in Postgres)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    checkpoint: str
-    reading_id: int | None
-    level: Level
-    conditions: tuple[str, ...] = ()
-    has_bp: bool = False
-    bp_acceptable: bool = True
-
-
-class SessionState(BaseModel):
-    """All state of one dosing session (the `details` query's answer)."""
-
-    stage: Stage = Stage.SCHEDULED
-    scheduled_at: AwareDatetime
-    transport_confirmed_via: TransportConfirmedVia | None = None
-    checked_in_by: str | None = None
-    check_ins: int = 0
-    checkpoints: list[CheckpointResult] = []
-    hold_decision: HoldDecision | None = None
-    administration: Administration | None = None
-    discharge: Discharge | None = None
-    readings: list[ReadingArrived] = []
-    readings_checked: int = 0
-    alerts: list[str] = []
-    """Dedup keys of the escalations this session raised."""
-    not_dosed_reason: str | None = None
-
-    @property
-    def latest_bp_acceptable(self) -> bool:
-        with_bp = [c for c in self.checkpoints if c.has_bp]
-        return not with_bp or with_bp[-1].bp_acceptable

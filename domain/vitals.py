@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 from typing import Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from domain.conditions import Condition, Level
 from domain.protocol import VitalsLimits
 
 
@@ -21,6 +22,10 @@ class Loinc(StrEnum):
     HEART_RATE = "8867-4"
     SPO2 = "59408-5"
     PHQ9_TOTAL = "44261-6"
+
+
+AWAKE_MOAAS = 5
+"""MOAA/S 5 is awake and alert: anything lower is sedation, and no discharge."""
 
 
 class VitalSigns(BaseModel):
@@ -59,23 +64,11 @@ class VitalSigns(BaseModel):
         return self.systolic is not None
 
 
-class Level(IntEnum):
-    """Ordered, so the worst finding of a reading is its level."""
-
-    NORMAL = 0
-    HOLD = 1
-    """Pre-dose BP above 140/90: a clinician decides to proceed or delay."""
-    ROUTINE = 2
-    URGENT = 3
-    CRITICAL = 4
-
-
 class Finding(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     level: Level
-    condition: str
-    """A stable name for the condition, part of an escalation's dedup key."""
+    condition: Condition
     detail: str
 
 
@@ -87,14 +80,17 @@ class Classification(BaseModel):
 
     @property
     def bp_acceptable(self) -> bool:
-        return not any(f.condition.startswith("bp_") for f in self.findings)
+        return not any(f.condition.is_blood_pressure for f in self.findings)
 
 
 def classify(
     reading: VitalSigns, earlier: Sequence[VitalSigns], limits: VitalsLimits
 ) -> Classification:
-    """Classify a reading; `earlier` readings of the same session give the repeat rules."""
-    findings = [*_blood_pressure(reading, earlier, limits), *_other_signs(reading, earlier, limits)]
+    """Classify a reading; `earlier` readings of the same session give the two-reading rules,
+    which look back no further than the protocol's window."""
+    window = timedelta(minutes=limits.two_reading_window_minutes)
+    recent = [r for r in earlier if timedelta(0) <= reading.taken_at - r.taken_at <= window]
+    findings = [*_blood_pressure(reading, recent, limits), *_other_signs(reading, recent, limits)]
     level = max((f.level for f in findings), default=Level.NORMAL)
     return Classification(level=level, findings=tuple(findings))
 
@@ -109,30 +105,32 @@ def _blood_pressure(
         reading.systolic >= limits.critical_once_systolic
         or reading.diastolic >= limits.critical_once_diastolic
     ):
-        return [Finding(level=Level.CRITICAL, condition="bp_critical", detail=f"BP {bp}")]
+        return [Finding(level=Level.CRITICAL, condition=Condition.BP_CRITICAL, detail=f"BP {bp}")]
     if _severe(reading, limits):
-        window = timedelta(minutes=limits.critical_repeat_window_minutes)
+        apart = timedelta(minutes=limits.critical_repeat_apart_minutes)
         repeated = [
             r
             for r in earlier
-            if r.has_bp and _severe(r, limits) and reading.taken_at - r.taken_at >= window
+            if r.has_bp and _severe(r, limits) and reading.taken_at - r.taken_at >= apart
         ]
         if repeated:
             return [
                 Finding(
                     level=Level.CRITICAL,
-                    condition="bp_critical",
+                    condition=Condition.BP_CRITICAL,
                     detail=f"BP {bp} and earlier severe reading 5 min apart",
                 )
             ]
         return [
-            Finding(level=Level.HOLD, condition="bp_severe", detail=f"BP {bp} (repeat in 5 min)")
+            Finding(
+                level=Level.HOLD, condition=Condition.BP_SEVERE, detail=f"BP {bp} (repeat in 5 min)"
+            )
         ]
     if (
         reading.systolic > limits.hold_above_systolic
         or reading.diastolic > limits.hold_above_diastolic
     ):
-        return [Finding(level=Level.HOLD, condition="bp_elevated", detail=f"BP {bp}")]
+        return [Finding(level=Level.HOLD, condition=Condition.BP_ELEVATED, detail=f"BP {bp}")]
     return []
 
 
@@ -150,28 +148,68 @@ def _other_signs(
     findings = []
     if reading.spo2 is not None and reading.spo2 < limits.critical_spo2_below:
         findings.append(
-            Finding(level=Level.CRITICAL, condition="spo2_low", detail=f"SpO2 {reading.spo2}%")
+            Finding(
+                level=Level.CRITICAL, condition=Condition.SPO2_LOW, detail=f"SpO2 {reading.spo2}%"
+            )
         )
     if reading.moaas is not None and reading.moaas <= limits.critical_moaas_at_most:
         findings.append(
-            Finding(level=Level.CRITICAL, condition="sedation", detail=f"MOAA/S {reading.moaas}")
+            Finding(
+                level=Level.CRITICAL, condition=Condition.SEDATION, detail=f"MOAA/S {reading.moaas}"
+            )
         )
     if reading.hypertensive_crisis_symptoms:
         findings.append(
             Finding(
                 level=Level.CRITICAL,
-                condition="hypertensive_crisis",
+                condition=Condition.HYPERTENSIVE_CRISIS,
                 detail="hypertensive-crisis symptoms",
             )
         )
-    last_hr = next((r.heart_rate for r in reversed(earlier) if r.heart_rate is not None), None)
+    earlier_hr = sorted((r for r in earlier if r.heart_rate is not None), key=lambda r: r.taken_at)
+    last_hr = earlier_hr[-1].heart_rate if earlier_hr else None
     hr, limit = reading.heart_rate, limits.urgent_heart_rate_above
     if hr is not None and hr > limit and last_hr is not None and last_hr > limit:
         findings.append(
             Finding(
                 level=Level.URGENT,
-                condition="heart_rate_sustained",
+                condition=Condition.HEART_RATE_SUSTAINED,
                 detail=f"heart rate {last_hr} then {hr}",
             )
         )
     return findings
+
+
+class SignsAtRest(BaseModel):
+    """The latest value of each sign that discharge looks at, from whichever reading had it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    systolic: int | None = None
+    diastolic: int | None = None
+    heart_rate: int | None = None
+    spo2: int | None = None
+    moaas: int | None = None
+
+    def refusal(self, limits: VitalsLimits) -> str | None:
+        """Why these signs do not allow discharge, or None if they are complete and safe."""
+        if self.systolic is None or self.diastolic is None:
+            return "no blood pressure"
+        for name, value in (("heart rate", self.heart_rate), ("SpO2", self.spo2)):
+            if value is None:
+                return f"no {name}"
+        if self.moaas is None:
+            return "no sedation score (MOAA/S)"
+        if (
+            self.systolic > limits.hold_above_systolic
+            or self.diastolic > limits.hold_above_diastolic
+        ):
+            return f"blood pressure {self.systolic}/{self.diastolic} is not back to a safe level"
+        assert self.heart_rate is not None and self.spo2 is not None
+        if self.heart_rate > limits.urgent_heart_rate_above:
+            return f"heart rate {self.heart_rate} is too high"
+        if self.spo2 < limits.critical_spo2_below:
+            return f"SpO2 {self.spo2}% is too low"
+        if self.moaas < AWAKE_MOAAS:
+            return f"MOAA/S {self.moaas}: not awake and alert"
+        return None

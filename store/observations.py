@@ -6,34 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from itertools import groupby
 
-from asyncpg.pool import PoolConnectionProxy
-
+from domain.conditions import Level
 from domain.observations import CheckpointVitals, SignObservation, checkpoint_vitals
-from domain.vitals import Level
 from store.db import Executor
 
 
 def checkpoint_key(course_id: str, session: int, checkpoint: str) -> str:
     return f"course-{course_id}/session-{session}/vitals-{checkpoint}"
-
-
-async def lock_checkpoint(conn: PoolConnectionProxy, key: str) -> None:
-    """Serialise attempts at one checkpoint until the caller's transaction ends."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
-
-
-async def checkpoint_reading(
-    db: Executor, course_id: str, session: int, checkpoint: str
-) -> int | None:
-    """The reading this checkpoint recorded, if it was recorded already."""
-    reading_id: int | None = await db.fetchval(
-        "SELECT reading_id FROM observations "
-        "WHERE course_id = $1 AND session = $2 AND checkpoint = $3 LIMIT 1",
-        course_id,
-        session,
-        checkpoint,
-    )
-    return reading_id
 
 
 async def record_checkpoint(
@@ -45,8 +24,14 @@ async def record_checkpoint(
     reading_id: int,
     taken_at: datetime,
     observations: Sequence[SignObservation],
-) -> None:
+) -> bool:
+    """Record the checkpoint's observations; False if they were recorded already."""
     key = checkpoint_key(course_id, session, checkpoint)
+    recorded = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM observations WHERE starts_with(effect_key, $1))", f"{key}/"
+    )
+    if recorded:
+        return False
     await db.executemany(
         """
         INSERT INTO observations (effect_key, course_id, session, checkpoint, reading_id,
@@ -74,6 +59,7 @@ async def record_checkpoint(
             for o in observations
         ],
     )
+    return True
 
 
 async def session_checkpoints(db: Executor, course_id: str, session: int) -> list[CheckpointVitals]:

@@ -11,7 +11,7 @@ from store.db import Executor
 
 _STAGE_AFTER: dict[SessionEvent, Stage | None] = {
     SessionEvent.SCHEDULED: Stage.SCHEDULED,
-    SessionEvent.CHECKED_IN: Stage.CHECKED_IN,
+    SessionEvent.CHECKED_IN: Stage.PRE_DOSE_VITALS,
     SessionEvent.TRANSPORT_CONFIRMED: None,  # before or after check-in: the stage stays
     SessionEvent.HELD: Stage.HELD,
     SessionEvent.DOSED: Stage.MONITORING,

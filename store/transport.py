@@ -26,9 +26,10 @@ async def arrange_transport(
     driver_name: str,
     driver_phone: str,
     arranged_by: str,
-) -> None:
-    """Name the session's driver. Naming another driver (another phone) clears the request
-    and any confirmation, which belonged to the previous driver."""
+) -> int:
+    """Name the session's driver; returns the arrangement's revision. Naming another driver
+    (another phone) counts a new revision and clears the request and any confirmation, which
+    belonged to the previous driver; naming the same one again changes nothing."""
     await db.execute(
         """
         INSERT INTO transport_arrangements
@@ -53,6 +54,12 @@ async def arrange_transport(
         driver_phone,
         arranged_by,
     )
+    revision: int = await db.fetchval(
+        "SELECT revision FROM transport_arrangements WHERE course_id = $1 AND session = $2",
+        course_id,
+        session,
+    )
+    return revision
 
 
 async def driver(db: Executor, course_id: str, session: int) -> Driver | None:

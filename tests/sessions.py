@@ -25,7 +25,8 @@ from domain.calendar import next_session_at
 from domain.contract import course_workflow_id
 from domain.course import CourseStart, CourseStatus, Discontinue
 from domain.protocol import Frequency
-from domain.session import SessionState, SessionSummary, Stage
+from domain.session import SessionSummary, Stage
+from domain.session_core import SessionState
 from tests.http_api import bearer
 from workflows.course import TreatmentCourse
 from workflows.session import DosingSession
@@ -218,8 +219,8 @@ class InRoom:
     async def until_stage(self, *stages: Stage) -> SessionState:
         return await self.player.until_stage(self.session, stages)
 
-    async def until_checked(self) -> SessionState:
-        return await self.player.until_checked(self.session)
+    async def until_judged(self, reading_id: int) -> SessionState:
+        return await self.player.until_judged(self.session, reading_id)
 
     async def administer(self, dose_mg: int = 56) -> datetime:
         """Record the dose, the first device used now; returns that time."""

@@ -21,7 +21,8 @@ from cli.localstack import new_course_id
 from cli.room import ClinicApi
 from cli.simulation import demo_course
 from domain.contract import course_workflow_id
-from domain.session import SessionState, Stage, TransportConfirmedVia
+from domain.session import Stage, TransportConfirmedVia
+from domain.session_core import SessionState
 from tests.audit_rows import attempts
 from tests.http_api import TWILIO_AUTH_TOKEN, api_client, api_settings
 from tests.sessions import (
@@ -252,19 +253,20 @@ async def test_unknown_course_is_404(api: httpx.AsyncClient) -> None:
     assert response.json() == {"detail": "course-no-such-course not found"}
 
 
-async def test_scores_are_refused_without_a_baseline_then_recorded_and_audited(
+async def test_a_madrs_without_its_baseline_is_refused_a_phq9_always_recorded_and_audited(
     api: httpx.AsyncClient, client: Client, db_pool: asyncpg.Pool
 ) -> None:
     course_id = await start_course(api, "api-score")
+    await assess(client, course_id)  # a PHQ-9 baseline only
+    madrs = {"scale": "madrs", "total": 20}
     score = {"scale": "phq9", "total": 12, "item9": 0}
 
-    refused = await api.post(f"/v1/courses/{course_id}/scores", json=score, headers=NURSE)
-    await assess(client, course_id)
+    refused = await api.post(f"/v1/courses/{course_id}/scores", json=madrs, headers=NURSE)
     by_nurse = await api.post(f"/v1/courses/{course_id}/scores", json=score, headers=NURSE)
     by_gateway = await api.post(f"/v1/courses/{course_id}/scores", json=score, headers=GATEWAY)
 
     assert refused.status_code == 409
-    assert refused.json() == {"detail": "no baseline phq9 to compare against"}
+    assert refused.json() == {"detail": "no baseline madrs to compare against"}
     assert (by_nurse.status_code, by_gateway.status_code) == (204, 204)
     # Only the person's action is audited, and the refused one not at all.
     assert await audit_trail(db_pool, course_id) == [("nurse-test", "course.score_recorded")]
@@ -454,8 +456,8 @@ async def test_a_whole_session_through_the_api(
     await env.sleep(timedelta(minutes=40))
     await vitals(NURSE, systolic=134, diastolic=84, heart_rate=78, spo2=97, moaas=4, cadss=8)
     await env.sleep(timedelta(minutes=80))
-    await vitals(NURSE, systolic=126, diastolic=80, heart_rate=74, spo2=98, moaas=5, cadss=0)
-    await room.until_checked()
+    last = await vitals(NURSE, systolic=126, diastolic=80, heart_rate=74, spo2=98, moaas=5)
+    await room.until_judged(last)
     discharged = await api.post(
         path(course_id, session, "discharge"),
         json={"concomitant_medications": ["benzodiazepines"]},

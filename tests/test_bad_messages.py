@@ -20,8 +20,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.localstack import quiet
 from cli.room import ClinicApi
+from domain.conditions import Condition
 from domain.contract import course_workflow_id
-from domain.escalation import CourseEscalation, EscalationStatus, Severity
+from domain.escalation import EscalationChanged, EscalationStatus, Severity
 from domain.session import Stage
 from tests.sessions import InRoom, course_status, discontinue, scheduled_session, skip_to_check_in
 from workflows.course import TreatmentCourse
@@ -76,7 +77,7 @@ async def test_bad_signals_to_a_session_are_dropped_and_it_goes_on(room: InRoom)
 
     assert (await room.details()).readings == []
     await skip_to_check_in(env, room.session)
-    assert (await room.act("check-in")).stage is Stage.CHECKED_IN
+    assert (await room.act("check-in")).stage is Stage.PRE_DOSE_VITALS
     assert await failed_tasks(env, workflow_id) == 0
 
 
@@ -88,7 +89,7 @@ async def test_a_null_update_is_refused_with_a_reason(room: InRoom) -> None:
         await session.execute_update(DosingSession.check_in, None)  # type: ignore[arg-type]
 
     assert "expected a CheckIn object" in str(refused.value.cause)
-    assert (await room.act("check-in")).stage is Stage.CHECKED_IN
+    assert (await room.act("check-in")).stage is Stage.PRE_DOSE_VITALS
     assert await failed_tasks(room.env, room.session.workflow_id) == 0
 
 
@@ -98,11 +99,12 @@ async def test_a_course_takes_escalation_news_only_about_its_own_escalations(
     env, course = room.env, course_workflow_id(room.course_id)
     handle = env.client.get_workflow_handle(course)
 
-    def news(escalation_id: str) -> CourseEscalation:
-        return CourseEscalation(
+    def news(escalation_id: str) -> EscalationChanged:
+        return EscalationChanged(
             escalation_id=escalation_id,
             severity=Severity.URGENT,
-            condition="spo2_low",
+            condition=Condition.SPO2_LOW,
+            occurrence=1,
             session=1,
             status=EscalationStatus.OPEN,
         )
@@ -112,7 +114,7 @@ async def test_a_course_takes_escalation_news_only_about_its_own_escalations(
         await handle.signal("escalation_changed", args=args)
     await handle.signal("session_moved", {"number": 1, "phase": "induction"})
     await sealed_garbage(env, course, "escalation_changed")
-    own = f"escalation-{course}-session-1-spo2_low"
+    own = f"escalation-{course}-session-1-spo2_low-1"
     await handle.signal(TreatmentCourse.escalation_changed, news(own))
 
     await quiet(env.client, course)

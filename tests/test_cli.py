@@ -21,6 +21,7 @@ from typer.testing import CliRunner, Result
 from cli.main import app
 from cli.schemas import schema_files
 from cli.simulation import PERSONAS, assessment_for
+from domain.conditions import Condition
 from domain.contract import CLINIC_ID, COURSE_PHASE, PATIENT_REF, course_workflow_id
 from domain.escalation import (
     AckChannel,
@@ -327,6 +328,10 @@ async def test_open_escalations_are_listed_most_severe_first(db_pool: asyncpg.Po
     clinic = f"cli-{uuid.uuid4().hex[:8]}"
     raised_at = datetime(2026, 3, 3, 15, tzinfo=UTC)
     ids = []
+    conditions = {
+        Severity.URGENT: Condition.HEART_RATE_SUSTAINED,
+        Severity.CRITICAL: Condition.SPO2_LOW,
+    }
     for severity, minutes in ((Severity.URGENT, 5), (Severity.CRITICAL, 0)):
         trigger = Trigger(
             dedup_key=f"course-{clinic}/session-1/{severity}",
@@ -334,7 +339,7 @@ async def test_open_escalations_are_listed_most_severe_first(db_pool: asyncpg.Po
             clinic_id=clinic,
             session=1,
             severity=severity,
-            condition=f"{severity}_condition",
+            condition=conditions[severity],
             summary=f"A {severity} test condition",
             raised_at=raised_at + timedelta(minutes=minutes),
         )

@@ -15,12 +15,18 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.testing import WorkflowEnvironment
 
 from activities.alerts import Alerts
 from cli.localstack import new_course_id, quiet, start
 from cli.simulation import PERSONAS, assessment_for, demo_course
+from domain.conditions import Condition, escalation_key
 from domain.contract import OPEN_ESCALATIONS
 from domain.course import CourseStatus, Discontinue, ScoreReport
 from domain.escalation import (
@@ -37,13 +43,15 @@ from domain.escalation import (
     Severity,
     escalation_workflow_id,
 )
-from domain.records import Alert
+from domain.records import Alert, AlertOutcome
 from domain.scales import Scale, Score
+from domain.session import OutcomeReport, SessionOutcome
 from store import escalations, patients
 from store.oncall import Shift, add_shift
 from tests.activity_runs import registration, run
 from workflows.course import TreatmentCourse
 from workflows.escalation import Escalation
+from workflows.session import DosingSession
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -103,14 +111,20 @@ async def course_in(pool: asyncpg.Pool, clinic_id: str) -> str:
     return course.course_id
 
 
-def critical(course_id: str, reading_id: int = 1, policy: EscalationPolicy | None = None) -> Alert:
-    condition = "spo2_low"
+def critical(
+    course_id: str,
+    reading_id: int = 1,
+    policy: EscalationPolicy | None = None,
+    occurrence: int = 1,
+) -> Alert:
+    condition = Condition.SPO2_LOW
     return Alert(
-        dedup_key=f"course-{course_id}-session-1/{condition}",
+        dedup_key=escalation_key(f"course-{course_id}-session-1", condition, occurrence),
         course_id=course_id,
         session=1,
         severity=Severity.CRITICAL,
         condition=condition,
+        occurrence=occurrence,
         summary="Session 1: SpO2 below 90%",
         reading_id=reading_id,
         phase="induction",
@@ -120,7 +134,7 @@ def critical(course_id: str, reading_id: int = 1, policy: EscalationPolicy | Non
 
 async def raise_alert(
     env: WorkflowEnvironment, pool: asyncpg.Pool, alert: Alert, at: datetime | None = None
-) -> bool:
+) -> AlertOutcome:
     """`raise_alert` as a session's activity runs it: scheduled now (or at `at`)."""
     scheduled = at or await env.get_current_time()
     return await run(Alerts(pool, env.client).raise_alert, alert, scheduled_at=scheduled)
@@ -281,12 +295,12 @@ async def test_a_duplicate_trigger_pages_once(
     escalation_id = escalation_workflow_id(first.dedup_key)
     raised_at = await env.get_current_time()
 
-    assert await raise_alert(env, db_pool, first, at=raised_at) is True
+    assert await raise_alert(env, db_pool, first, at=raised_at) is AlertOutcome.OPENED
     await pages_reach(db_pool, on_call, escalation_id, 1)
     # The same condition again, on a later reading; then the first trigger's activity retried.
     again = first.model_copy(update={"reading_id": 8})
-    assert await raise_alert(env, db_pool, again) is False
-    assert await raise_alert(env, db_pool, first, at=raised_at) is False
+    assert await raise_alert(env, db_pool, again) is AlertOutcome.JOINED
+    assert await raise_alert(env, db_pool, first, at=raised_at) is AlertOutcome.JOINED
     await until(lambda: details(env.client, escalation_id), lambda s: s.triggers > 1)
     await asyncio.sleep(0.2)  # a third trigger would be counted by now
 
@@ -299,6 +313,37 @@ async def test_a_duplicate_trigger_pages_once(
     assert (await handle_of(env.client, escalation_id).describe()).run_id == run_id
     steps = await audited_steps(db_pool, escalation_id)
     assert steps.count("escalation.raised") == 1 and steps.count("escalation.retriggered") == 1
+
+
+async def test_a_condition_again_after_its_resolution_pages_again_from_the_first_rung(
+    env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    """S2 (review bug 4): the ended escalation is not started again under its old keys (which
+    would find its pages "already sent"); the owner's next occurrence pages the nurse anew."""
+    on_call = await on_call_clinic(env, db_pool)
+    course_id = await course_in(db_pool, on_call.clinic_id)
+    first = critical(course_id, reading_id=7, policy=SLOW)
+    first_id = escalation_workflow_id(first.dedup_key)
+    await raise_alert(env, db_pool, first)
+    await pages_reach(db_pool, on_call, first_id, 1)
+    resolve = Resolve(by=on_call.staff[NURSE], note="repositioned, SpO2 96%")
+    await handle_of(env.client, first_id).execute_update(Escalation.resolve, resolve)
+    await handle_of(env.client, first_id).result()
+
+    late_repeat = first.model_copy(update={"reading_id": 8})
+    outcome = await raise_alert(env, db_pool, late_repeat)
+    second = critical(course_id, reading_id=8, policy=SLOW, occurrence=2)
+    second_id = escalation_workflow_id(second.dedup_key)
+    opened = await raise_alert(env, db_pool, second)
+    await pages_reach(db_pool, on_call, second_id, 1)
+
+    assert outcome is AlertOutcome.RESOLVED_ALREADY
+    assert opened is AlertOutcome.OPENED
+    assert await paged(db_pool, on_call, second_id) == [on_call.staff[NURSE]]
+    assert (await details(env.client, second_id)).pages[0].channel is not None
+    assert (
+        await handle_of(env.client, first_id).describe()
+    ).status is WorkflowExecutionStatus.COMPLETED
 
 
 async def test_reassign_pages_the_named_role_next_and_the_ladder_goes_on_from_there(
@@ -399,3 +444,97 @@ async def open_escalations_attribute(
 ) -> int | None:
     await quiet(client, course.id)
     return (await course.describe()).typed_search_attributes.get(OPEN_ESCALATIONS)
+
+
+async def until_self_harm_escalations(
+    client: Client, course: WorkflowHandle[Any, Any], count: int
+) -> list[str]:
+    """The course's self-harm escalations still open, once there are `count` of them."""
+    status = await until(
+        lambda: course_status(client, course),
+        lambda s: len([e for e in s.open_escalations if e.condition == "self_harm_item"]) == count,
+    )
+    return [e.escalation_id for e in status.open_escalations if e.condition == "self_harm_item"]
+
+
+async def test_item9_above_0_pages_from_every_source_every_occurrence(
+    env: WorkflowEnvironment,
+) -> None:
+    """S7 (review bugs 4 and 8): the baseline at assessment, a score report and a session's
+    outcome each raise; a repeat while open joins it; after resolution it pages anew."""
+    persona = PERSONAS["responder"]
+    course = await start(env.client, demo_course(new_course_id("item9"), persona, time_scale=1.0))
+    report = assessment_for(persona)
+    positive = Score(scale=Scale.PHQ9, total=persona.baseline_phq9, item9=1)
+    assessed = report.model_copy(
+        update={"assessment": report.assessment.model_copy(update={"baseline_scores": (positive,)})}
+    )
+
+    await course.execute_update(TreatmentCourse.submit_assessment, assessed)
+    [at_assessment] = await until_self_harm_escalations(env.client, course, 1)
+    again = ScoreReport(score=Score(scale=Scale.PHQ9, total=15, item9=2), reported_by="nurse-a")
+    await course.execute_update(TreatmentCourse.record_score, again)  # joins the open one
+    await handle_of(env.client, at_assessment).execute_update(
+        Escalation.resolve, Resolve(by="psychiatrist-a", note="same-day call, safety plan")
+    )
+    await until_self_harm_escalations(env.client, course, 0)
+    await course.execute_update(TreatmentCourse.record_score, again)  # after it: a new one
+    [from_a_score] = await until_self_harm_escalations(env.client, course, 1)
+    await handle_of(env.client, from_a_score).execute_update(
+        Escalation.resolve, Resolve(by="psychiatrist-a", note="seen the same day")
+    )
+    await until_self_harm_escalations(env.client, course, 0)
+    status = await course_status(env.client, course)
+    assert status.current_session is not None
+    session = env.client.get_workflow_handle_for(
+        DosingSession.run, status.current_session.workflow_id
+    )
+    await session.execute_update(
+        DosingSession.report_outcome,
+        OutcomeReport(
+            outcome=SessionOutcome.CANCELLED,
+            reported_by="nurse-a",
+            score=Score(scale=Scale.PHQ9, total=16, item9=1),
+            note="unwell, cancelled by phone",
+        ),
+    )
+    [from_an_outcome] = await until_self_harm_escalations(env.client, course, 1)
+
+    assert len({at_assessment, from_a_score, from_an_outcome}) == 3
+    assert [e.rsplit("-", 1)[-1] for e in (at_assessment, from_a_score, from_an_outcome)] == [
+        "1",
+        "2",
+        "3",
+    ]
+    assert (await details(env.client, at_assessment)).triggers == 2
+    for escalation_id in (at_assessment, from_a_score, from_an_outcome):
+        assert (await details(env.client, escalation_id)).pages, escalation_id
+    await course.execute_update(
+        TreatmentCourse.discontinue, Discontinue(reason="test over", clinician="dr-a")
+    )
+    await course.result()
+
+
+async def test_a_phq9_is_taken_for_item9_screening_whatever_the_baseline_scale(
+    env: WorkflowEnvironment,
+) -> None:
+    persona = PERSONAS["responder"]
+    course = await start(env.client, demo_course(new_course_id("madrs"), persona, time_scale=1.0))
+    report = assessment_for(persona)
+    madrs_only = report.model_copy(
+        update={
+            "assessment": report.assessment.model_copy(
+                update={"baseline_scores": (Score(scale=Scale.MADRS, total=34),)}
+            )
+        }
+    )
+    await course.execute_update(TreatmentCourse.submit_assessment, madrs_only)
+
+    positive = ScoreReport(score=Score(scale=Scale.PHQ9, total=14, item9=1), reported_by="nurse-a")
+    await course.execute_update(TreatmentCourse.record_score, positive)
+
+    assert await until_self_harm_escalations(env.client, course, 1)
+    await course.execute_update(
+        TreatmentCourse.discontinue, Discontinue(reason="test over", clinician="dr-a")
+    )
+    await course.result()

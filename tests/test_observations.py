@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from domain.conditions import Level
 from domain.observations import LOCAL_SYSTEM, LOINC_SYSTEM, checkpoint_vitals, observations_of
 from domain.protocol import VitalsLimits
-from domain.vitals import Level, VitalSigns, classify
+from domain.vitals import VitalSigns, classify
 
 TAKEN = datetime(2026, 3, 3, 14, 0, tzinfo=UTC)
 

@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.room import ClinicApi
 from cli.stack import venv_binary
-from domain.session import SessionState, Stage
+from domain.session_core import SessionState
 from store.db import create_pool
 from store.embedded import EmbeddedPostgres, start_postgres
 from store.migrate import migrate
@@ -238,7 +238,8 @@ async def test_a_check_in_sent_again_with_its_idempotency_key_answers_its_first_
 
     failed = await cut_off.post(path(room.course_id, room.session, "check-in"), headers=key)
     first = await room.send("check-in", headers=key)
-    moved_on = await room.until_stage(Stage.PRE_DOSE_VITALS)
+    reading = await room.vitals(NURSE, systolic=128, diastolic=82)
+    moved_on = await room.until_judged(reading)
     replayed = await room.send("check-in", headers=key)
     other_key = await room.send(
         "check-in", headers={**NURSE, "Idempotency-Key": secrets.token_hex(16)}
@@ -246,7 +247,8 @@ async def test_a_check_in_sent_again_with_its_idempotency_key_answers_its_first_
 
     assert_unavailable(failed, TEMPORAL_DOWN)
     assert first.status_code == 200, first.text
-    assert first.json()["stage"] == "checked_in" and moved_on.stage is Stage.PRE_DOSE_VITALS
+    assert first.json()["stage"] == "pre_dose_vitals" and first.json()["readings"] == []
+    assert [r.reading_id for r in moved_on.readings] == [reading]
     # The first result, not the session's state now, and not a 409: it was not applied again.
     assert (replayed.status_code, replayed.json()) == (200, first.json())
     assert other_key.status_code == 409  # another key is another check-in

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from domain.conditions import Level
 from domain.observations import CheckpointVitals
 from domain.rems import RemsMonitoringForm, assemble_form
 from domain.session import Administration, ConcomitantMedication
-from domain.vitals import Level
 
 FIRST_DEVICE = datetime(2026, 3, 4, 3, 30, tzinfo=UTC)  # 22:30 on the 3rd in New York
 

@@ -15,20 +15,21 @@ from activities.adapters.ports import RemsPortal
 from activities.dosing import SessionRecords
 from activities.patients import PatientRegistry
 from activities.rems import RemsForms
-from activities.vitals import VitalsChecks
+from activities.vitals import VitalsRecords
 from cli.standins import PORTAL_PATH, PORTAL_TOKEN, HttpProviders
 from domain.protocol import VitalsLimits
 from domain.records import (
     DoseRecord,
     PatientRegistration,
+    ReadingJudgement,
     RemsFormRequest,
     RemsSubmissionStatus,
     SessionEvent,
     SessionEventRecord,
-    VitalsCheck,
 )
 from domain.session import Administration, ConcomitantMedication, Discharge
-from domain.vitals import VitalSigns
+from domain.session_core import Checkpoint
+from domain.vitals import VitalSigns, classify
 from store.readings import insert_reading
 from tests.activity_runs import registration, run
 from worker.settings import Settings
@@ -51,23 +52,23 @@ async def recorded_session(pool: asyncpg.Pool) -> PatientRegistration:
     """A dosed and discharged session 1 with its three vitals checkpoints."""
     course = registration()
     await run(PatientRegistry(pool).register_patient, course)
-    records, vitals = SessionRecords(pool), VitalsChecks(pool)
+    records, vitals = SessionRecords(pool), VitalsRecords(pool)
     for checkpoint, minutes, systolic in (
-        ("pre_dose", -10, 132),
-        ("post_dose_40m", 40, 138),
-        ("pre_discharge", 120, 126),
+        (Checkpoint.PRE_DOSE, -10, 132),
+        (Checkpoint.POST_DOSE_40M, 40, 138),
+        (Checkpoint.MONITORING, 120, 126),
     ):
         taken = FIRST_DEVICE + timedelta(minutes=minutes)
         signs = VitalSigns(taken_at=taken, systolic=systolic, diastolic=84, spo2=97, moaas=5)
-        await insert_reading(pool, course.course_id, 1, signs, source="tablet:nurse-1")
-        check = VitalsCheck(
+        reading_id = await insert_reading(pool, course.course_id, 1, signs, source="tablet:nurse-1")
+        judgement = ReadingJudgement(
             course_id=course.course_id,
             session=1,
-            checkpoint=checkpoint,
-            not_before=taken,
-            limits=VitalsLimits(),
+            reading_id=reading_id,
+            checkpoint=Checkpoint.of(checkpoint, reading_id),
+            classification=classify(signs, [], VitalsLimits()),
         )
-        await run(vitals.check_vitals, check)
+        await run(vitals.record_judgement, judgement)
     administration = Administration(
         dose_mg=56, devices=2, lot="LOT-42", first_device_at=FIRST_DEVICE, by="nurse-1"
     )

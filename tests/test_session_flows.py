@@ -17,20 +17,14 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from cli.room import DRIVER, ClinicApi
 from cli.room import LOT as SIMULATED_LOT
-from cli.room import ClinicApi
+from domain.conditions import Condition, Level, escalation_key
 from domain.escalation import Severity, escalation_workflow_id
 from domain.observations import LOCAL_SYSTEM, LOINC_SYSTEM
 from domain.rems import BloodPressure, RemsMonitoringForm, form_id
-from domain.session import (
-    CheckpointResult,
-    ConcomitantMedication,
-    SessionOutcome,
-    SessionSummary,
-    Stage,
-)
+from domain.session import ConcomitantMedication, SessionOutcome, SessionSummary, Stage
 from domain.texts import reminder_text
-from domain.vitals import Level
 from tests.sessions import (
     DOCTOR,
     GATEWAY,
@@ -54,6 +48,8 @@ HIGH = {"systolic": 152, "diastolic": 94, "heart_rate": 80, "spo2": 98}
 """Above 140/90: the session holds for a clinician."""
 CRITICAL = {"systolic": 205, "diastolic": 125, "heart_rate": 96, "spo2": 97}
 """At or above 200/120 once."""
+STABLE = {"systolic": 126, "diastolic": 80, "heart_rate": 74, "spo2": 98, "moaas": 5}
+"""Everything discharge looks at, all acceptable."""
 BP_OK = {"systolic": 132, "diastolic": 84}
 BP_HIGH = {"systolic": 150, "diastolic": 95}
 VITALS_CODES = {"8480-6", "8462-4", "8867-4", "59408-5"}
@@ -80,26 +76,31 @@ async def room(
 
 
 async def escalations(room: InRoom, pool: asyncpg.Pool) -> dict[str, Severity]:
-    """The escalation events the session raised, by condition.
-
-    The session's `details` query lists the dedup keys it raised; each one has opened an
-    Escalation workflow, and the alerts table says its severity. (The one place that knows how
-    an escalation event shows.)
-    """
-    raised = (await room.details()).alerts
-    prefix = f"{room.session.workflow_id}/"
-    assert all(key.startswith(prefix) for key in raised), raised
+    """The escalations the session raised, by condition, once each occurrence has its alert
+    row and the open ones their running Escalation workflow. (The one place that knows how
+    an escalation shows.)"""
+    occurrences = (await room.details()).escalations.by_condition
+    workflow_id = room.session.workflow_id
+    raised = [
+        escalation_key(workflow_id, condition, number)
+        for condition, occurrence in occurrences.items()
+        for number in range(1, occurrence.number + 1)
+    ]
+    still_open = [
+        escalation_key(workflow_id, condition, occurrence.number)
+        for condition, occurrence in occurrences.items()
+        if occurrence.open
+    ]
 
     async def recorded() -> dict[str, Severity] | None:
         rows = await pool.fetch(
             "SELECT dedup_key, severity FROM alerts WHERE dedup_key = ANY($1::text[])", raised
         )
-        found = {row["dedup_key"]: Severity(row["severity"]) for row in rows}
-        if len(found) < len(raised) or not all([await escalation_open(k) for k in raised]):
+        if len(rows) < len(raised) or not all([await running(k) for k in still_open]):
             return None
-        return found
+        return {row["dedup_key"]: Severity(row["severity"]) for row in rows}
 
-    async def escalation_open(dedup_key: str) -> bool:
+    async def running(dedup_key: str) -> bool:
         handle = room.env.client.get_workflow_handle(escalation_workflow_id(dedup_key))
         try:
             return (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
@@ -109,7 +110,26 @@ async def escalations(room: InRoom, pool: asyncpg.Pool) -> dict[str, Severity]:
             raise
 
     severities = await eventually(recorded)
-    return {key.removeprefix(prefix): severities[key] for key in raised}
+    return {
+        str(condition): severities[escalation_key(workflow_id, condition, 1)]
+        for condition in occurrences
+    }
+
+
+async def resolve_open_escalations(room: InRoom) -> None:
+    """On-call staff resolve whatever the session has open, and the session hears of it."""
+    occurrences = (await room.details()).escalations.by_condition
+    for condition, occurrence in occurrences.items():
+        if occurrence.open:
+            key = escalation_key(room.session.workflow_id, condition, occurrence.number)
+            handle = room.env.client.get_workflow_handle(escalation_workflow_id(key))
+            await handle.execute_update("resolve", {"by": "dr-test", "note": "patient settled"})
+
+    async def heard() -> bool | None:
+        state = await room.details()
+        return True if not any(o.open for o in state.escalations.by_condition.values()) else None
+
+    await eventually(heard)
 
 
 async def until_escalated(room: InRoom, pool: asyncpg.Pool, condition: str) -> dict[str, Severity]:
@@ -164,7 +184,7 @@ async def checked_in(room: InRoom) -> datetime:
     await room.arrange_ride(confirm=True)
     await skip_to_check_in(room.env, room.session)
     at = await room.env.get_current_time()
-    assert (await room.act("check-in")).stage is Stage.CHECKED_IN
+    assert (await room.act("check-in")).stage is Stage.PRE_DOSE_VITALS
     return at
 
 
@@ -183,15 +203,8 @@ async def held(room: InRoom) -> int:
     await checked_in(room)
     reading = await room.vitals(GATEWAY, **HIGH)
     state = await room.until_stage(Stage.HELD)
-    assert state.checkpoints == [
-        CheckpointResult(
-            checkpoint="pre_dose",
-            reading_id=reading,
-            level=Level.HOLD,
-            conditions=("bp_elevated",),
-            has_bp=True,
-            bp_acceptable=False,
-        )
+    assert [(r.reading_id, r.checkpoint, r.level, r.conditions) for r in state.readings] == [
+        (reading, f"pre_dose-{reading}", Level.HOLD, (Condition.BP_ELEVATED,))
     ]
     return reading
 
@@ -207,11 +220,11 @@ async def delayed(room: InRoom) -> datetime:
     return new_time
 
 
-async def at_minute(room: InRoom, first_device: datetime, minutes: int) -> None:
-    """Let time run to `minutes` after the first device. Never land on one of the session's
-    own timers (the 2 h end of monitoring is at 120): a message racing the task it fires is
-    lost by the time-skipping server."""
-    await sleep_until(room.env, first_device + timedelta(minutes=minutes))
+async def at_minute(room: InRoom, dosed_at: datetime, minutes: int) -> None:
+    """Let time run to `minutes` after the dose. Never land on one of the session's own timers
+    (the 2 h end of monitoring is at 120): a message racing the task it fires is lost by the
+    time-skipping server."""
+    await sleep_until(room.env, dosed_at + timedelta(minutes=minutes))
 
 
 async def discharge_if_dosed(room: InRoom) -> None:
@@ -219,15 +232,23 @@ async def discharge_if_dosed(room: InRoom) -> None:
     2 h. (Left in the room, the session wakes every 10 minutes for the overdue reading, for
     ever; the course's discontinue leaves a dosed session alone.)"""
     state = await room.details()
-    administration = state.administration
-    if state.stage is not Stage.MONITORING or administration is None:
+    dosed_at = state.dosed_at
+    if state.stage is not Stage.MONITORING or dosed_at is None:
         return
-    await at_minute(room, administration.first_device_at, 41)
-    await room.vitals(NURSE, **NORMAL)
-    await room.until_checked()
-    await at_minute(room, administration.first_device_at, 121)
+    await resolve_open_escalations(room)
+    await at_minute(room, dosed_at, 41)
+    await room.until_judged(await room.vitals(NURSE, **NORMAL))
+    await at_minute(room, dosed_at, 121)
+    await room.until_judged(await room.vitals(NURSE, **STABLE))
     await room.act("discharge")
     await room.result()
+
+
+async def dose_time(room: InRoom) -> datetime:
+    """When the session learned of the dose: the 40 minutes and the 2 hours count from it."""
+    dosed_at = (await room.details()).dosed_at
+    assert dosed_at is not None
+    return dosed_at
 
 
 async def summary(room: InRoom) -> SessionSummary:
@@ -331,7 +352,8 @@ async def test_a_hold_delayed_to_a_later_time_returns_the_session_to_scheduled(
     new_time = await delayed(room)
 
     state = await room.until_stage(Stage.SCHEDULED)
-    assert (state.scheduled_at, state.hold_decision) == (new_time, None)
+    assert state.scheduled_at == new_time
+    assert state.hold_decision is not None and state.hold_decision.reschedule_to == new_time
     moved = await summary(room)
     assert (moved.scheduled_at, moved.outcome) == (new_time, None)
     await session_row(db_pool, room, stage=Stage.SCHEDULED, scheduled_at=new_time)
@@ -346,11 +368,13 @@ async def test_a_hold_delayed_to_a_later_time_is_attended_then(room: InRoom) -> 
     await room.act("check-in")
     reading = await room.vitals(NURSE, **NORMAL)
     state = await room.until_stage(Stage.READY_TO_DOSE, Stage.HELD)
-    assert (state.stage, state.checkpoints[-1].reading_id) == (Stage.READY_TO_DOSE, reading)
-    first_device = await room.administer()
-    await at_minute(room, first_device, 40)
+    assert (state.stage, state.readings[-1].reading_id) == (Stage.READY_TO_DOSE, reading)
+    await room.administer()
+    dosed_at = await dose_time(room)
+    await at_minute(room, dosed_at, 40)
     await room.vitals(NURSE, **BP_OK)
-    await at_minute(room, first_device, 121)
+    await at_minute(room, dosed_at, 121)
+    await room.until_judged(await room.vitals(NURSE, **STABLE))
     await room.act("discharge")
 
     result = await room.result()
@@ -434,44 +458,81 @@ async def test_without_a_confirmed_ride_the_clinic_is_alerted_and_no_dose_is_giv
     assert (await outbox_kinds(db_pool, room.course_id))["transport_request"] == 1
 
 
+async def test_another_driver_revokes_the_confirmation_and_is_asked_at_once(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    """Review bug 12: the old driver's YES no longer lets the patient be dosed, and a driver
+    named after the 48-hour request is texted at once."""
+    await room.arrange_ride(confirm=True)
+    await skip_to_check_in(room.env, room.session)  # past the 48 h request
+    assert (await room.details()).transport_confirmed_via is not None
+
+    other = {"driver_name": "Alex Other", "driver_phone": "+15550100888"}
+    renamed = await room.send("transport", other, method="PUT")
+    state = await room.details()
+    await room.act("check-in")
+    await room.until_judged(await room.vitals(NURSE, **NORMAL))
+    refused = await room.send("administration", administration(await room.env.get_current_time()))
+
+    assert renamed.status_code == 204, renamed.text
+    assert state.transport_confirmed_via is None
+    assert (refused.status_code, refused.json()) == (
+        409,
+        {"detail": "no dose without a confirmed ride home"},
+    )
+
+    async def asked() -> list[str] | None:
+        rows = await db_pool.fetch(
+            "SELECT recipient FROM notification_outbox"
+            " WHERE course_id = $1 AND kind = 'transport_request' ORDER BY id",
+            room.course_id,
+        )
+        return [r["recipient"] for r in rows] if len(rows) == 2 else None
+
+    assert await eventually(asked) == [DRIVER["driver_phone"], other["driver_phone"]]
+
+
 # --- Monitoring and discharge ------------------------------------------------------------------
 
 
 async def test_an_spo2_drop_during_monitoring_escalates_once(
     room: InRoom, db_pool: asyncpg.Pool
 ) -> None:
-    first_device = await dosed(room)
-    await at_minute(room, first_device, 20)
+    await dosed(room)
+    await at_minute(room, await dose_time(room), 20)
 
     low = await room.vitals(GATEWAY, spo2=86, heart_rate=92)
-    state = await room.until_checked()
+    state = await room.until_judged(low)
     await room.env.sleep(timedelta(minutes=2))
-    await room.vitals(GATEWAY, spo2=87, heart_rate=90)  # still low: joins the open escalation
-    again = await room.until_checked()
+    lower = await room.vitals(GATEWAY, spo2=87, heart_rate=90)  # joins the open escalation
+    again = await room.until_judged(lower)
 
-    assert state.checkpoints[-1] == CheckpointResult(
-        checkpoint=f"monitoring-{low}",
-        reading_id=low,
-        level=Level.CRITICAL,
-        conditions=("spo2_low",),
+    judged = state.readings[-1]
+    assert (judged.checkpoint, judged.level, judged.conditions) == (
+        f"monitoring-{low}",
+        Level.CRITICAL,
+        (Condition.SPO2_LOW,),
     )
-    assert again.checkpoints[-1].conditions == ("spo2_low",)
+    assert again.readings[-1].conditions == (Condition.SPO2_LOW,)
+    assert again.escalations.by_condition[Condition.SPO2_LOW].triggers == 2
     assert await escalations(room, db_pool) == {"spo2_low": Severity.CRITICAL}
 
 
 async def test_discharge_is_refused_before_2_hours_and_accepted_after(
     room: InRoom, db_pool: asyncpg.Pool
 ) -> None:
-    first_device = await dosed(room)
-    too_early = {"detail": "discharge only after at least 120 minutes of monitoring"}
+    await dosed(room)
+    dosed_at = await dose_time(room)
+    too_early = {"detail": "discharge only after the full monitoring period since the dose"}
 
     at_once = await room.send("discharge", {})
-    await at_minute(room, first_device, 40)
-    await room.vitals(NURSE, **BP_OK)
-    await room.until_checked()
-    await at_minute(room, first_device, 119)
+    await at_minute(room, dosed_at, 40)
+    await room.until_judged(await room.vitals(NURSE, **BP_OK))
+    await at_minute(room, dosed_at, 115)
+    await room.until_judged(await room.vitals(NURSE, **STABLE))
+    await at_minute(room, dosed_at, 119)
     a_minute_short = await room.send("discharge", {})
-    await at_minute(room, first_device, 121)
+    await at_minute(room, dosed_at, 121)
     discharged = await room.send("discharge", {})
 
     assert (at_once.status_code, at_once.json()) == (409, too_early)
@@ -485,25 +546,33 @@ async def test_discharge_is_refused_before_2_hours_and_accepted_after(
 async def test_bp_not_safe_at_2_hours_escalates_and_holds_the_discharge(
     room: InRoom, db_pool: asyncpg.Pool
 ) -> None:
-    first_device = await dosed(room)
-    await at_minute(room, first_device, 40)
+    await dosed(room)
+    dosed_at = await dose_time(room)
+    await at_minute(room, dosed_at, 40)
     await room.vitals(NURSE, **BP_OK)
-    await at_minute(room, first_device, 110)
-    await room.vitals(NURSE, **BP_HIGH)
-    await room.until_checked()
+    await at_minute(room, dosed_at, 110)
+    await room.until_judged(await room.vitals(NURSE, **{**STABLE, **BP_HIGH}))
     assert await escalations(room, db_pool) == {}
 
-    await at_minute(room, first_device, 121)
+    await at_minute(room, dosed_at, 121)
     raised = await until_escalated(room, db_pool, "bp_not_safe_at_end_of_monitoring")
-    refused = await room.send("discharge", {})
-    await room.vitals(NURSE, **BP_OK)
-    await room.until_checked()
+    while_open = await room.send("discharge", {})
+    await resolve_open_escalations(room)
+    still_high = await room.send("discharge", {})
+    await room.until_judged(await room.vitals(NURSE, **STABLE))
     discharged = await room.send("discharge", {})
 
     assert raised == {"bp_not_safe_at_end_of_monitoring": Severity.URGENT}
-    assert (refused.status_code, refused.json()) == (
+    assert (while_open.status_code, while_open.json()) == (
         409,
-        {"detail": "blood pressure is not back to a safe level"},
+        {"detail": "an escalation of this session is open: bp_not_safe_at_end_of_monitoring"},
+    )
+    assert (still_high.status_code, still_high.json()) == (
+        409,
+        {
+            "detail": "vitals not acceptable for discharge: "
+            "blood pressure 150/95 is not back to a safe level"
+        },
     )
     assert discharged.status_code == 200, discharged.text
     assert (await room.result()).outcome is SessionOutcome.ATTENDED
@@ -513,12 +582,13 @@ async def test_the_rems_form_holds_every_field_from_the_record(
     room: InRoom, db_pool: asyncpg.Pool
 ) -> None:
     first_device = await dosed(room)
-    await at_minute(room, first_device, 40)
+    dosed_at = await dose_time(room)
+    await at_minute(room, dosed_at, 40)
     await room.vitals(NURSE, systolic=138, diastolic=88, heart_rate=80, spo2=97, moaas=4, cadss=12)
-    await at_minute(room, first_device, 121)
-    await room.vitals(NURSE, systolic=126, diastolic=80, heart_rate=74, spo2=98, moaas=5, cadss=0)
-    await room.until_checked()
-    await at_minute(room, first_device, 125)
+    await at_minute(room, dosed_at, 121)
+    last = await room.vitals(NURSE, **STABLE, cadss=0)
+    await room.until_judged(last)
+    await at_minute(room, dosed_at, 125)
     medications = ["opioids", "benzodiazepines"]
 
     await room.act(
@@ -538,7 +608,7 @@ async def test_the_rems_form_holds_every_field_from_the_record(
             "8480-6",
         )
     }
-    [last] = [c for c in taken if c.startswith("monitoring-")]
+    [pre_dose] = [c for c in taken if c.startswith("pre_dose-")]
     discharged_at = (await session_row(db_pool, room))["discharged_at"]
     course_id = room.course_id
     assert RemsMonitoringForm.model_validate(row["payload"]) == RemsMonitoringForm(
@@ -559,10 +629,12 @@ async def test_the_rems_form_holds_every_field_from_the_record(
         vitals_acceptable_before_dosing=True,
         vitals_acceptable_before_completion=True,
         bp_before_dosing=BloodPressure(
-            systolic=NORMAL["systolic"], diastolic=NORMAL["diastolic"], taken_at=taken["pre_dose"]
+            systolic=NORMAL["systolic"], diastolic=NORMAL["diastolic"], taken_at=taken[pre_dose]
         ),
         bp_at_40_min=BloodPressure(systolic=138, diastolic=88, taken_at=taken["post_dose_40m"]),
-        bp_before_completion=BloodPressure(systolic=126, diastolic=80, taken_at=taken[last]),
+        bp_before_completion=BloodPressure(
+            systolic=126, diastolic=80, taken_at=taken[f"monitoring-{last}"]
+        ),
         sedation=True,
         lowest_moaas=4,
         dissociation=True,
@@ -599,7 +671,7 @@ async def test_a_late_reading_reminds_the_nurse_then_escalates(
     room: InRoom, db_pool: asyncpg.Pool
 ) -> None:
     since = await checked_in(room)
-    reminder = ("nurse", "Session 1: pre dose reading is due")
+    reminder = ("nurse", "Session 1: pre-dose vitals reading is due")
 
     await sleep_until(room.env, since + timedelta(minutes=9))
     assert await clinic_notices(db_pool, room.course_id) == []

@@ -11,20 +11,22 @@ from temporalio.client import Client
 from activities.alerts import Alerts
 from activities.dosing import SessionRecords
 from activities.patients import PatientRegistry
-from activities.vitals import VitalsChecks
+from activities.vitals import VitalsRecords
+from domain.conditions import Condition
 from domain.escalation import Severity
 from domain.notices import Channel
 from domain.protocol import VitalsLimits
 from domain.records import (
     Alert,
+    AlertOutcome,
     DoseRecord,
     PatientRegistration,
+    ReadingJudgement,
     SessionEvent,
     SessionEventRecord,
-    VitalsCheck,
 )
 from domain.session import Administration, ConcomitantMedication, Discharge
-from domain.vitals import Level, VitalSigns
+from domain.vitals import VitalSigns, classify
 from store.audit import record_audit
 from store.readings import insert_reading
 from tests.activity_runs import registration, run
@@ -59,21 +61,29 @@ async def test_registering_again_updates_and_never_duplicates(db_pool: asyncpg.P
     assert [tuple(r) for r in courses] == [(course.patient_ref, "America/New_York")]
 
 
-def check(course: PatientRegistration, checkpoint: str, not_before: datetime) -> VitalsCheck:
-    return VitalsCheck(
+def judgement(
+    course: PatientRegistration, checkpoint: str, reading_id: int, *earlier: VitalSigns
+) -> ReadingJudgement:
+    """The session's judgement of a stored reading (the pure rule, as the session applies it)."""
+    return ReadingJudgement(
         course_id=course.course_id,
         session=1,
+        reading_id=reading_id,
         checkpoint=checkpoint,
-        not_before=not_before,
-        limits=VitalsLimits(),
+        classification=classify(SIGNS[reading_id], earlier, VitalsLimits()),
     )
+
+
+SIGNS: dict[int, VitalSigns] = {}
 
 
 async def reading(
     pool: asyncpg.Pool, course: PatientRegistration, minutes: int, **signs: int
 ) -> int:
     taken = VitalSigns(taken_at=T0 + timedelta(minutes=minutes), **signs)
-    return await insert_reading(pool, course.course_id, 1, taken, source="tablet:nurse-1")
+    reading_id = await insert_reading(pool, course.course_id, 1, taken, source="tablet:nurse-1")
+    SIGNS[reading_id] = taken
+    return reading_id
 
 
 async def observations(
@@ -90,50 +100,36 @@ async def observations(
     return [tuple(r) for r in rows]
 
 
-async def test_check_vitals_takes_the_newest_reading_in_its_window_and_records_it_once(
+async def test_a_judgement_is_recorded_once_under_its_checkpoint(
     db_pool: asyncpg.Pool,
 ) -> None:
     course = await registered(db_pool)
-    vitals = VitalsChecks(db_pool)
-    await reading(db_pool, course, -10, systolic=120, diastolic=80)  # before the window
-    await reading(db_pool, course, 1, systolic=150, diastolic=85, heart_rate=80, spo2=97)
-    newest = await reading(db_pool, course, 3, systolic=150, diastolic=95, heart_rate=82, spo2=98)
+    record = VitalsRecords(db_pool).record_judgement
+    judged = await reading(db_pool, course, 3, systolic=150, diastolic=95, heart_rate=82, spo2=98)
 
-    first = await run(vitals.check_vitals, check(course, "pre_dose", T0))
-    # A reading arriving later does not change what the checkpoint recorded.
-    await reading(db_pool, course, 4, systolic=120, diastolic=80)
-    again = await run(vitals.check_vitals, check(course, "pre_dose", T0))
+    await run(record, judgement(course, "pre_dose-1", judged))
+    await run(record, judgement(course, "pre_dose-1", judged))  # a retry
 
-    assert first == again
-    assert first.found and first.reading_id == newest
-    assert first.classification is not None
-    assert first.classification.level is Level.HOLD
-    assert [f.condition for f in first.classification.findings] == ["bp_elevated"]
     loinc = "http://loinc.org"
-    assert await observations(db_pool, course.course_id, "pre_dose") == [
-        (loinc, "8480-6", "85354-9", 150, "mm[Hg]", "hold", ["bp_elevated"], newest),
-        (loinc, "8462-4", "85354-9", 95, "mm[Hg]", "hold", ["bp_elevated"], newest),
-        (loinc, "8867-4", None, 82, "/min", "normal", [], newest),
-        (loinc, "59408-5", None, 98, "%", "normal", [], newest),
+    assert await observations(db_pool, course.course_id, "pre_dose-1") == [
+        (loinc, "8480-6", "85354-9", 150, "mm[Hg]", "hold", ["bp_elevated"], judged),
+        (loinc, "8462-4", "85354-9", 95, "mm[Hg]", "hold", ["bp_elevated"], judged),
+        (loinc, "8867-4", None, 82, "/min", "normal", [], judged),
+        (loinc, "59408-5", None, 98, "%", "normal", [], judged),
     ]
 
 
-async def test_check_vitals_classifies_critical_readings_against_earlier_ones(
-    db_pool: asyncpg.Pool,
-) -> None:
+async def test_a_critical_judgement_is_recorded_sign_by_sign(db_pool: asyncpg.Pool) -> None:
     course = await registered(db_pool)
-    vitals = VitalsChecks(db_pool)
-    await reading(db_pool, course, 40, systolic=185, diastolic=100)
+    first = await reading(db_pool, course, 40, systolic=185, diastolic=100)
     severe = await reading(db_pool, course, 45, systolic=186, diastolic=100, spo2=88, moaas=1)
 
-    result = await run(vitals.check_vitals, check(course, "recheck_1", T0 + timedelta(minutes=44)))
-    await run(vitals.check_vitals, check(course, "recheck_1", T0 + timedelta(minutes=44)))
+    await run(
+        VitalsRecords(db_pool).record_judgement,
+        judgement(course, "monitoring-2", severe, SIGNS[first]),
+    )
 
-    assert result.reading_id == severe and result.classification is not None
-    assert result.classification.level is Level.CRITICAL
-    conditions = {f.condition for f in result.classification.findings}
-    assert conditions == {"bp_critical", "spo2_low", "sedation"}
-    recorded = await observations(db_pool, course.course_id, "recheck_1")
+    recorded = await observations(db_pool, course.course_id, "monitoring-2")
     assert [(code, level, conds) for _, code, _, _, _, level, conds, _ in recorded] == [
         ("8480-6", "critical", ["bp_critical"]),
         ("8462-4", "critical", ["bp_critical"]),
@@ -141,20 +137,6 @@ async def test_check_vitals_classifies_critical_readings_against_earlier_ones(
         ("moaas", "critical", ["sedation"]),
     ]
     assert recorded[3][0] == "urn:trdflow:observation"
-
-
-async def test_check_vitals_without_a_reading_in_its_window_records_nothing(
-    db_pool: asyncpg.Pool,
-) -> None:
-    course = await registered(db_pool)
-    await reading(db_pool, course, 0, systolic=120, diastolic=80)
-
-    result = await run(
-        VitalsChecks(db_pool).check_vitals, check(course, "pre_dose", T0 + timedelta(minutes=1))
-    )
-
-    assert not result.found and result.reading_id is None
-    assert await observations(db_pool, course.course_id, "pre_dose") == []
 
 
 async def test_a_dose_and_session_events_are_recorded_once(db_pool: asyncpg.Pool) -> None:
@@ -218,16 +200,16 @@ async def test_a_dose_and_session_events_are_recorded_once(db_pool: asyncpg.Pool
 async def test_an_alert_is_raised_once_per_dedup_key(db_pool: asyncpg.Pool, client: Client) -> None:
     course = await registered(db_pool)
     alert = Alert(
-        dedup_key=f"{course.course_id}/1/spo2_low",
+        dedup_key=f"{course.course_id}/1/spo2_low/1",
         course_id=course.course_id,
         session=1,
         severity=Severity.CRITICAL,
-        condition="spo2_low",
+        condition=Condition.SPO2_LOW,
         summary="SpO2 below 90% during monitoring",
     )
 
-    assert await run(Alerts(db_pool, client).raise_alert, alert) is True
-    assert await run(Alerts(db_pool, client).raise_alert, alert) is False
+    assert await run(Alerts(db_pool, client).raise_alert, alert) is AlertOutcome.OPENED
+    assert await run(Alerts(db_pool, client).raise_alert, alert) is AlertOutcome.JOINED
 
     alerts = await db_pool.fetch(
         "SELECT status, severity FROM alerts WHERE course_id = $1", course.course_id

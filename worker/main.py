@@ -22,7 +22,7 @@ from activities.patients import PatientRegistry
 from activities.reminders import Reminders
 from activities.rems import RemsForms
 from activities.transport import TransportRequests
-from activities.vitals import VitalsChecks
+from activities.vitals import VitalsRecords
 from domain.contract import TASK_QUEUE
 from domain.notices import Channel
 from store.db import create_pool
@@ -54,7 +54,7 @@ def activities(
         PatientRegistry(pool).register_patient,
         Reminders(pool, adapters.senders).send_reminder,
         TransportRequests(pool, adapters.senders[Channel.SMS]).request_transport_confirmation,
-        VitalsChecks(pool).check_vitals,
+        VitalsRecords(pool).record_judgement,
         records.record_dose,
         records.record_session_event,
         RemsForms(pool, adapters.rems_portal).submit_rems_form,

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import contract
     from domain.calendar import next_session_at
     from domain.clock import CourseClock
+    from domain.conditions import Condition
     from domain.course import (
         RECENT_SESSIONS_KEPT,
         AssessmentReport,
@@ -40,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.dosing import allowed_doses
     from domain.eligibility import Eligibility, assess
     from domain.escalation import (
-        CourseEscalation,
+        EscalationChanged,
         EscalationStatus,
         Severity,
         escalation_workflow_id,
@@ -48,21 +49,15 @@ with workflow.unsafe.imports_passed_through():
     from domain.maintenance import Suggestion, is_relapse, suggest_frequency
     from domain.notices import ClinicNotice, NoticeKind
     from domain.protocol import Frequency, Indication
-    from domain.records import Alert, PatientRegistration
-    from domain.scales import Benefit, Scale, benefit
+    from domain.records import PatientRegistration
+    from domain.scales import Benefit, Scale, Score, benefit
     from domain.session import Cancel, SessionInput, SessionOutcome, SessionSummary
 
+from workflows.alerting import AlertOwner, raise_alert
 from workflows.messages import require_argument, signal_argument
-from workflows.session import RESPONSE_CLOCK, DosingSession
+from workflows.session import DosingSession
 from workflows.waiting import wait_for
 
-REGISTER_PATIENT = "register-patient"
-"""Courses started before the clinical record existed have no patient row."""
-RAISE_ALERTS = "raise-alerts"
-"""Courses started before escalations sent clinic notices where they now raise alerts."""
-CHECK_IN_BY_TIME = "check-in-by-time"
-"""Courses before it counted a check-in by a flag the score handler cleared, which made the
-answer depend on whether the score or the check-in's timer came first in a workflow task."""
 HISTORY_EVENTS_PER_RUN = 1_000
 """Continue-as-new past this many events, well before the server would suggest it."""
 NOTICE_TIMEOUT = timedelta(minutes=1)
@@ -92,7 +87,7 @@ class TreatmentCourse:
             Phase.MAINTENANCE: self._maintain,
             Phase.FOLLOW_UP: self._follow_up,
         }
-        if start.carried_state is None and workflow.patched(REGISTER_PATIENT):
+        if start.carried_state is None:
             await self._register_patient()
         while not self.state.phase.is_final:
             self._publish()
@@ -158,7 +153,7 @@ class TreatmentCourse:
         decided = await self._await_decision(
             Awaiting.REVIEW_DECISION,
             lambda: self._review_decision is not None,
-            NoticeKind.REVIEW_OVERDUE,
+            Condition.REVIEW_OVERDUE,
             "End-of-induction review decision is overdue",
         )
         decision = self._review_decision
@@ -215,13 +210,9 @@ class TreatmentCourse:
             self._finish(Phase.COMPLETED, "follow-up complete")
 
     def _check_in_answered(self, due: datetime) -> Callable[[], bool]:
-        if workflow.patched(CHECK_IN_BY_TIME):
-            return lambda: (
-                self.state.last_phq9_reported_at is not None
-                and self.state.last_phq9_reported_at >= due
-            )
-        # The record_score handler cleared the awaiting check-in when a score arrived.
-        return lambda: self.state.awaiting is not Awaiting.CHECK_IN
+        return lambda: (
+            self.state.last_phq9_reported_at is not None and self.state.last_phq9_reported_at >= due
+        )
 
     async def _handle_relapse(self) -> None:
         self.state.relapse_flagged = True
@@ -234,7 +225,7 @@ class TreatmentCourse:
         decided = await self._await_decision(
             Awaiting.RELAPSE_DECISION,
             lambda: self._relapse_decision is not None,
-            NoticeKind.RELAPSE_DECISION_OVERDUE,
+            Condition.RELAPSE_DECISION_OVERDUE,
             "Relapse decision is overdue",
         )
         decision = self._relapse_decision
@@ -300,6 +291,8 @@ class TreatmentCourse:
         summary = await self._session
         self._session = None
         self._record_session(summary)
+        if summary.score is not None:
+            await self._screen_self_harm(summary.score)
 
     def _record_session(self, summary: SessionSummary) -> None:
         state = self.state
@@ -370,13 +363,15 @@ class TreatmentCourse:
         )
 
     @workflow.update
-    def submit_assessment(self, report: AssessmentReport) -> Eligibility:
+    async def submit_assessment(self, report: AssessmentReport) -> Eligibility:
         eligibility = assess(report.assessment, self.start.indication)
         self.state.eligibility = eligibility
         self.state.awaiting = None
         for score in report.assessment.baseline_scores:
             self.state.baseline[score.scale] = score
             self.state.record_score(score)
+        for score in report.assessment.baseline_scores:
+            await self._screen_self_harm(score)
         return eligibility
 
     @submit_assessment.validator
@@ -393,20 +388,24 @@ class TreatmentCourse:
             self.state.last_phq9_reported_at = self._protocol_now()
         if self.state.awaiting is Awaiting.CHECK_IN:
             self.state.awaiting = None
-        if report.score.needs_same_day_follow_up:
-            await self._escalate(
-                Severity.URGENT,
-                NoticeKind.SELF_HARM_ITEM,
-                "PHQ-9 item 9 above 0: same-day clinician follow-up",
-                f"self-harm-{self.state.scores_recorded}",
-            )
+        await self._screen_self_harm(report.score)
 
     @record_score.validator
     def _check_score(self, report: ScoreReport) -> None:
         require_argument(report, ScoreReport)
         self._require_active()
-        if report.score.scale not in self.state.baseline:
+        # A PHQ-9 is always taken: it screens item 9, whatever scale the baseline used.
+        if report.score.scale is not Scale.PHQ9 and report.score.scale not in self.state.baseline:
             raise ValueError(f"no baseline {report.score.scale.value} to compare against")
+
+    async def _screen_self_harm(self, score: Score) -> None:
+        """Item 9 above 0, from any source, every occurrence, pages (S7)."""
+        if score.needs_same_day_follow_up:
+            await self._escalate(
+                Condition.SELF_HARM_ITEM,
+                Severity.URGENT,
+                "PHQ-9 item 9 above 0: same-day clinician follow-up",
+            )
 
     @workflow.update
     def decide_review(self, decision: ReviewDecision) -> None:
@@ -516,9 +515,10 @@ class TreatmentCourse:
             raise ValueError("the new time must be in the future")
 
     @workflow.signal
-    def escalation_changed(self, *args: object) -> None:
-        """From one of the course's escalations: opened, acknowledged or resolved."""
-        change = signal_argument(CourseEscalation, args, "escalation_changed")
+    async def escalation_changed(self, *args: object) -> None:
+        """From one of the course's escalations (its own or its sessions'): opened,
+        acknowledged or resolved."""
+        change = signal_argument(EscalationChanged, args, "escalation_changed")
         if change is None or self._stopped():
             return
         # Its id derives from the dedup key, which starts with this course's workflow id.
@@ -534,6 +534,11 @@ class TreatmentCourse:
         else:
             self.state.open_escalations[change.escalation_id] = change
         self._publish()
+        if change.session is None:
+            again = self.state.escalations.changed(change, "the same condition, again")
+            await raise_alert(
+                self._owner(), again, self.state.escalations, phase=self.state.phase.value
+            )
 
     @workflow.signal
     def session_moved(self, *args: object) -> None:
@@ -623,7 +628,7 @@ class TreatmentCourse:
         return met and not self._stopped()
 
     async def _await_decision(
-        self, awaiting: Awaiting, decided: Callable[[], bool], overdue: NoticeKind, message: str
+        self, awaiting: Awaiting, decided: Callable[[], bool], overdue: Condition, message: str
     ) -> bool:
         """Wait for a clinician's decision, reminding the clinic each time it becomes overdue."""
         self.state.awaiting = awaiting
@@ -635,48 +640,31 @@ class TreatmentCourse:
             if self._stopped():
                 return False
             self.state.decision_reminders += 1
-            await self._escalate(
-                Severity.ROUTINE,
-                overdue,
-                message,
-                f"{awaiting.value}-reminder-{self.state.decision_reminders}",
-            )
+            await self._escalate(overdue, Severity.ROUTINE, message)
             self.state.decision_due_at += overdue_after
         self.state.decision_due_at = None
         self.state.awaiting = None
         return True
 
     async def _decided_in_time(self, decided: Callable[[], bool], overdue_after: timedelta) -> bool:
-        if workflow.patched(RESPONSE_CLOCK):
-            # A clinician answers in real time, however fast a simulated calendar runs.
-            within = self.state.clock.response_duration(overdue_after)
-            return await self._wait(decided, within=within)
-        return await self._wait(decided, until=self.state.decision_due_at)
+        # A clinician answers in real time, however fast a simulated calendar runs.
+        within = self.state.clock.response_duration(overdue_after)
+        return await self._wait(decided, within=within)
 
-    async def _escalate(
-        self, severity: Severity, kind: NoticeKind, message: str, occasion: str
-    ) -> None:
-        """Raise an escalation for the condition; courses from before escalations send the
-        clinic notice for the occasion instead."""
-        if not workflow.patched(RAISE_ALERTS):
-            await self._notify(kind, message, occasion)
-            return
-        # Per condition and stretch between sessions: a repeat (another overdue reminder, or
-        # another positive item 9 before the next session) joins the open escalation.
-        course = contract.course_workflow_id(self.start.course_id)
-        await workflow.execute_activity(
-            "raise_alert",
-            Alert(
-                dedup_key=f"{course}/{self.state.sessions_started}/{kind.value}",
-                course_id=self.start.course_id,
-                session=None,
-                phase=self.state.phase.value,
-                severity=severity,
-                condition=kind.value,
-                summary=message,
-                policy=self.protocol.escalation.for_severity(severity),
-            ),
-            start_to_close_timeout=NOTICE_TIMEOUT,
+    async def _escalate(self, condition: Condition, severity: Severity, message: str) -> None:
+        """Open the condition's escalation, or join it while it is open (S2)."""
+        alert = self.state.escalations.trigger(condition, severity, message)
+        await raise_alert(
+            self._owner(), alert, self.state.escalations, phase=self.state.phase.value
+        )
+
+    def _owner(self) -> AlertOwner:
+        return AlertOwner(
+            workflow_id=contract.course_workflow_id(self.start.course_id),
+            course_id=self.start.course_id,
+            session=None,
+            policies=self.protocol.escalation,
+            label="Course",
         )
 
     async def _notify(self, kind: NoticeKind, message: str, occasion: str) -> None:

@@ -6,7 +6,8 @@ and the whole ladder runs again for each repeat. An acknowledgement stops the pa
 resolution, with its note, closes the escalation; a reassignment pages the named role or person
 next and the ladder goes on from there. A repeated trigger only counts: it never pages again.
 Every step is recorded (the console's row and the audit log), the pager service hears of
-acknowledgements and resolutions, and the course of every change of status.
+acknowledgements and resolutions, and its owners (the course, and the session that raised
+it) of every change of status.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.contract import course_workflow_id
+    from domain.contract import course_workflow_id, session_workflow_id
     from domain.escalation import (
         Acknowledge,
-        CourseEscalation,
+        EscalationChanged,
         EscalationInput,
         EscalationRecord,
         EscalationState,
@@ -39,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
         Retrigger,
     )
 
-from workflows.course import TreatmentCourse
 from workflows.messages import require_argument, signal_argument
 from workflows.waiting import wait_for
 
@@ -283,7 +284,7 @@ class Escalation:
                     PagerUpdate(escalation_id=self._id, action=pager),
                     start_to_close_timeout=RECORD_TIMEOUT,
                 )
-            await self._tell_course(status)
+            await self._tell_owners(status)
 
     async def _record_one(
         self, step: Step, *, detail: str | None = None, assigned_to: str | None = None
@@ -316,25 +317,30 @@ class Escalation:
             start_to_close_timeout=RECORD_TIMEOUT,
         )
 
-    async def _tell_course(self, status: EscalationStatus) -> None:
+    async def _tell_owners(self, status: EscalationStatus) -> None:
+        """The course, and the session that raised it: an owner follows its occurrences."""
         trigger = self.trigger
-        course = workflow.get_external_workflow_handle_for(
-            TreatmentCourse.run, course_workflow_id(trigger.course_id)
+        change = EscalationChanged(
+            escalation_id=self._id,
+            severity=trigger.severity,
+            condition=trigger.condition,
+            occurrence=trigger.occurrence,
+            session=trigger.session,
+            status=status,
+            repeats_seen=self.state.triggers - 1,
         )
-        try:
-            await course.signal(
-                TreatmentCourse.escalation_changed,
-                CourseEscalation(
-                    escalation_id=self._id,
-                    severity=trigger.severity,
-                    condition=trigger.condition,
-                    session=trigger.session,
-                    status=status,
-                ),
-            )
-        except FailureError as err:
-            # The course has ended (or never ran here): the escalation goes on without it.
-            self._log("course not told", error=str(err))
+        owners: list[workflow.ExternalWorkflowHandle[Any]] = [
+            workflow.get_external_workflow_handle(course_workflow_id(trigger.course_id))
+        ]
+        if trigger.session is not None:
+            session_id = session_workflow_id(trigger.course_id, trigger.session)
+            owners.append(workflow.get_external_workflow_handle(session_id))
+        for owner in owners:
+            try:
+                await owner.signal("escalation_changed", change)
+            except FailureError as err:
+                # The owner has ended (or never ran here): the escalation goes on without it.
+                self._log("owner not told", owner=owner.id, error=str(err))
 
     def _log(self, message: str, **extra: object) -> None:
         workflow.logger.info(

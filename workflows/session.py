@@ -20,57 +20,56 @@ with workflow.unsafe.imports_passed_through():
     from domain.contract import course_workflow_id, session_workflow_id
     from domain.course import Reschedule
     from domain.dosing import devices_for
-    from domain.escalation import Severity
-    from domain.notices import ClinicNotice, NoticeKind
+    from domain.escalation import EscalationChanged
+    from domain.notices import ClinicNotice
     from domain.records import (
-        Alert,
         DoseRecord,
+        ReadingJudgement,
         ReminderRequest,
         RemsFormRequest,
         SessionEvent,
         SessionEventRecord,
         TransportRequest,
-        VitalsCheck,
-        VitalsCheckResult,
     )
     from domain.session import (
         Administration,
         Cancel,
         CheckIn,
-        CheckpointResult,
         Discharge,
+        DriverNamed,
         HoldDecision,
         OutcomeReport,
         ReadingArrived,
         SessionInput,
         SessionOutcome,
-        SessionState,
         SessionSummary,
         Stage,
         TransportConfirmation,
     )
-    from domain.vitals import Level
+    from domain.session_core import (
+        BEFORE_DOSING,
+        Command,
+        Escalate,
+        Notify,
+        RecordEvent,
+        RecordJudgement,
+        RequestRide,
+        RoomTimes,
+        SessionCore,
+        SessionState,
+    )
 
+from workflows.alerting import AlertOwner, raise_alert
 from workflows.messages import require_argument, signal_argument
 from workflows.waiting import wait_for
 
-IN_ROOM_FLOW = "in-room-flow"
-"""Sessions started before the in-room flow wait for a reported outcome, as they did."""
-RESPONSE_CLOCK = "response-clock"
-"""Sessions started before it compress in-room minutes as hard as calendar days."""
-LEAVE_CANCELLED_ACTIVITIES = "leave-cancelled-activities"
-"""Sessions started before it asked the server to cancel a reminder already in flight when the
-patient checked in; one that had just completed made the task fail (ACTIVITY_UNKNOWN)."""
-EARLIEST_ATTENDANCE_REPORT = timedelta(hours=1)
 EARLIEST_CHECK_IN = timedelta(hours=2)
-EARLY_READING_MINUTES = 5
-"""A due blood pressure may be taken this much early."""
 RECORD_TIMEOUT = timedelta(seconds=10)
-"""A clinical record or a reading's judgement takes milliseconds; one lost with a crashed worker
-(eagerly started there) is retried elsewhere after this, so it bounds the recovery."""
+"""A clinical record takes milliseconds; one lost with a crashed worker (eagerly started
+there) is retried elsewhere after this, so it bounds the recovery."""
 SEND_TIMEOUT = timedelta(minutes=2)
-SEVERITY = {Level.URGENT: Severity.URGENT, Level.CRITICAL: Severity.CRITICAL}
-BEFORE_DOSING = (Stage.SCHEDULED, Stage.CHECKED_IN, Stage.PRE_DOSE_VITALS, Stage.HELD)
+# Every effect is idempotent, so one in flight when the patient checks in may as well finish.
+LEAVE_CANCELLED = ActivityCancellationType.ABANDON
 
 
 @workflow.defn(name="DosingSession")
@@ -79,31 +78,37 @@ class DosingSession:
     def __init__(self, session: SessionInput) -> None:
         self._input = session
         self._rules = session.rules
+        workflow_id = session_workflow_id(session.course_id, session.number)
         self._summary = SessionSummary(
             number=session.number,
             phase=session.phase,
             scheduled_at=session.scheduled_at,
-            workflow_id=session_workflow_id(session.course_id, session.number),
+            workflow_id=workflow_id,
         )
         self.state = SessionState(scheduled_at=session.scheduled_at)
-        self._in_room_flow = workflow.patched(IN_ROOM_FLOW)
-        self._response_clock = workflow.patched(RESPONSE_CLOCK)
-        # Every effect is idempotent, so one in flight may as well finish.
-        self._on_cancel = (
-            ActivityCancellationType.ABANDON
-            if workflow.patched(LEAVE_CANCELLED_ACTIVITIES)
-            else ActivityCancellationType.TRY_CANCEL
+        self._core = SessionCore(self.state, self._rules.vitals, self._room_times())
+        self._owner = AlertOwner(
+            workflow_id=workflow_id,
+            course_id=session.course_id,
+            session=session.number,
+            policies=session.escalation,
+            label=f"Session {session.number}",
         )
         self._rescheduled = False
-        self._checked_in_at: datetime | None = None
+        self._carrying_out = False
 
     @workflow.run
     async def run(self, session: SessionInput) -> SessionSummary:
-        if self._in_room_flow:
-            await self._run_in_room()
-        else:
-            await self._await_reported_outcome()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        carrying_out = asyncio.create_task(self._carry_out_commands())
+        await self._run_session()
+        await workflow.wait_condition(
+            lambda: (
+                not self.state.commands
+                and not self._carrying_out
+                and workflow.all_handlers_finished()
+            )
+        )
+        carrying_out.cancel()
         workflow.logger.info(
             "session concluded",
             extra={
@@ -116,7 +121,7 @@ class DosingSession:
 
     # --- The session, step by step -----------------------------------------------------------
 
-    async def _run_in_room(self) -> None:
+    async def _run_session(self) -> None:
         while self._summary.outcome is None:
             await self._record(SessionEvent.SCHEDULED, at=self.state.scheduled_at)
             self._rescheduled = False
@@ -149,16 +154,8 @@ class DosingSession:
             or hours == hours_before[-1]
         ]
         await self._sleep_until(scheduled - timedelta(hours=max(hours_before, default=0)))
-        await self._activity(
-            "request_transport_confirmation",
-            TransportRequest(
-                course_id=self._input.course_id,
-                session=self._input.number,
-                scheduled_at=scheduled,
-                clinic_timezone=self._input.clinic_timezone,
-            ),
-            SEND_TIMEOUT,
-        )
+        await self._request_ride()
+        self._core.ride_requested()
         for hours in reminders:
             await self._sleep_until(scheduled - timedelta(hours=hours))
             await self._activity(
@@ -175,12 +172,7 @@ class DosingSession:
         lead = timedelta(hours=self._rules.transport_alert_hours_before)
         await self._give_staff_until(scheduled - lead, at_least=lead)
         if self.state.transport_confirmed_via is None:
-            await self._alert(
-                Severity.ROUTINE,
-                "transport_unconfirmed",
-                f"Session {self._input.number}: ride home not confirmed "
-                f"{self._rules.transport_alert_hours_before} h before",
-            )
+            self._core.transport_unconfirmed(self._rules.transport_alert_hours_before)
 
     async def _until_check_in(self) -> bool:
         """True once the patient is checked in; the session is missed if that never happens."""
@@ -194,28 +186,67 @@ class DosingSession:
         )
         if not settled:
             self._conclude(SessionOutcome.MISSED, reason="patient did not check in")
-        return self.state.stage is Stage.CHECKED_IN and self._summary.outcome is None
+        return self.state.stage is Stage.PRE_DOSE_VITALS and self._summary.outcome is None
 
     async def _in_room(self) -> None:
         await self._record(SessionEvent.CHECKED_IN, actor=self.state.checked_in_by)
-        self.state.stage = Stage.PRE_DOSE_VITALS
-        assert self._checked_in_at is not None
-        # A session delayed and checked in again takes fresh pre-dose vitals.
-        self.state.check_ins += 1
-        name = "pre_dose" if self.state.check_ins == 1 else f"pre_dose-{self.state.check_ins}"
-        pre_dose = await self._checkpoint(name, since=self._checked_in_at)
-        if pre_dose is None:
+        while self.state.stage in BEFORE_DOSING and not self._ended():
+            if self.state.stage is Stage.PRE_DOSE_VITALS:
+                await self._pre_dose_check()
+            elif self.state.stage is Stage.HELD:
+                await self._hold_and_decision()
+            else:
+                await self._ready_to_dose()
+        if self._ended():
             return
-        if pre_dose.level is Level.CRITICAL:
-            self._not_dosed(f"critical pre-dose vitals: {', '.join(pre_dose.conditions)}")
-            return
-        if pre_dose.level is not Level.NORMAL and not await self._clinician_proceeds():
-            return
-        self.state.stage = Stage.READY_TO_DOSE
-        await wait_for(lambda: self.state.administration is not None or self._ended())
+        if self.state.stage is Stage.NOT_DOSED:
+            assert self.state.not_dosed_reason is not None
+            self._conclude(
+                SessionOutcome.CANCELLED, reason=f"not dosed: {self.state.not_dosed_reason}"
+            )
+        elif self.state.stage is Stage.SCHEDULED:
+            await self._delayed()
+        elif self.state.stage is Stage.MONITORING:
+            await self._dose()
+            await self._monitor()
+            await self._discharge()
+
+    async def _pre_dose_check(self) -> None:
+        """Until the pre-dose set (BP, heart rate, SpO2) is in and judged; the nurse is
+        reminded when it is late, then it escalates."""
+        step = 0
+        while not await wait_for(
+            lambda: self.state.stage is not Stage.PRE_DOSE_VITALS or self._ended(),
+            within=self._core.times.reading_due,
+        ):
+            self._core.pre_dose_overdue(step)
+            step += 1
+
+    async def _hold_and_decision(self) -> None:
+        """Above 140/90 the clinician weighs the risk and proceeds or delays; the prescriber
+        was told at once, and an undecided hold escalates (S6)."""
+        decided = await wait_for(
+            lambda: self.state.stage is not Stage.HELD or self._ended(),
+            within=self._core.times.hold_decision_due,
+        )
+        if not decided:
+            self._core.hold_overdue()
+            await wait_for(lambda: self.state.stage is not Stage.HELD or self._ended())
+
+    async def _ready_to_dose(self) -> None:
+        """Until the dose (gated by `SessionCore.dose_refusal`), or a reading that holds or
+        stops it."""
+        await wait_for(lambda: self.state.stage is not Stage.READY_TO_DOSE or self._ended())
+
+    async def _delayed(self) -> None:
+        """The clinician delayed the session to a new time: the course hears of the move."""
+        self._move_to(self.state.scheduled_at)
+        course = workflow.get_external_workflow_handle(course_workflow_id(self._input.course_id))
+        await course.signal("session_moved", self._summary)
+
+    async def _dose(self) -> None:
         administration = self.state.administration
-        if administration is None:
-            return
+        assert administration is not None
         await self._activity(
             "record_dose",
             DoseRecord(
@@ -224,77 +255,35 @@ class DosingSession:
                 administration=administration,
             ),
         )
-        self.state.stage = Stage.MONITORING
-        await self._record(SessionEvent.DOSED, actor=administration.by)
-        await self._monitor(administration)
-        await self._discharge()
+        await self._record(SessionEvent.DOSED, actor=administration.by, at=self.state.dosed_at)
 
-    async def _clinician_proceeds(self) -> bool:
-        """Held above 140/90: the clinician weighs the risk and proceeds or delays."""
-        self.state.stage = Stage.HELD
-        await self._record(SessionEvent.HELD)
-        await wait_for(lambda: self.state.hold_decision is not None or self._ended())
-        decision = self.state.hold_decision
-        if decision is None:
-            return False
-        if decision.proceed:
-            return True
-        if decision.reschedule_to is not None:
-            self._move_to(decision.reschedule_to)
-            self.state.stage = Stage.SCHEDULED
-            self.state.hold_decision = None
-            course = workflow.get_external_workflow_handle(
-                course_workflow_id(self._input.course_id)
-            )
-            await course.signal("session_moved", self._summary)
-        else:
-            self._not_dosed(f"delayed by {decision.clinician}: {decision.note}")
-        return False
-
-    async def _monitor(self, administration: Administration) -> None:
-        """At least two hours after the first device; blood pressure at 40 minutes, then
-        rechecks until it is back at a safe level; every reading classified as it comes."""
-        first_device = administration.first_device_at
-        end = first_device + self._minutes(self._rules.min_monitoring_minutes)
-        bp_due: datetime | None = first_device + self._minutes(self._rules.bp_check_after_minutes)
-        end_checked = False
+    async def _monitor(self) -> None:
+        """At least two hours from the dose; blood pressure at 40 minutes, then rechecks until
+        it is back at a safe level. Readings are judged as they come, whatever the step."""
         overdue_step = 0
         while self.state.discharge is None and not self._ended():
-            deadlines = [] if end_checked else [end]
-            if bp_due is not None:
-                deadlines.append(bp_due + self._reading_due() * (overdue_step + 1))
+            bp_due = self.state.bp_due_at
+            deadlines = [
+                t
+                for t in (self._core.monitoring_ends_at(), self._core.bp_overdue_at(overdue_step))
+                if t is not None
+            ]
             await wait_for(
-                lambda: (
-                    self._unchecked_reading() is not None
-                    or self.state.discharge is not None
-                    or self._ended()
+                lambda due=bp_due: (  # type: ignore[misc]
+                    self.state.discharge is not None or self._ended() or self.state.bp_due_at != due
                 ),
                 within=min(deadlines) - workflow.now() if deadlines else None,
             )
-            reading = self._unchecked_reading()
-            if reading is not None:
-                early = self._early_reading()
-                answers_due = bp_due is not None and reading.taken_at >= bp_due - early
-                name = (
-                    "post_dose_40m"
-                    if answers_due and not self._has_checkpoint("post_dose_40m")
-                    else f"monitoring-{reading.reading_id}"
-                )
-                checked = await self._classify(name, reading.taken_at, reading.reading_id)
-                if answers_due and checked.has_bp:
-                    recheck = self._minutes(self._rules.bp_recheck_every_minutes)
-                    bp_due = None if checked.bp_acceptable else workflow.now() + recheck
-                    overdue_step = 0
-            elif not end_checked and workflow.now() >= end:
-                end_checked = True
-                if not self.state.latest_bp_acceptable:
-                    await self._alert(
-                        Severity.URGENT,
-                        "bp_not_safe_at_end_of_monitoring",
-                        f"Session {self._input.number}: BP not back to a safe level at 2 h",
-                    )
-            elif bp_due is not None and self.state.discharge is None and not self._ended():
-                await self._reading_overdue("blood pressure", overdue_step)
+            now = workflow.now()
+            if self.state.discharge is not None or self.state.bp_due_at != bp_due:
+                overdue_step = 0
+                continue
+            ends = self._core.monitoring_ends_at()
+            if ends is not None and now >= ends:
+                self._core.monitoring_ended()
+            overdue = self._core.bp_overdue_at(overdue_step)
+            if overdue is not None and now >= overdue:
+                self._core.bp_overdue(overdue_step)
                 overdue_step += 1
 
     async def _discharge(self) -> None:
@@ -302,7 +291,6 @@ class DosingSession:
         administration = self.state.administration
         if discharge is None or administration is None:
             return
-        self.state.stage = Stage.DISCHARGED
         await self._record(SessionEvent.DISCHARGED, actor=discharge.by, discharge=discharge)
         self._conclude(SessionOutcome.ATTENDED, dose_mg=administration.dose_mg)
         due = self.state.scheduled_at + timedelta(days=self._rules.rems_form_due_days)
@@ -314,118 +302,69 @@ class DosingSession:
             SEND_TIMEOUT,
         )
 
-    # --- Vitals --------------------------------------------------------------------------------
-
-    async def _checkpoint(self, name: str, since: datetime) -> CheckpointResult | None:
-        """Wait for a reading taken after `since`, reminding then escalating when it is late."""
-        step = 0
-        while not await wait_for(
-            lambda: self._reading_since(since) or self._ended(), within=self._reading_due()
-        ):
-            await self._reading_overdue(name.replace("_", " "), step)
-            step += 1
-        if self._ended():
-            return None
-        return await self._classify(name, since)
-
-    async def _classify(
-        self, checkpoint: str, since: datetime, reading_id: int | None = None
-    ) -> CheckpointResult:
-        """Classify one reading (or the newest since `since`); readings that arrive meanwhile
-        stay unchecked, for the next round."""
-        known = len(self.state.readings)
-        result: VitalsCheckResult = await workflow.execute_activity(
-            "check_vitals",
-            VitalsCheck(
+    async def _request_ride(self) -> None:
+        """The driver named last is asked to confirm by SMS (once per driver)."""
+        await self._activity(
+            "request_transport_confirmation",
+            TransportRequest(
                 course_id=self._input.course_id,
                 session=self._input.number,
-                checkpoint=checkpoint,
-                not_before=since,
-                limits=self._rules.vitals,
-                reading_id=reading_id,
+                scheduled_at=self.state.scheduled_at,
+                clinic_timezone=self._input.clinic_timezone,
             ),
-            result_type=VitalsCheckResult,
-            start_to_close_timeout=RECORD_TIMEOUT,
+            SEND_TIMEOUT,
         )
-        if reading_id is None:
-            self.state.readings_checked = known  # the newest covers those before it
-        else:
-            self.state.readings_checked += 1
-        classification = result.classification
-        checked = CheckpointResult(
-            checkpoint=checkpoint,
-            reading_id=result.reading_id,
-            level=classification.level if classification else Level.NORMAL,
-            conditions=tuple(f.condition for f in classification.findings)
-            if classification
-            else (),
-            has_bp=bool(result.reading and result.reading.has_bp),
-            bp_acceptable=classification.bp_acceptable if classification else True,
-        )
-        self.state.checkpoints.append(checked)
-        for finding in classification.findings if classification else ():
-            if finding.level in SEVERITY:
-                await self._alert(
-                    SEVERITY[finding.level],
-                    finding.condition,
-                    f"Session {self._input.number}: {finding.detail}",
-                    reading_id=result.reading_id,
-                )
-        return checked
 
-    async def _reading_overdue(self, what: str, step: int) -> None:
-        """First the nurse is reminded; if still nothing, it escalates."""
-        if step == 0:
+    # --- Carrying out the core's commands -------------------------------------------------------
+
+    async def _carry_out_commands(self) -> None:
+        """In order, as the core queues them: alerts first among what one event causes."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self.state.commands))
+            self._carrying_out = True
+            try:
+                for command in self._core.take_commands():
+                    await self._carry_out(command)
+            finally:
+                self._carrying_out = False
+
+    async def _carry_out(self, command: Command) -> None:
+        course_id, number = self._input.course_id, self._input.number
+        if isinstance(command, Escalate):
+            await raise_alert(
+                self._owner,
+                command,
+                self.state.escalations,
+                phase=self._input.phase,
+                cancellation_type=LEAVE_CANCELLED,
+            )
+        elif isinstance(command, RecordJudgement):
+            await self._activity(
+                "record_judgement",
+                ReadingJudgement(
+                    course_id=course_id,
+                    session=number,
+                    reading_id=command.reading_id,
+                    checkpoint=command.checkpoint,
+                    classification=command.classification,
+                ),
+            )
+        elif isinstance(command, Notify):
             await self._activity(
                 "notify_clinic",
                 ClinicNotice(
-                    effect_key=f"{self._summary.workflow_id}/reading-overdue/{what}",
-                    course_id=self._input.course_id,
-                    kind=NoticeKind.READING_OVERDUE,
-                    message=f"Session {self._input.number}: {what} reading is due",
-                    recipient="nurse",
-                    session=self._input.number,
+                    effect_key=f"{self._summary.workflow_id}/{command.key}",
+                    course_id=course_id,
+                    kind=command.kind,
+                    message=f"Session {number}: {command.message}",
+                    recipient=command.recipient,
+                    session=number,
                 ),
             )
-        elif step == 1:
-            await self._alert(
-                Severity.ROUTINE,
-                f"reading_overdue_{what.replace(' ', '_')}",
-                f"Session {self._input.number}: {what} reading still missing",
-            )
-
-    def _reading_since(self, since: datetime) -> bool:
-        return any(r.taken_at >= since for r in self.state.readings)
-
-    def _unchecked_reading(self) -> ReadingArrived | None:
-        unchecked = self.state.readings[self.state.readings_checked :]
-        return unchecked[0] if unchecked else None
-
-    def _has_checkpoint(self, name: str) -> bool:
-        return any(c.checkpoint == name for c in self.state.checkpoints)
-
-    def _reading_due(self) -> timedelta:
-        return self._minutes(self._rules.reading_due_within_minutes)
-
-    def _minutes(self, protocol_minutes: int) -> timedelta:
-        """An in-room duration as real time on this course's clock."""
-        clock, minutes = self._input.clock, timedelta(minutes=protocol_minutes)
-        if self._response_clock:
-            return clock.response_duration(minutes)
-        return clock.real_duration(minutes)
-
-    def _early_reading(self) -> timedelta:
-        if self._response_clock:
-            return self._minutes(EARLY_READING_MINUTES)
-        return timedelta(minutes=EARLY_READING_MINUTES)  # real minutes, as sessions before it
-
-    def _until_grace_ends(self) -> timedelta:
-        """Real time left to check in: the slot on the calendar, then the grace staff have."""
-        clock, grace = self._input.clock, timedelta(hours=self._input.outcome_grace_hours)
-        if self._response_clock:
-            until_slot = clock.real_delay_until(self.state.scheduled_at, workflow.now())
-            return until_slot + clock.response_duration(grace)
-        return clock.real_delay_until(self.state.scheduled_at + grace, workflow.now())
+        elif isinstance(command, RecordEvent):
+            await self._record(command.event, at=command.at, detail=command.detail)
+        elif isinstance(command, RequestRide):
+            await self._request_ride()
 
     # --- Messages ------------------------------------------------------------------------------
 
@@ -439,22 +378,19 @@ class DosingSession:
 
     @workflow.update
     def check_in(self, request: CheckIn) -> SessionState:
-        self.state.checked_in_by = request.by
-        self.state.stage = Stage.CHECKED_IN
-        self._checked_in_at = workflow.now()
+        self._core.check_in(request.by, workflow.now())
         return self.state
 
     @check_in.validator
     def _check_check_in(self, request: CheckIn) -> None:
         require_argument(request, CheckIn)
-        self._require_in_room_flow()
         self._require_stage(Stage.SCHEDULED)
         if self._protocol_now() < self.state.scheduled_at - EARLIEST_CHECK_IN:
             raise ValueError("too early to check in for this session")
 
     @workflow.update
     async def confirm_transport(self, confirmation: TransportConfirmation) -> SessionState:
-        self.state.transport_confirmed_via = confirmation.via
+        self._core.transport_confirmed(confirmation.via)
         await self._record(
             SessionEvent.TRANSPORT_CONFIRMED, actor=confirmation.by, detail=confirmation.via.value
         )
@@ -463,23 +399,34 @@ class DosingSession:
     @confirm_transport.validator
     def _check_transport(self, confirmation: TransportConfirmation) -> None:
         require_argument(confirmation, TransportConfirmation)
-        self._require_in_room_flow()
         self._require_open()
         if self.state.transport_confirmed_via is not None:
             raise ValueError("the ride home is already confirmed")
 
     @workflow.signal
     def reading_arrived(self, *args: object) -> None:
-        """From the API, once the reading is stored in Postgres."""
+        """From the API, once the reading is stored in Postgres: judged at once (S1)."""
         reading = signal_argument(ReadingArrived, args, "reading_arrived")
-        if reading is None:
-            return
-        if all(r.reading_id != reading.reading_id for r in self.state.readings):
-            self.state.readings.append(reading)
+        if reading is not None:
+            self._core.reading_arrived(reading.reading_id, reading.signs, workflow.now())
+
+    @workflow.signal
+    def driver_named(self, *args: object) -> None:
+        """From the API, once staff named (another) driver: the ride is confirmed anew."""
+        named = signal_argument(DriverNamed, args, "driver_named")
+        if named is not None and self._summary.outcome is None:
+            self._core.driver_named(named.revision)
+
+    @workflow.signal
+    def escalation_changed(self, *args: object) -> None:
+        """From one of this session's escalations: opened, acknowledged or resolved."""
+        change = signal_argument(EscalationChanged, args, "escalation_changed")
+        if change is not None and change.session == self._input.number:
+            self._core.escalation_changed(change)
 
     @workflow.update
     def decide_hold(self, decision: HoldDecision) -> SessionState:
-        self.state.hold_decision = decision
+        self._core.hold_decided(decision, workflow.now())
         return self.state
 
     @decide_hold.validator
@@ -491,39 +438,30 @@ class DosingSession:
 
     @workflow.update
     def record_administration(self, administration: Administration) -> SessionState:
-        self.state.administration = administration
+        self._core.dosed(administration, workflow.now())
         return self.state
 
     @record_administration.validator
     def _check_administration(self, administration: Administration) -> None:
         require_argument(administration, Administration)
-        self._require_stage(Stage.READY_TO_DOSE)
-        if self.state.transport_confirmed_via is None:
-            raise ValueError("no dose without a confirmed ride home")
+        self._require_open()
+        refusal = self._core.dose_refusal(administration, workflow.now())
+        if refusal is not None:
+            raise ValueError(refusal)
         self._check_dose(administration.dose_mg, administration.devices)
 
     @workflow.update
     def discharge(self, discharge: Discharge) -> SessionState:
-        self.state.discharge = discharge
+        self._core.discharged(discharge)
         return self.state
 
     @discharge.validator
     def _check_discharge(self, discharge: Discharge) -> None:
         require_argument(discharge, Discharge)
-        self._require_stage(Stage.MONITORING)
-        administration = self.state.administration
-        assert administration is not None
-        minutes = self._rules.min_monitoring_minutes
-        if workflow.now() < administration.first_device_at + self._minutes(minutes):
-            raise ValueError(f"discharge only after at least {minutes} minutes of monitoring")
-        if not self._has_checkpoint("post_dose_40m"):
-            raise ValueError("the 40-minute blood pressure is not recorded")
-        if not self.state.latest_bp_acceptable:
-            raise ValueError("blood pressure is not back to a safe level")
-        if any(c.level is Level.CRITICAL for c in self.state.checkpoints[-1:]):
-            raise ValueError("the latest vitals are critical")
-        if self.state.transport_confirmed_via is None:
-            raise ValueError("discharge only into a confirmed ride home")
+        self._require_open()
+        refusal = self._core.discharge_refusal(workflow.now())
+        if refusal is not None:
+            raise ValueError(refusal)
 
     @workflow.update
     def report_outcome(self, report: OutcomeReport) -> SessionSummary:
@@ -536,25 +474,17 @@ class DosingSession:
     def _check_report(self, report: OutcomeReport) -> None:
         require_argument(report, OutcomeReport)
         self._require_open()
-        if self._in_room_flow:
-            if report.outcome is SessionOutcome.ATTENDED:
-                raise ValueError("an attended session is recorded by check-in to discharge")
-            if self.state.stage not in (*BEFORE_DOSING, Stage.READY_TO_DOSE):
-                raise ValueError("the dose is given: the session ends with its discharge")
-            return
-        if report.outcome is not SessionOutcome.ATTENDED:
-            return
-        if self._protocol_now() < self._summary.scheduled_at - EARLIEST_ATTENDANCE_REPORT:
-            raise ValueError("the session has not started yet")
-        assert report.dose_mg is not None  # OutcomeReport guarantees it for an attended session
-        self._check_dose(report.dose_mg, report.devices)
+        if report.outcome is SessionOutcome.ATTENDED:
+            raise ValueError("an attended session is recorded by check-in to discharge")
+        if self.state.stage not in (Stage.SCHEDULED, *BEFORE_DOSING):
+            raise ValueError("the dose is given: the session ends with its discharge")
 
     @workflow.signal
     def cancel(self, *args: object) -> None:
         """From the course: pause, discontinue or the end of maintenance. A dosed patient stays
         in the room until discharge whatever the course does."""
         request = signal_argument(Cancel, args, "cancel")
-        not_dosed = self.state.stage in (*BEFORE_DOSING, Stage.READY_TO_DOSE)
+        not_dosed = self.state.stage in (Stage.SCHEDULED, *BEFORE_DOSING)
         if request is not None and self._summary.outcome is None and not_dosed:
             self._conclude(SessionOutcome.CANCELLED, reason=request.reason)
 
@@ -565,22 +495,32 @@ class DosingSession:
         if request is None or self._summary.outcome is not None:
             return
         if self.state.stage is Stage.SCHEDULED:
+            self.state.scheduled_at = request.new_time
             self._move_to(request.new_time)
 
     # --- Mechanics -----------------------------------------------------------------------------
 
-    async def _await_reported_outcome(self) -> None:
-        """The foundation's session: wait for the clinic to report the outcome."""
-        grace = timedelta(hours=self._input.outcome_grace_hours)
-        while self._summary.outcome is None:
-            self._rescheduled = False
-            deadline = self._summary.scheduled_at + grace
-            settled = await wait_for(
-                lambda: self._summary.outcome is not None or self._rescheduled,
-                within=self._input.clock.real_delay_until(deadline, workflow.now()),
-            )
-            if not settled:
-                self._conclude(SessionOutcome.MISSED, reason="no outcome reported")
+    def _room_times(self) -> RoomTimes:
+        rules = self._rules
+        return RoomTimes(
+            monitoring=self._minutes(rules.min_monitoring_minutes),
+            bp_due=self._minutes(rules.bp_check_after_minutes),
+            bp_early=self._minutes(rules.bp_early_minutes),
+            bp_recheck=self._minutes(rules.bp_recheck_every_minutes),
+            reading_due=self._minutes(rules.reading_due_within_minutes),
+            recent=self._minutes(rules.vitals_recent_minutes),
+            hold_decision_due=self._minutes(rules.hold_decision_due_minutes),
+        )
+
+    def _minutes(self, protocol_minutes: int) -> timedelta:
+        """An in-room duration as the real time staff have on this course's clock."""
+        return self._input.clock.response_duration(timedelta(minutes=protocol_minutes))
+
+    def _until_grace_ends(self) -> timedelta:
+        """Real time left to check in: the slot on the calendar, then the grace staff have."""
+        clock, grace = self._input.clock, timedelta(hours=self._input.outcome_grace_hours)
+        until_slot = clock.real_delay_until(self.state.scheduled_at, workflow.now())
+        return until_slot + clock.response_duration(grace)
 
     def _check_dose(self, dose_mg: int, devices: int | None) -> None:
         if dose_mg not in self._input.allowed_doses_mg:
@@ -592,24 +532,14 @@ class DosingSession:
             raise ValueError(f"{dose_mg} mg is {expected} devices")
 
     def _move_to(self, protocol_time: datetime) -> None:
-        self.state.scheduled_at = protocol_time
         self._summary = self._summary.model_copy(update={"scheduled_at": protocol_time})
         self._rescheduled = True
 
     def _conclude(self, outcome: SessionOutcome, **details: object) -> None:
         self._summary = self._summary.model_copy(update={"outcome": outcome, **details})
 
-    def _not_dosed(self, reason: str) -> None:
-        self.state.stage = Stage.NOT_DOSED
-        self.state.not_dosed_reason = reason
-        self._conclude(SessionOutcome.CANCELLED, reason=f"not dosed: {reason}")
-
     def _ended(self) -> bool:
         return self._summary.outcome is not None or self._rescheduled
-
-    def _require_in_room_flow(self) -> None:
-        if not self._in_room_flow:
-            raise ValueError("this session predates the in-room flow: report its outcome")
 
     def _require_open(self) -> None:
         if self._summary.outcome is not None:
@@ -627,9 +557,6 @@ class DosingSession:
     async def _give_staff_until(self, protocol_time: datetime, *, at_least: timedelta) -> None:
         """Until a protocol time by which staff must have answered (`CourseClock.staff_window`:
         on a compressed clock a session booked at short notice still leaves them time)."""
-        if not self._response_clock:
-            await self._sleep_until(protocol_time)
-            return
         window = self._input.clock.staff_window(protocol_time - self._protocol_now(), at_least)
         if window > timedelta(0):
             await workflow.sleep(window)
@@ -638,28 +565,6 @@ class DosingSession:
         delay = self._input.clock.real_delay_until(protocol_time, workflow.now())
         if delay > timedelta(0):
             await workflow.sleep(delay)
-
-    async def _alert(
-        self, severity: Severity, condition: str, summary: str, reading_id: int | None = None
-    ) -> None:
-        key = f"{self._summary.workflow_id}/{condition}"
-        if key in self.state.alerts:
-            return  # a repeated trigger joins the open escalation
-        self.state.alerts.append(key)
-        await self._activity(
-            "raise_alert",
-            Alert(
-                dedup_key=key,
-                course_id=self._input.course_id,
-                session=self._input.number,
-                phase=self._input.phase,
-                severity=severity,
-                condition=condition,
-                summary=summary,
-                reading_id=reading_id,
-                policy=self._input.escalation.for_severity(severity),
-            ),
-        )
 
     async def _record(
         self,
@@ -687,5 +592,5 @@ class DosingSession:
         self, name: str, argument: object, allowed: timedelta = RECORD_TIMEOUT
     ) -> None:
         await workflow.execute_activity(
-            name, argument, start_to_close_timeout=allowed, cancellation_type=self._on_cancel
+            name, argument, start_to_close_timeout=allowed, cancellation_type=LEAVE_CANCELLED
         )

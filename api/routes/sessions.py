@@ -8,6 +8,7 @@ intent before the Update is sent and its outcome after (`api.actions`), so a ret
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -36,12 +37,13 @@ from api.models import (
 from domain.contract import course_workflow_id, session_workflow_id
 from domain.session import (
     CheckIn,
+    DriverNamed,
     ReadingArrived,
-    SessionState,
     SessionSummary,
     TransportConfirmation,
     TransportConfirmedVia,
 )
+from domain.session_core import SessionState
 from domain.vitals import VitalSigns
 from store.readings import insert_reading
 from store.transport import arrange_transport
@@ -142,9 +144,12 @@ async def require_session(ctx: ApiContext, course_id: str, n: int) -> None:
         "From the nurse's tablet or a device gateway: any subset of BP, heart rate, SpO2, "
         "sedation (MOAA/S) and dissociation (CADSS). The reading is stored in Postgres "
         "before this answers, then the session workflow is signalled (`reading_arrived`) "
-        "and classifies it against the protocol. A course that does not exist gets a 404, a "
-        "session that has ended a 409, and one its course has not started yet a 409 with "
-        "`Retry-After`; nothing is stored for any of them."
+        "and judges it against the protocol at once, in whatever stage the session is. Its "
+        "`taken_at` is kept beside the time the session learned of it; one before check-in "
+        "or ahead of the server's clock is judged (and pages) but satisfies no gate. A "
+        "course that does not exist gets a 404, a session that has ended a 409, and one its "
+        "course has not started yet a 409 with `Retry-After`; nothing is stored for any of "
+        "them."
     ),
     responses=responses(401, 403, 404, 409, 422, 503),
 )
@@ -162,7 +167,7 @@ async def submit_vitals(
         await audited(
             conn, who, "session.vitals_recorded", course_id, session=n, reading_id=reading_id
         )
-    arrived = ReadingArrived(reading_id=reading_id, taken_at=body.taken_at)
+    arrived = ReadingArrived(reading_id=reading_id, signs=body)
     await send_signal(ctx.client, workflow_id, DosingSession.reading_arrived, arrived)
     return ReadingAccepted(reading_id=reading_id, workflow_id=workflow_id)
 
@@ -184,8 +189,9 @@ async def check_in(room: Room) -> SessionState:
     summary="Arrange the ride home",
     description=(
         "Names the driver who takes the patient home (the patient may not drive until the "
-        "next day). The driver is asked by SMS to confirm by replying YES. Arranging again "
-        "replaces the driver."
+        "next day). The driver is asked by SMS to confirm by replying YES: 48 h before the "
+        "session, or at once when named later. Naming another driver replaces the driver and "
+        "revokes a confirmation given for the ride before."
     ),
     responses=responses(401, 403, 404, 422, 503),
 )
@@ -195,7 +201,7 @@ async def arrange_ride(
     try:
         # The ride and its audit row in one transaction: one is never written without the other.
         async with ctx.pool.acquire() as conn, conn.transaction():
-            await arrange_transport(
+            revision = await arrange_transport(
                 conn,
                 course_id,
                 n,
@@ -207,6 +213,16 @@ async def arrange_ride(
     except asyncpg.ForeignKeyViolationError:
         # Rides hang off the course's record, which the course writes when it starts.
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"course {course_id} not found") from None
+    # The session revokes a confirmation given for the driver before, and asks the new one
+    # at once if the request time has passed. Sent again on every arrangement, so a retry
+    # after a failed signal tells it; a session not started yet reads the driver when due.
+    with contextlib.suppress(WorkflowNotFoundError, WorkflowRejectedError):
+        await send_signal(
+            ctx.client,
+            session_workflow_id(course_id, n),
+            DosingSession.driver_named,
+            DriverNamed(revision=revision),
+        )
 
 
 @router.post(
