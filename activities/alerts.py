@@ -76,6 +76,7 @@ class Alerts:
             severity=alert.severity,
             condition=alert.condition,
             occurrence=alert.occurrence,
+            owner_workflow_id=alert.owner_workflow_id,
             summary=alert.summary,
             reading_id=alert.reading_id,
             # When the workflow asked, the same on every retry: a retried signal is no repeat.

@@ -36,6 +36,7 @@ from domain.escalation import (
     Resolve,
     Retrigger,
 )
+from domain.records import RemsFilingInput
 from domain.session import (
     Administration,
     Cancel,
@@ -73,6 +74,7 @@ SENT: tuple[type[BaseModel], ...] = (
     HoldDecision,
     Administration,
     Discharge,
+    RemsFilingInput,
     EscalationInput,
     Acknowledge,
     Resolve,

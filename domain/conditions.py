@@ -33,6 +33,9 @@ class Condition(StrEnum):
     BP_READING_OVERDUE = "reading_overdue_blood_pressure"
     HOLD_UNDECIDED = "hold_undecided"
     BP_NOT_SAFE_AT_END = "bp_not_safe_at_end_of_monitoring"
+    REMS_FORM_DUE = "rems_form_due"
+    REMS_FORM_OVERDUE = "rems_form_overdue"
+    REMS_FORM_REFUSED = "rems_form_refused"
     # In the course (domain.course).
     SELF_HARM_ITEM = "self_harm_item"
     REVIEW_OVERDUE = "review_overdue"

@@ -20,3 +20,7 @@ def course_workflow_id(course_id: str) -> str:
 
 def session_workflow_id(course_id: str, number: int) -> str:
     return f"course-{course_id}-session-{number}"
+
+
+def rems_filing_workflow_id(course_id: str, number: int) -> str:
+    return f"{session_workflow_id(course_id, number)}-rems"

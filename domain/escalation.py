@@ -81,6 +81,9 @@ class Trigger(Frozen):
     severity: Severity
     condition: Condition
     occurrence: int = Field(default=1, ge=1)
+    owner_workflow_id: str | None = None
+    """The workflow that counts this condition's occurrences (a session, a REMS filing); it
+    hears of every change of status, as the course does."""
     summary: str = Field(max_length=300)
     """Shown to on-call staff and sent to pagers: never PHI."""
     reading_id: int | None = None

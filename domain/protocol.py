@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from datetime import time
 from enum import StrEnum
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from domain.escalation import EscalationPolicies
 
 PROTOCOL_VERSION = "2026.1"
+LABEL_DEVICE_MG = 28
+LABEL_DOSES_MG = (56, 84)
+MDD_SUICIDAL_FIRST_DOSE_MG = 84
+"""Every bound below is the label's (and the REMS's): a clinic may be stricter, never looser."""
 
 
 class Indication(StrEnum):
@@ -45,14 +49,17 @@ class Frozen(BaseModel):
 
 
 class DosingRules(Frozen):
-    device_mg: int = Field(default=28, gt=0)
-    first_dose_mg: int = Field(default=56, gt=0)
-    allowed_doses_mg: tuple[PositiveInt, ...] = (56, 84)
-    step_mg: int = Field(default=28, gt=0)
-    minutes_between_devices: int = Field(default=5, ge=0)
+    device_mg: int = Field(default=LABEL_DEVICE_MG, ge=LABEL_DEVICE_MG, le=LABEL_DEVICE_MG)
+    first_dose_mg: int = Field(default=56, ge=56, le=56)
+    """The label: day 1 is 56 mg (the MDD-with-suicidal-ideation course starts at 84)."""
+    allowed_doses_mg: tuple[PositiveInt, ...] = LABEL_DOSES_MG
+    step_mg: int = Field(default=LABEL_DEVICE_MG, ge=LABEL_DEVICE_MG, le=LABEL_DEVICE_MG)
+    minutes_between_devices: int = Field(default=5, ge=5, le=60)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if not set(self.allowed_doses_mg) <= set(LABEL_DOSES_MG):
+            raise ValueError(f"allowed_doses_mg must be among the label's {LABEL_DOSES_MG}")
         if self.first_dose_mg not in self.allowed_doses_mg:
             raise ValueError("first_dose_mg must be one of allowed_doses_mg")
         if any(dose % self.device_mg for dose in self.allowed_doses_mg):
@@ -91,17 +98,17 @@ class Scales(Frozen):
 
 
 class Phases(Frozen):
-    induction_weeks: int = Field(default=4, ge=1)
-    fixed_weekly_maintenance_weeks: int = Field(default=4, ge=0)
+    induction_weeks: int = Field(default=4, ge=1, le=8)
+    fixed_weekly_maintenance_weeks: int = Field(default=4, ge=0, le=52)
     """Weeks 5-8: weekly, before the frequency may go to every 2 weeks."""
-    maintenance_weeks: int | None = Field(default=None, ge=1)
+    maintenance_weeks: int | None = Field(default=None, ge=1, le=520)
     """Maintenance length; None means until a clinician ends it."""
-    follow_up_check_in_weeks: tuple[int, ...] = (2, 4, 12)
-    decision_overdue_hours: int = Field(default=72, ge=1)
+    follow_up_check_in_weeks: tuple[Annotated[int, Field(ge=1, le=104)], ...] = (2, 4, 12)
+    decision_overdue_hours: int = Field(default=72, ge=1, le=168)
     """A clinician decision still pending after this is overdue: the clinic is reminded."""
-    outcome_grace_hours: int = Field(default=12, ge=1)
+    outcome_grace_hours: int = Field(default=12, ge=1, le=72)
     """A session with no outcome reported this long after its start counts as missed."""
-    check_in_window_days: int = Field(default=7, ge=1)
+    check_in_window_days: int = Field(default=7, ge=1, le=28)
     """A follow-up check-in with no score within this window is recorded as missed."""
 
     @model_validator(mode="after")
@@ -115,40 +122,43 @@ class Phases(Frozen):
 class VitalsLimits(Frozen):
     """Clinic escalation policy for vitals (DESIGN.md defaults)."""
 
-    hold_above_systolic: int = 140
-    hold_above_diastolic: int = 90
+    hold_above_systolic: int = Field(default=140, ge=100, le=140)
+    hold_above_diastolic: int = Field(default=90, ge=60, le=90)
     """Above 140/90 before dosing, a clinician decides to proceed or delay."""
-    critical_repeat_systolic: int = 180
-    critical_repeat_diastolic: int = 110
+    critical_repeat_systolic: int = Field(default=180, ge=140, le=180)
+    critical_repeat_diastolic: int = Field(default=110, ge=90, le=110)
     """At or above this on two readings 5 minutes apart is critical."""
-    critical_repeat_apart_minutes: int = 5
-    two_reading_window_minutes: int = 30
+    critical_repeat_apart_minutes: int = Field(default=5, ge=1, le=5)
+    two_reading_window_minutes: int = Field(default=30, ge=15, le=120)
     """Two-reading rules (the repeated severe BP, a sustained heart rate) look back this far."""
-    critical_once_systolic: int = 200
-    critical_once_diastolic: int = 120
-    critical_spo2_below: int = 90
-    critical_moaas_at_most: int = 1
-    urgent_heart_rate_above: int = 120
+    critical_once_systolic: int = Field(default=200, ge=160, le=200)
+    critical_once_diastolic: int = Field(default=120, ge=100, le=120)
+    critical_spo2_below: int = Field(default=90, ge=90, le=100)
+    critical_moaas_at_most: int = Field(default=1, ge=1, le=4)
+    urgent_heart_rate_above: int = Field(default=120, ge=90, le=120)
     """Sustained (two readings in a row) above this is urgent."""
 
 
 class SessionRules(Frozen):
     """The in-room session: reminders, transport, monitoring, discharge, REMS."""
 
-    reminder_hours_before: tuple[int, ...] = (48, 24)
-    transport_alert_hours_before: int = 2
-    bp_check_after_minutes: int = 40
-    bp_early_minutes: int = 5
+    reminder_hours_before: tuple[Annotated[int, Field(ge=1, le=168)], ...] = (48, 24)
+    transport_alert_hours_before: int = Field(default=2, ge=1, le=48)
+    bp_check_after_minutes: int = Field(default=40, ge=30, le=50)
+    bp_early_minutes: int = Field(default=5, ge=0, le=10)
     """A due blood pressure may be taken this much early."""
-    bp_recheck_every_minutes: int = 15
-    min_monitoring_minutes: int = 120
-    reading_due_within_minutes: int = 10
+    bp_recheck_every_minutes: int = Field(default=15, ge=5, le=30)
+    min_monitoring_minutes: int = Field(default=120, ge=120, le=480)
+    reading_due_within_minutes: int = Field(default=10, ge=1, le=30)
     """A reading not in by then: the nurse is reminded; another period, and it escalates."""
-    vitals_recent_minutes: int = 30
+    vitals_recent_minutes: int = Field(default=30, ge=5, le=60)
     """A pre-dose or discharge set older than this is taken again."""
-    hold_decision_due_minutes: int = 15
+    hold_decision_due_minutes: int = Field(default=15, ge=5, le=60)
     """A session held for a clinician's decision this long escalates."""
-    rems_form_due_days: int = 7
+    rems_form_due_days: int = Field(default=7, ge=1, le=7)
+    rems_form_reminder_days: int = Field(default=5, ge=1, le=7)
+    """A form not filed this many days after its session raises a routine alert (urgent at
+    the due day)."""
     vitals: VitalsLimits = VitalsLimits()
 
 

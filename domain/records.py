@@ -10,11 +10,12 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from domain.clock import CourseClock
 from domain.conditions import Condition
 from domain.course import PatientContact
-from domain.escalation import EscalationPolicy, Severity
+from domain.escalation import EscalationPolicies, EscalationPolicy, Severity
 from domain.notices import Channel
-from domain.protocol import Indication
+from domain.protocol import Indication, SessionRules
 from domain.session import Administration, Discharge
 from domain.vitals import Classification
 
@@ -119,6 +120,19 @@ class RemsFormRequest(Record):
     due_at: AwareDatetime
 
 
+class RemsFilingInput(Record):
+    """A dosed session's REMS form, to be filed within 7 days of the session."""
+
+    course_id: str
+    session: int
+    phase: str
+    scheduled_at: AwareDatetime
+    """Protocol time: the day-5 alert and the due day count from it."""
+    clock: CourseClock
+    rules: SessionRules
+    escalation: EscalationPolicies
+
+
 class RemsSubmissionStatus(StrEnum):
     SUBMITTED = "submitted"
     FAILED = "failed"
@@ -141,6 +155,7 @@ class Alert(Record):
     severity: Severity
     condition: Condition
     occurrence: int = 1
+    owner_workflow_id: str | None = None
     summary: str
     reading_id: int | None = None
     phase: str | None = None

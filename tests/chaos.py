@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import json
@@ -41,7 +42,7 @@ from rich.console import Console
 from rich.table import Table
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
@@ -318,9 +319,12 @@ async def send_bad_messages(
         course_id = courses[(index // len(messages)) % len(courses)].course_id
         handle = client.get_workflow_handle(course_workflow_id(course_id))
         await until_it_answers(handle.describe)  # started, and the server up
+        if (await handle.describe()).status is not WorkflowExecutionStatus.RUNNING:
+            continue  # over already: nothing left to refuse a message
         counts.bad_messages += 1
         if kind == "signal":
-            await until_it_answers(functools.partial(handle.signal, name, args=args))
+            with contextlib.suppress(CourseOver):
+                await until_it_answers(functools.partial(handle.signal, name, args=args))
             continue
         try:
             await handle.execute_update(name, args[0])
@@ -329,13 +333,19 @@ async def send_bad_messages(
         counts.accepted_bad_messages.append(f"{course_id} {name}({args[0]})")
 
 
+class CourseOver(Exception):
+    """The course ended while a message was on its way."""
+
+
 async def until_it_answers(call: Callable[[], Awaitable[object]]) -> None:
     """Call until the server answers: a course not started yet, or a server being restarted."""
     for _ in range(STARTUP_POLLS):
         try:
             await call()
             return
-        except RPCError:
+        except RPCError as err:
+            if "already completed" in err.message:
+                raise CourseOver from err
             await asyncio.sleep(0.5)
     await call()  # the last try's error is the one to see
 

@@ -22,13 +22,15 @@ from cli.localstack import new_course_id, quiet
 from cli.room import DRIVER, ClinicApi, RoomPlayer
 from cli.simulation import PERSONAS, assessment_for, demo_course
 from domain.calendar import next_session_at
-from domain.contract import course_workflow_id
+from domain.contract import course_workflow_id, rems_filing_workflow_id
 from domain.course import CourseStart, CourseStatus, Discontinue
 from domain.protocol import Frequency
+from domain.records import RemsSubmission
 from domain.session import SessionSummary, Stage
 from domain.session_core import SessionState
 from tests.http_api import bearer
 from workflows.course import TreatmentCourse
+from workflows.rems import RemsFiling
 from workflows.session import DosingSession
 
 T = TypeVar("T")
@@ -139,11 +141,17 @@ async def discontinue(client: Client, course_id: str) -> None:
     """End the course (and so its open session), so that it stops working through every timer
     the shared virtual clock passes in the tests that follow."""
     handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
-    if (await course_status(client, course_id)).phase.is_final:
+    status = await course_status(client, course_id)
+    if status.phase.is_final:
         return
     await quiet(client, handle.id)  # an Update, too, is lost if it races a task
     stop = Discontinue(reason="test over", clinician="dr-test")
     await handle.execute_update(TreatmentCourse.discontinue, stop)
+    # Until the course and its session are over: a session outlives its course run, and one
+    # left with an activity in flight when the test's worker stops holds the virtual clock.
+    await handle.result()
+    if status.current_session is not None:
+        await client.get_workflow_handle(status.current_session.workflow_id).result()
 
 
 async def assess_ahead(env: WorkflowEnvironment, course_id: str) -> None:
@@ -233,6 +241,12 @@ class InRoom:
         handle = self.env.client.get_workflow_handle_for(
             DosingSession.run, self.session.workflow_id
         )
+        return await handle.result()
+
+    async def rems_filed(self) -> RemsSubmission:
+        """The session's REMS form, once its `RemsFiling` has ended (the outbox files at once)."""
+        workflow_id = rems_filing_workflow_id(self.course_id, self.session.number)
+        handle = self.env.client.get_workflow_handle_for(RemsFiling.run, workflow_id)
         return await handle.result()
 
     async def arrange_ride(self, *, confirm: bool) -> None:

@@ -33,28 +33,17 @@ def test_trd_later_sessions_are_56_or_84(history: list[int], allowed: tuple[int,
     assert allowed_doses(RULES, Indication.TRD, history) == allowed
 
 
-def test_mdd_suicidal_starts_at_84_and_may_reduce_to_56() -> None:
-    first = allowed_doses(RULES, Indication.MDD_SUICIDAL, [])
-    assert 84 in first
-    assert 56 in first
-    assert set(first) == {56, 84}
+def test_mdd_suicidal_starts_at_84_and_reduces_to_56_only_after_it() -> None:
+    assert allowed_doses(RULES, Indication.MDD_SUICIDAL, []) == (84,)
     assert allowed_doses(RULES, Indication.MDD_SUICIDAL, [84]) == (56, 84)
 
 
-def test_changes_go_in_28_mg_steps() -> None:
-    rules = DosingRules(allowed_doses_mg=(28, 56, 84))
-    assert allowed_doses(rules, Indication.TRD, [56]) == (28, 56, 84)
-    # From 28 mg, 84 mg would be a 56 mg jump.
-    assert allowed_doses(rules, Indication.TRD, [56, 28]) == (28, 56)
-    assert allowed_doses(rules, Indication.TRD, [56, 84]) == (56, 84)
+def test_a_clinic_offering_only_56_mg_keeps_every_session_at_56() -> None:
+    rules = DosingRules(allowed_doses_mg=(56,))
+    assert allowed_doses(rules, Indication.TRD, [56, 56]) == (56,)
 
 
-def test_a_clinic_first_dose_is_respected() -> None:
-    rules = DosingRules(first_dose_mg=28, allowed_doses_mg=(28, 56, 84))
-    assert allowed_doses(rules, Indication.TRD, []) == (28,)
-
-
-@pytest.mark.parametrize(("dose", "devices"), [(28, 1), (56, 2), (84, 3)])
+@pytest.mark.parametrize(("dose", "devices"), [(56, 2), (84, 3)])
 def test_devices_for_a_dose(dose: int, devices: int) -> None:
     assert devices_for(RULES, dose) == devices
 
@@ -68,7 +57,7 @@ def test_any_course_of_allowed_doses_stays_within_the_rules(
     indication: Indication, choices: list[int]
 ) -> None:
     """Walk a course choosing only allowed doses: every step obeys the label."""
-    rules = DosingRules(allowed_doses_mg=(28, 56, 84))
+    rules = RULES
     history: list[int] = []
     for choice in choices:
         options = allowed_doses(rules, indication, history)
@@ -77,10 +66,8 @@ def test_any_course_of_allowed_doses_stays_within_the_rules(
         dose = options[choice % len(options)]
         if history:
             assert abs(dose - history[-1]) <= rules.step_mg
-        elif indication is Indication.TRD:
-            assert dose == 56
         else:
-            assert dose <= 84
+            assert dose == (56 if indication is Indication.TRD else 84)
         history.append(dose)
     if indication is Indication.TRD and history:
         assert history[0] == 56

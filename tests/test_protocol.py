@@ -98,6 +98,7 @@ def test_with_overrides_cannot_smuggle_the_version_in_the_overrides() -> None:
             id="first-dose-not-allowed",
         ),
         pytest.param({"dosing": {"first_dose_mg": 42}}, id="first-dose-not-multiple"),
+        pytest.param({"dosing": {"allowed_doses_mg": (84,)}}, id="first-dose-not-allowed"),
         pytest.param({"dosing": {"step_mg": 14}}, id="step-not-multiple"),
         pytest.param({"dosing": {"device_mg": 0}}, id="zero-device"),
         pytest.param({"dosing": {"step_mg": 0}}, id="zero-step"),
@@ -117,10 +118,60 @@ def test_bad_overrides_raise_validation_error(overrides: dict[str, Any]) -> None
         Protocol().with_overrides(overrides)
 
 
-def test_valid_dosing_override_with_a_28_mg_dose() -> None:
-    tuned = Protocol().with_overrides({"dosing": {"allowed_doses_mg": (28, 56, 84)}})
-    assert tuned.dosing.allowed_doses_mg == (28, 56, 84)
-    assert tuned.dosing.first_dose_mg == 56
+LABEL_BOUNDS = [
+    ("dosing", "allowed_doses_mg", (28, 56, 84), "allowed_doses_mg must be among"),
+    ("dosing", "allowed_doses_mg", (56, 84, 112), "allowed_doses_mg must be among"),
+    ("dosing", "device_mg", 14, "greater than or equal to 28"),
+    ("dosing", "first_dose_mg", 84, "less than or equal to 56"),
+    ("dosing", "minutes_between_devices", 2, "greater than or equal to 5"),
+    ("session", "min_monitoring_minutes", 30, "greater than or equal to 120"),
+    ("session", "min_monitoring_minutes", 10**9, "less than or equal to 480"),
+    ("session", "bp_check_after_minutes", 90, "less than or equal to 50"),
+    ("session", "rems_form_due_days", 14, "less than or equal to 7"),
+    ("session", "reading_due_within_minutes", 10**12, "less than or equal to 30"),
+    ("session", "reminder_hours_before", (10**9,), "less than or equal to 168"),
+    ("phases", "decision_overdue_hours", 10**15, "less than or equal to 168"),
+    ("phases", "outcome_grace_hours", 10**15, "less than or equal to 72"),
+    ("phases", "maintenance_weeks", 10**9, "less than or equal to 520"),
+]
+VITALS_BOUNDS = [
+    ("hold_above_systolic", 150, "less than or equal to 140"),
+    ("hold_above_diastolic", 95, "less than or equal to 90"),
+    ("critical_repeat_systolic", 190, "less than or equal to 180"),
+    ("critical_repeat_diastolic", 115, "less than or equal to 110"),
+    ("critical_repeat_apart_minutes", 10, "less than or equal to 5"),
+    ("two_reading_window_minutes", 5, "greater than or equal to 15"),
+    ("critical_once_systolic", 250, "less than or equal to 200"),
+    ("critical_once_diastolic", 130, "less than or equal to 120"),
+    ("critical_spo2_below", 50, "greater than or equal to 90"),
+    ("critical_moaas_at_most", 0, "greater than or equal to 1"),
+    ("urgent_heart_rate_above", 150, "less than or equal to 120"),
+]
+
+
+@pytest.mark.parametrize(("section", "field", "value", "bound"), LABEL_BOUNDS)
+def test_a_value_beyond_the_label_is_refused_naming_its_bound(
+    section: str, field: str, value: object, bound: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Protocol().with_overrides({section: {field: value}})
+    assert field in str(refused.value) and bound in str(refused.value)
+
+
+@pytest.mark.parametrize(("field", "value", "bound"), VITALS_BOUNDS)
+def test_an_alarm_looser_than_the_defaults_is_refused_naming_its_bound(
+    field: str, value: int, bound: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Protocol().with_overrides({"session": {"vitals": {field: value}}})
+    assert field in str(refused.value) and bound in str(refused.value)
+
+
+def test_a_stricter_clinic_is_accepted() -> None:
+    stricter = {"min_monitoring_minutes": 150, "vitals": {"critical_spo2_below": 92}}
+    tuned = Protocol().with_overrides({"session": stricter, "dosing": {"allowed_doses_mg": (56,)}})
+    assert tuned.session.min_monitoring_minutes == 150
+    assert tuned.session.vitals.critical_spo2_below == 92
 
 
 def test_sections_validate_on_their_own() -> None:

@@ -270,6 +270,7 @@ async def test_a_normal_session_is_recorded_once_and_reported_to_the_course(
     await room.player.attend(room.course_id, room.session, course.clock, dose_mg=56)
 
     result = await room.result()
+    await room.rems_filed()
     assert (result.outcome, result.dose_mg) == (SessionOutcome.ATTENDED, 56)
     assert await escalations(room, db_pool) == {}
     reminders_and_ride = {"transport_request": 1, "reminder_48h": 1, "reminder_24h": 1}
@@ -595,6 +596,7 @@ async def test_the_rems_form_holds_every_field_from_the_record(
         "discharge", {"concomitant_medications": medications, "respiratory_depression": True}
     )
     await room.result()
+    await room.rems_filed()
 
     [row] = await db_pool.fetch(
         "SELECT payload, status FROM rems_forms WHERE course_id = $1", room.course_id

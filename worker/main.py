@@ -20,7 +20,7 @@ from activities.notifications import ClinicNotifier
 from activities.paging import EscalationRecords, Paging
 from activities.patients import PatientRegistry
 from activities.reminders import Reminders
-from activities.rems import RemsForms
+from activities.rems import RemsFilings, RemsForms
 from activities.transport import TransportRequests
 from activities.vitals import VitalsRecords
 from domain.contract import TASK_QUEUE
@@ -32,11 +32,12 @@ from worker.runner import GuardedRunner
 from worker.settings import Settings, get_settings
 from workflows.course import TreatmentCourse
 from workflows.escalation import Escalation
+from workflows.rems import RemsFiling
 from workflows.session import DosingSession
 
 log = structlog.get_logger()
 
-WORKFLOWS = (TreatmentCourse, DosingSession, Escalation)
+WORKFLOWS = (TreatmentCourse, DosingSession, Escalation, RemsFiling)
 T = TypeVar("T")
 CONNECT_FIRST_DELAY_SECONDS = 0.5
 CONNECT_MAX_DELAY_SECONDS = 10.0
@@ -58,6 +59,7 @@ def activities(
         records.record_dose,
         records.record_session_event,
         RemsForms(pool, adapters.rems_portal).submit_rems_form,
+        RemsFilings(client).start_rems_filing,
         Alerts(pool, client).raise_alert,
         paging.page_on_call,
         paging.update_pager,

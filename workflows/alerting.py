@@ -53,6 +53,7 @@ async def raise_alert(
                 severity=alert.severity,
                 condition=alert.condition,
                 occurrence=alert.occurrence,
+                owner_workflow_id=owner.workflow_id,
                 summary=f"{owner.label}: {alert.detail}",
                 reading_id=alert.reading_id,
                 policy=owner.policies.for_severity(alert.severity),

@@ -6,7 +6,7 @@ and the whole ladder runs again for each repeat. An acknowledgement stops the pa
 resolution, with its note, closes the escalation; a reassignment pages the named role or person
 next and the ladder goes on from there. A repeated trigger only counts: it never pages again.
 Every step is recorded (the console's row and the audit log), the pager service hears of
-acknowledgements and resolutions, and its owners (the course, and the session that raised
+acknowledgements and resolutions, and its owners (the course, and the workflow that raised
 it) of every change of status.
 """
 
@@ -15,14 +15,13 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.contract import course_workflow_id, session_workflow_id
+    from domain.contract import course_workflow_id
     from domain.escalation import (
         Acknowledge,
         EscalationChanged,
@@ -318,7 +317,8 @@ class Escalation:
         )
 
     async def _tell_owners(self, status: EscalationStatus) -> None:
-        """The course, and the session that raised it: an owner follows its occurrences."""
+        """The course, and the workflow that raised it (a session, a REMS filing): an owner
+        follows its occurrences."""
         trigger = self.trigger
         change = EscalationChanged(
             escalation_id=self._id,
@@ -329,12 +329,10 @@ class Escalation:
             status=status,
             repeats_seen=self.state.triggers - 1,
         )
-        owners: list[workflow.ExternalWorkflowHandle[Any]] = [
-            workflow.get_external_workflow_handle(course_workflow_id(trigger.course_id))
-        ]
-        if trigger.session is not None:
-            session_id = session_workflow_id(trigger.course_id, trigger.session)
-            owners.append(workflow.get_external_workflow_handle(session_id))
+        course = course_workflow_id(trigger.course_id)
+        owners = [workflow.get_external_workflow_handle(course)]
+        if trigger.owner_workflow_id not in (None, course):
+            owners.append(workflow.get_external_workflow_handle(trigger.owner_workflow_id))
         for owner in owners:
             try:
                 await owner.signal("escalation_changed", change)

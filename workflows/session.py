@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
         DoseRecord,
         ReadingJudgement,
         ReminderRequest,
-        RemsFormRequest,
+        RemsFilingInput,
         SessionEvent,
         SessionEventRecord,
         TransportRequest,
@@ -293,13 +293,18 @@ class DosingSession:
             return
         await self._record(SessionEvent.DISCHARGED, actor=discharge.by, discharge=discharge)
         self._conclude(SessionOutcome.ATTENDED, dose_mg=administration.dose_mg)
-        due = self.state.scheduled_at + timedelta(days=self._rules.rems_form_due_days)
+        # The form is filed by a workflow of its own: a portal outage never holds up the course.
         await self._activity(
-            "submit_rems_form",
-            RemsFormRequest(
-                course_id=self._input.course_id, session=self._input.number, due_at=due
+            "start_rems_filing",
+            RemsFilingInput(
+                course_id=self._input.course_id,
+                session=self._input.number,
+                phase=self._input.phase,
+                scheduled_at=self.state.scheduled_at,
+                clock=self._input.clock,
+                rules=self._rules,
+                escalation=self._input.escalation,
             ),
-            SEND_TIMEOUT,
         )
 
     async def _request_ride(self) -> None:
