@@ -17,6 +17,8 @@ PROTOCOL_VERSION = "2026.1"
 LABEL_DEVICE_MG = 28
 LABEL_DOSES_MG = (56, 84)
 MDD_SUICIDAL_FIRST_DOSE_MG = 84
+LABEL_MIN_MONITORING_MINUTES = 120
+"""At least 2 hours of monitoring after the dose (the label and the REMS)."""
 """Every bound below is the label's (and the REMS's): a clinic may be stricter, never looser."""
 
 
@@ -148,7 +150,9 @@ class SessionRules(Frozen):
     bp_early_minutes: int = Field(default=5, ge=0, le=10)
     """A due blood pressure may be taken this much early."""
     bp_recheck_every_minutes: int = Field(default=15, ge=5, le=30)
-    min_monitoring_minutes: int = Field(default=120, ge=120, le=480)
+    min_monitoring_minutes: int = Field(
+        default=LABEL_MIN_MONITORING_MINUTES, ge=LABEL_MIN_MONITORING_MINUTES, le=480
+    )
     reading_due_within_minutes: int = Field(default=10, ge=1, le=30)
     """A reading not in by then: the nurse is reminded; another period, and it escalates."""
     vitals_recent_minutes: int = Field(default=30, ge=5, le=60)

@@ -9,14 +9,12 @@ from zoneinfo import ZoneInfo
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from domain.observations import CheckpointVitals
+from domain.protocol import LABEL_MIN_MONITORING_MINUTES
 from domain.session import Administration, ConcomitantMedication
+from domain.session_core import Checkpoint
 from domain.vitals import AWAKE_MOAAS
 
-REMS_MIN_MONITORING = timedelta(hours=2)
-"""The REMS requires at least 2 hours of monitoring after the first device."""
-
-PRE_DOSE = "pre_dose"
-POST_DOSE_40M = "post_dose_40m"
+REMS_MIN_MONITORING = timedelta(minutes=LABEL_MIN_MONITORING_MINUTES)
 
 
 def form_id(course_id: str, session: int) -> str:
@@ -89,7 +87,9 @@ def assemble_form(
     named = {c.checkpoint: c for c in by_time}
     # A session delayed and checked in again has pre_dose-2, ...: the last before dosing counts.
     pre_doses = [
-        c for c in by_time if c.checkpoint.split("-")[0] == PRE_DOSE and c.taken_at <= first_device
+        c
+        for c in by_time
+        if Checkpoint.kind(c.checkpoint) == Checkpoint.PRE_DOSE and c.taken_at <= first_device
     ]
     pre_dose = pre_doses[-1] if pre_doses else None
     monitoring = [c for c in by_time if first_device <= c.taken_at <= discharged_at]
@@ -115,7 +115,7 @@ def assemble_form(
         vitals_acceptable_before_dosing=pre_dose is not None and pre_dose.acceptable,
         vitals_acceptable_before_completion=last is not None and last.acceptable,
         bp_before_dosing=_bp(pre_dose),
-        bp_at_40_min=_bp(named.get(POST_DOSE_40M)),
+        bp_at_40_min=_bp(named.get(Checkpoint.POST_DOSE_40M)),
         bp_before_completion=_bp(_last_with_bp(monitoring)),
         sedation=any(m < AWAKE_MOAAS for m in moaas),
         lowest_moaas=min(moaas, default=None),

@@ -695,3 +695,171 @@ async def test_a_late_reading_reminds_the_nurse_then_escalates(
     # The reading comes at last: the session goes on.
     await room.vitals(NURSE, **NORMAL)
     assert (await room.until_stage(Stage.READY_TO_DOSE)).stage is Stage.READY_TO_DOSE
+
+
+# --- The safety net: the review's defects, each through the API ------------------------------
+
+SEVERE = {"systolic": 185, "diastolic": 100, "heart_rate": 88, "spo2": 97}
+"""At or above 180/110 once: held; again 5 minutes later, critical."""
+
+
+async def test_a_critical_cuff_reading_is_judged_though_an_oximeter_reading_follows(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    """Review bug 2: every reading is judged by its id, not only the newest."""
+    await checked_in(room)
+
+    await room.vitals(NURSE, systolic=212, diastolic=124)
+    taken_at = (await room.env.get_current_time()).isoformat()
+    oximeter = {"taken_at": taken_at, "spo2": 97, "heart_rate": 80}
+    after = await room.send("vitals", oximeter, headers=GATEWAY)
+
+    result = await room.result()
+    # Stored and judged too if the session still listened; refused once it had ended.
+    assert after.status_code in (202, 409), after.text
+    assert (result.outcome, result.reason) == (
+        SessionOutcome.CANCELLED,
+        "not dosed: critical pre-dose vitals: bp_critical",
+    )
+    assert await escalations(room, db_pool) == {"bp_critical": Severity.CRITICAL}
+
+
+async def test_a_severe_bp_again_while_held_stops_the_dose(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    """Review bug 3: readings while held are judged at once, so the two-reading rule can stop
+    a dose."""
+    await checked_in(room)
+    await room.vitals(NURSE, **SEVERE)
+    await room.until_stage(Stage.HELD)
+
+    await room.env.sleep(timedelta(minutes=5))
+    await room.vitals(NURSE, **{**SEVERE, "systolic": 182, "diastolic": 112})
+
+    result = await room.result()
+    assert result.reason == "not dosed: critical pre-dose vitals: bp_critical"
+    assert await escalations(room, db_pool) == {"bp_critical": Severity.CRITICAL}
+
+
+async def test_a_held_session_tells_the_prescriber_then_escalates_when_undecided(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    """Review bug 10 (S6)."""
+    await held(room)
+
+    async def told() -> list[str] | None:
+        rows = await db_pool.fetch(
+            "SELECT recipient FROM notification_outbox WHERE course_id = $1 AND kind = $2",
+            room.course_id,
+            "session_held",
+        )
+        return [r["recipient"] for r in rows] or None
+
+    assert await eventually(told) == ["prescriber"]
+    assert await escalations(room, db_pool) == {}
+    await room.env.sleep(timedelta(minutes=16))
+    assert await until_escalated(room, db_pool, "hold_undecided") == {
+        "hold_undecided": Severity.ROUTINE
+    }
+
+
+async def test_no_dose_without_blood_pressure_heart_rate_and_spo2(room: InRoom) -> None:
+    """Review bug 6: an oximeter-only pre-dose reading is no pre-dose set."""
+    await checked_in(room)
+    await room.until_judged(await room.vitals(GATEWAY, spo2=98, heart_rate=76))
+
+    refused = await room.send("administration", administration(await room.env.get_current_time()))
+    await room.until_judged(await room.vitals(NURSE, **BP_OK))
+    ready = await room.until_stage(Stage.READY_TO_DOSE)
+
+    assert (refused.status_code, refused.json()) == (
+        409,
+        {"detail": "the session is pre_dose_vitals, not ready_to_dose"},
+    )
+    assert ready.stage is Stage.READY_TO_DOSE
+
+
+async def test_a_back_dated_first_device_moves_no_gate(room: InRoom) -> None:
+    """Review bug 5 (S5): the 2 hours count from when the session learned of the dose."""
+    await checked_in(room)
+    await room.until_judged(await room.vitals(NURSE, **NORMAL))
+    now = await room.env.get_current_time()
+
+    back_dated = await room.send("administration", administration(now - timedelta(hours=3)))
+    await room.act("administration", administration(now))
+    await at_minute(room, await dose_time(room), 20)
+    await room.until_judged(await room.vitals(NURSE, **STABLE))
+    too_soon = await room.send("discharge", {})
+
+    assert (back_dated.status_code, back_dated.json()) == (
+        409,
+        {"detail": "first_device_at must be after check-in and not in the future"},
+    )
+    assert too_soon.status_code == 409
+    assert too_soon.json()["detail"].startswith("discharge only after the full monitoring")
+
+
+@pytest.mark.parametrize(
+    ("last_readings", "why"),
+    [
+        pytest.param(
+            [{**STABLE, "heart_rate": 130}, {**STABLE, "heart_rate": 128}],
+            "an escalation of this session is open: heart_rate_sustained",
+            id="sustained-heart-rate",
+        ),
+        pytest.param(
+            [{**STABLE, "spo2": 86}, BP_OK],
+            "an escalation of this session is open: spo2_low",
+            id="low-spo2-then-bp-only",
+        ),
+        pytest.param(
+            [{"heart_rate": 74, "spo2": 98, "moaas": 5}],
+            "vitals not acceptable for discharge: no blood pressure",
+            id="no-blood-pressure",
+        ),
+        pytest.param(
+            [{**STABLE, "moaas": 3}],
+            "vitals not acceptable for discharge: MOAA/S 3: not awake and alert",
+            id="still-sedated",
+        ),
+    ],
+)
+async def test_discharge_needs_acceptable_vitals_and_no_open_escalation(
+    room: InRoom, last_readings: list[dict[str, int]], why: str
+) -> None:
+    """Review bug 7 (S4)."""
+    await dosed(room)
+    dosed_at = await dose_time(room)
+    await at_minute(room, dosed_at, 40)
+    await room.until_judged(await room.vitals(NURSE, **BP_OK))
+    await at_minute(room, dosed_at, 115)
+    for signs in last_readings:
+        await room.until_judged(await room.vitals(NURSE, **signs))
+        await room.env.sleep(timedelta(minutes=2))
+    await at_minute(room, dosed_at, 125)
+
+    refused = await room.send("discharge", {})
+
+    assert (refused.status_code, refused.json()) == (409, {"detail": why})
+
+
+async def test_the_same_deterioration_after_its_resolution_pages_again(
+    room: InRoom, db_pool: asyncpg.Pool
+) -> None:
+    """Review bug 1 (S2): a resolved occurrence leaves the condition free to page anew."""
+    await dosed(room)
+    await at_minute(room, await dose_time(room), 50)
+    await room.until_judged(await room.vitals(GATEWAY, spo2=86, heart_rate=92))
+    await resolve_open_escalations(room)
+
+    await room.env.sleep(timedelta(minutes=20))
+    await room.until_judged(await room.vitals(GATEWAY, spo2=84, heart_rate=95))
+
+    async def second() -> int | None:
+        occurrence = (await room.details()).escalations.by_condition[Condition.SPO2_LOW]
+        return occurrence.number if occurrence.open else None
+
+    assert await eventually(second) == 2
+    key = escalation_key(room.session.workflow_id, Condition.SPO2_LOW, 2)
+    handle = room.env.client.get_workflow_handle(escalation_workflow_id(key))
+    assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING

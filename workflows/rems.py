@@ -8,7 +8,7 @@ out at day 5 and an urgent one on its due day (7 days after the session); a refu
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -50,7 +50,7 @@ class RemsFiling:
 
     @workflow.run
     async def run(self, filing: RemsFilingInput) -> RemsSubmission:
-        rules, clock = filing.rules, filing.clock
+        rules = filing.rules
         due = filing.scheduled_at + timedelta(days=rules.rems_form_due_days)
         submitting = asyncio.create_task(
             workflow.execute_activity(
@@ -62,9 +62,9 @@ class RemsFiling:
             )
         )
         late = filing.scheduled_at + timedelta(days=rules.rems_form_reminder_days)
-        if not await wait_for(submitting.done, within=clock.real_delay_until(late, workflow.now())):
+        if not await wait_for(submitting.done, within=self._until(late)):
             await self._alert(Condition.REMS_FORM_DUE, Severity.ROUTINE, "REMS form not filed yet")
-        if not await wait_for(submitting.done, within=clock.real_delay_until(due, workflow.now())):
+        if not await wait_for(submitting.done, within=self._until(due)):
             await self._alert(
                 Condition.REMS_FORM_OVERDUE, Severity.URGENT, "REMS form past its due day"
             )
@@ -76,6 +76,12 @@ class RemsFiling:
             )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return submission
+
+    def _until(self, protocol_time: datetime) -> timedelta:
+        """Real time left until then; a filing that starts late (after a long outage of the
+        worker, or on a compressed clock) still gives its first attempt time to succeed."""
+        left = self._filing.clock.real_delay_until(protocol_time, workflow.now())
+        return max(left, SUBMIT_TIMEOUT)
 
     async def _alert(self, condition: Condition, severity: Severity, detail: str) -> None:
         alert = self.escalations.trigger(condition, severity, detail)
