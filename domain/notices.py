@@ -13,11 +13,8 @@ class Channel(StrEnum):
 
 
 class NoticeKind(StrEnum):
-    REVIEW_OVERDUE = "review_overdue"
-    RELAPSE_DECISION_OVERDUE = "relapse_decision_overdue"
     RELAPSE_FLAGGED = "relapse_flagged"
     CHECK_IN_MISSED = "check_in_missed"
-    SELF_HARM_ITEM = "self_harm_item"
     READING_OVERDUE = "reading_overdue"
     SESSION_HELD = "session_held"
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import asyncpg
-
 from domain.vitals import VitalSigns
 from store.db import Executor
 
@@ -38,7 +36,3 @@ async def insert_reading(
 async def reading(db: Executor, reading_id: int) -> StoredReading | None:
     signs = await db.fetchval("SELECT signs FROM readings WHERE id = $1", reading_id)
     return None if signs is None else StoredReading(reading_id, VitalSigns.model_validate(signs))
-
-
-def _stored(row: asyncpg.Record) -> StoredReading:
-    return StoredReading(id=row["id"], signs=VitalSigns.model_validate(row["signs"]))
