@@ -174,11 +174,6 @@ class SessionState(BaseModel):
     commands: list[Command] = []
     """Queued for the workflow to carry out, oldest first."""
 
-    @property
-    def latest_bp_acceptable(self) -> bool:
-        with_bp = [r for r in self.readings if r.signs.has_bp]
-        return bool(with_bp) and with_bp[-1].bp_acceptable
-
 
 class SessionCore:
     """The rules over one session's state; `limits` and `times` come from its pinned protocol."""
