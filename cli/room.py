@@ -162,6 +162,8 @@ class _Visit:
     dose_mg: int
     desaturates: bool
     pre_dose_sent: bool = False
+    dose_refused: bool = False
+    """The session refused the dose (its pre-dose set too old, say): fresh vitals first."""
     forty_minutes_sent: bool = False
 
     @property
@@ -247,6 +249,11 @@ class RoomPlayer:
             raise Stalled(f"session {visit.session.number} of {visit.course_id} is {stage.value}")
 
     async def _administer(self, visit: _Visit) -> None:
+        """A refused dose takes fresh pre-dose vitals before it is tried again."""
+        if visit.dose_refused:
+            fresh = await self.vitals(visit.course_id, visit.session, **PRE_DOSE)
+            await self.until_judged(visit.session, fresh)
+            visit.dose_refused = False
         first_device = await self._now()
         body = {
             "dose_mg": visit.dose_mg,
@@ -254,7 +261,11 @@ class RoomPlayer:
             "lot": LOT,
             "first_device_at": first_device.isoformat(),
         }
-        await self._api.send("POST", f"{visit.path}/administration", body)
+        try:
+            await self._api.send("POST", f"{visit.path}/administration", body)
+        except ApiRefusal:
+            visit.dose_refused = True
+            raise
         await self.until_stage(visit.session, {Stage.MONITORING, *ENDED})
 
     async def _monitor(self, visit: _Visit, state: SessionState) -> None:

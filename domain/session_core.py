@@ -8,7 +8,6 @@ timestamp (`taken_at`, `first_device_at`) is kept beside it and bounded, and mov
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
@@ -420,15 +419,12 @@ class SessionCore:
     def _pre_dose_missing(self, now: datetime | None) -> str:
         """The signs of the pre-dose set (BP, heart rate, SpO2) missing, or not recent by `now`."""
         recent_since = None if now is None else now - self.times.recent
-        readings = [
-            r
+        taken = SignsAtRest.latest(
+            r.signs
             for r in self._since_check_in()
             if recent_since is None or r.received_at >= recent_since
-        ]
-        have = _signs_in(r.signs for r in readings)
-        return ", ".join(
-            sign for sign in ("blood pressure", "heart rate", "SpO2") if sign not in have
         )
+        return ", ".join(taken.missing())
 
     def _bp_answered(self, reading: JudgedReading, at: datetime) -> None:
         s = self.state
@@ -446,15 +442,9 @@ class SessionCore:
         return bool(with_bp) and with_bp[-1].bp_acceptable
 
     def _latest_signs(self, since: datetime) -> SignsAtRest:
-        values: dict[str, int] = {}
-        for r in self.state.readings:
-            if not r.counts or r.received_at < since:
-                continue
-            for name in ("systolic", "diastolic", "heart_rate", "spo2", "moaas"):
-                value = getattr(r.signs, name)
-                if value is not None:
-                    values[name] = value
-        return SignsAtRest(**values)
+        return SignsAtRest.latest(
+            r.signs for r in self.state.readings if r.counts and r.received_at >= since
+        )
 
     def _overdue(self, condition: Condition, what: str, step: int) -> None:
         if step == 0:
@@ -477,15 +467,3 @@ class SessionCore:
 
     def _emit(self, command: Command) -> None:
         self.state.commands.append(command)
-
-
-def _signs_in(signs: Iterable[VitalSigns]) -> set[str]:
-    have = set()
-    for reading in signs:
-        if reading.has_bp:
-            have.add("blood pressure")
-        if reading.heart_rate is not None:
-            have.add("heart rate")
-        if reading.spo2 is not None:
-            have.add("SpO2")
-    return have

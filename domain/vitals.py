@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from enum import StrEnum
 from typing import Self
@@ -181,7 +181,8 @@ def _other_signs(
 
 
 class SignsAtRest(BaseModel):
-    """The latest value of each sign that discharge looks at, from whichever reading had it."""
+    """The latest value of each sign the dose and discharge look at, from whichever reading
+    had it."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -191,21 +192,41 @@ class SignsAtRest(BaseModel):
     spo2: int | None = None
     moaas: int | None = None
 
+    @classmethod
+    def latest(cls, readings: Iterable[VitalSigns]) -> SignsAtRest:
+        """From readings in the order they arrived: each sign's last value."""
+        values: dict[str, int] = {}
+        for reading in readings:
+            for name in cls.model_fields:
+                value = getattr(reading, name)
+                if value is not None:
+                    values[name] = value
+        return cls(**values)
+
+    def missing(self) -> list[str]:
+        """The signs of the pre-dose set (BP, heart rate, SpO2) not taken."""
+        present = (
+            ("blood pressure", self.systolic),
+            ("heart rate", self.heart_rate),
+            ("SpO2", self.spo2),
+        )
+        return [name for name, value in present if value is None]
+
     def refusal(self, limits: VitalsLimits) -> str | None:
         """Why these signs do not allow discharge, or None if they are complete and safe."""
-        if self.systolic is None or self.diastolic is None:
-            return "no blood pressure"
-        for name, value in (("heart rate", self.heart_rate), ("SpO2", self.spo2)):
-            if value is None:
-                return f"no {name}"
+        missing = self.missing()
+        if missing:
+            return f"no {missing[0]}"
         if self.moaas is None:
             return "no sedation score (MOAA/S)"
+        # missing() is empty: every sign of the set is present.
+        assert self.systolic is not None and self.diastolic is not None
+        assert self.heart_rate is not None and self.spo2 is not None
         if (
             self.systolic > limits.hold_above_systolic
             or self.diastolic > limits.hold_above_diastolic
         ):
             return f"blood pressure {self.systolic}/{self.diastolic} is not back to a safe level"
-        assert self.heart_rate is not None and self.spo2 is not None
         if self.heart_rate > limits.urgent_heart_rate_above:
             return f"heart rate {self.heart_rate} is too high"
         if self.spo2 < limits.critical_spo2_below:

@@ -220,7 +220,7 @@ class SessionMachine(RuleBasedStateMachine):
         raised = Condition.BP_NOT_SAFE_AT_END in [c for c, _ in self.alerts(taken)]
         if raised:
             self.oracle.expect_trigger(Condition.BP_NOT_SAFE_AT_END, Severity.URGENT)
-        assert raised is not safe or (bool(bps) and not safe)
+        assert raised is not safe
 
     @precondition(lambda self: self.state.stage is Stage.SCHEDULED)
     @rule()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -269,9 +270,7 @@ class DosingSession:
                 if t is not None
             ]
             await wait_for(
-                lambda due=bp_due: (  # type: ignore[misc]
-                    self.state.discharge is not None or self._ended() or self.state.bp_due_at != due
-                ),
+                self._monitoring_moves_on(bp_due),
                 within=min(deadlines) - workflow.now() if deadlines else None,
             )
             now = workflow.now()
@@ -285,6 +284,12 @@ class DosingSession:
             if overdue is not None and now >= overdue:
                 self._core.bp_overdue(overdue_step)
                 overdue_step += 1
+
+    def _monitoring_moves_on(self, bp_due: datetime | None) -> Callable[[], bool]:
+        """Discharged, ended, or a blood pressure answered the one due."""
+        return lambda: (
+            self.state.discharge is not None or self._ended() or self.state.bp_due_at != bp_due
+        )
 
     async def _discharge(self) -> None:
         discharge = self.state.discharge
