@@ -1,4 +1,5 @@
-"""Registering a course's patient: their contact details go to Postgres, the only place kept."""
+"""Registering a course's patient (their contact details go to Postgres, the only place kept)
+and pinning the course's protocol."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncpg
 from temporalio import activity
 
 from activities.logs import activity_log
+from domain.protocol import Protocol
 from domain.records import PatientRegistration
 from store import patients
 
@@ -15,8 +17,12 @@ class PatientRegistry:
         self._pool = pool
 
     @activity.defn(name="register_patient")
-    async def register_patient(self, registration: PatientRegistration) -> None:
-        await patients.register(self._pool, registration)
+    async def register_patient(self, registration: PatientRegistration) -> Protocol:
+        """Returns the protocol the course pinned: its clinic's current version."""
+        protocol = await patients.register(self._pool, registration)
         activity_log(registration.course_id, None).info(
-            "patient registered", patient_ref=registration.patient_ref
+            "patient registered",
+            patient_ref=registration.patient_ref,
+            protocol_version=protocol.version,
         )
+        return protocol

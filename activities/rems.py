@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import asyncpg
 from temporalio import activity
-from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError
 
 from activities.adapters.errors import ProviderRejected, ProviderUnavailable, retryable
 from activities.adapters.ports import RemsPortal
 from activities.logs import activity_log
-from domain.contract import TASK_QUEUE, rems_filing_workflow_id
-from domain.records import RemsFilingInput, RemsFormRequest, RemsSubmission, RemsSubmissionStatus
+from domain.records import RemsFormRequest, RemsSubmission, RemsSubmissionStatus
 from domain.rems import RemsMonitoringForm, assemble_form
 from store import doses, observations, patients, rems, sessions
 from store.rems import FormStatus
-from workflows.rems import RemsFiling
 
 
 class RemsForms:
@@ -86,27 +82,3 @@ class RemsForms:
             respiratory_depression=discharge.respiratory_depression,
             checkpoints=checkpoints,
         )
-
-
-class RemsFilings:
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    @activity.defn(name="start_rems_filing")
-    async def start_rems_filing(self, filing: RemsFilingInput) -> None:
-        """Start the session's `RemsFiling` workflow, once: a retry finds it started."""
-        log = activity_log(filing.course_id, filing.session)
-        workflow_id = rems_filing_workflow_id(filing.course_id, filing.session)
-        try:
-            await self._client.start_workflow(
-                RemsFiling.run,
-                filing,
-                id=workflow_id,
-                task_queue=TASK_QUEUE,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"REMS form, session {filing.session} (course {filing.course_id})",
-            )
-        except WorkflowAlreadyStartedError:
-            log.info("REMS filing already started", filing=workflow_id)
-            return
-        log.info("REMS filing started", filing=workflow_id)

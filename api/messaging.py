@@ -32,6 +32,8 @@ R = TypeVar("R")
 
 ANSWER_TIMEOUT = timedelta(seconds=30)
 """An Update waits for a worker; without one, say so rather than hold the caller forever."""
+RUN_CHANGES_FOLLOWED = 3
+"""An Update that finds its run just closed by continue-as-new is sent to the next one."""
 
 
 async def send_update(
@@ -48,8 +50,16 @@ async def send_update(
     Temporal answers with the first one's result, even once the workflow has ended.
     """
     handle = client.get_workflow_handle(workflow_id)
-    async with _talking_to(client, workflow_id), asyncio.timeout(ANSWER_TIMEOUT.total_seconds()):
-        return await handle.execute_update(update, message, id=update_id)
+    for _ in range(RUN_CHANGES_FOLLOWED):
+        try:
+            with _mapped(workflow_id):
+                async with asyncio.timeout(ANSWER_TIMEOUT.total_seconds()):
+                    return await handle.execute_update(update, message, id=update_id)
+        except WorkflowNotFoundError:
+            await require_running(client, workflow_id)  # 404 or 409 when it truly is
+            # Still running: the run asked closed under the Update (continue-as-new) without
+            # taking it, so the next run is asked.
+    raise WorkflowUnansweredError(workflow_id)
 
 
 async def send_signal(

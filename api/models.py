@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.errors import build
 from domain.course import REF_PATTERN
+from domain.protocol import LABEL_MAX_DEVICES
 from domain.session import (
     Administration,
     ConcomitantMedication,
@@ -71,12 +72,18 @@ class AdministrationRequest(RequestBody):
     """The dose given: accepted once the session is ready to dose, with a confirmed ride."""
 
     dose_mg: int = Field(gt=0, description="56 or 84 mg, as the schedule allows.", examples=[56])
-    devices: int = Field(gt=0, description="Devices used, 28 mg each.", examples=[2])
     lot: str = Field(
         pattern=r"^[A-Za-z0-9-]{1,40}$", description="The devices' lot.", examples=["L2024-17"]
     )
-    first_device_at: AwareDatetime = Field(
-        description="When the first device was used, with its offset: monitoring runs from it."
+    device_times: tuple[AwareDatetime, ...] = Field(
+        min_length=1,
+        max_length=LABEL_MAX_DEVICES,
+        description=(
+            "When each device (28 mg) was used, in order, with its offset: at least 5 minutes "
+            "apart, after check-in and not in the future. Kept as given; monitoring counts "
+            "from when the session records the dose."
+        ),
+        examples=[["2026-12-01T09:20:00-05:00", "2026-12-01T09:25:00-05:00"]],
     )
 
     def message(self, by: str) -> Administration:

@@ -30,14 +30,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.localstack import child_workflow_ids, new_course_id, play, run_histories, simulation
 from cli.room import ClinicApi
-from cli.simulation import PERSONAS, demo_course
+from cli.simulation import DEMO_PROTOCOL, PERSONAS, demo_course
 from domain.contract import course_workflow_id
 from domain.course import CourseStart
-from domain.protocol import Protocol
 from worker.logs import configure_logging
 from worker.settings import Settings
 
-ONE_YEAR_OVERRIDES = {"phases": {"maintenance_weeks": 48}}
+ONE_YEAR_PROTOCOL = DEMO_PROTOCOL.with_overrides(
+    {"phases": {"maintenance_weeks": 48}}, version="bench-one-year"
+)
 ONE_YEAR, BASELINE = "responder", "non_responder"
 
 
@@ -51,8 +52,7 @@ class Played:
 
 
 def one_year_course() -> CourseStart:
-    course = demo_course(new_course_id("bench-year"), PERSONAS[ONE_YEAR], time_scale=1.0)
-    return course.model_copy(update={"protocol": Protocol().with_overrides(ONE_YEAR_OVERRIDES)})
+    return demo_course(new_course_id("bench-year"), PERSONAS[ONE_YEAR], time_scale=1.0)
 
 
 def baseline_course() -> CourseStart:
@@ -82,7 +82,7 @@ async def measure(repeats: int) -> list[tuple[Played, Played]]:
     results = []
     with tempfile.TemporaryDirectory() as work:
         settings = Settings(state_dir=Path(work) / "state")  # a fresh dev key and tokens
-        async with simulation(Path(work), settings) as (env, clinic):
+        async with simulation(Path(work), settings, ONE_YEAR_PROTOCOL) as (env, clinic):
             # Warm-up: imports, first tasks.
             await simulate(env, clinic, baseline_course(), BASELINE)
             for _ in range(repeats):

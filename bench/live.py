@@ -50,6 +50,7 @@ from cli.room import DRIVER, LOT, NURSE, bearer
 from cli.simulation import PERSONAS, assessment_for, demo_course
 from domain.contract import course_workflow_id, session_workflow_id
 from domain.course import CourseResult, Reschedule
+from domain.protocol import DosingRules
 from domain.session import Stage
 from worker.client import ask
 from workflows.course import TreatmentCourse
@@ -69,6 +70,7 @@ LAG_PROBE_S = 0.01
 WALL_OFFSET = time.time() - time.perf_counter()
 """perf_counter + WALL_OFFSET is wall time, comparable with the server's event times."""
 PERSONA = PERSONAS["responder"]
+BETWEEN_DEVICES = timedelta(minutes=DosingRules().minutes_between_devices)
 NORMAL = {"systolic": 128, "diastolic": 82, "heart_rate": 76, "spo2": 98, "moaas": 5, "cadss": 0}
 
 
@@ -166,9 +168,22 @@ async def measured_reading(
     return Sample(room, posted, tuple(seen))
 
 
-async def in_monitoring(stack: Stack, label: str) -> Room:
+async def in_monitoring(stack: Stack, label: str, busy: asyncio.Semaphore) -> Room:
     """A new course (scale 1) whose first session is moved to a minute from now, checked in,
-    dosed after normal pre-dose vitals and a confirmed ride, and now monitoring."""
+    dosed after normal pre-dose vitals and a confirmed ride, and now monitoring. Its two devices
+    are the label's 5 minutes apart: `busy` bounds the sessions setting up at once, not those
+    waiting between devices."""
+    async with busy:
+        room, first_device = await _checked_in(stack, label)
+    await asyncio.sleep((first_device + BETWEEN_DEVICES - datetime.now(UTC)).total_seconds())
+    async with busy:
+        await _dosed(stack, room, first_device)
+    return room
+
+
+async def _checked_in(stack: Stack, label: str) -> tuple[Room, datetime]:
+    """The room, checked in with normal pre-dose vitals; returns when the first device was
+    used (then)."""
     course_id = new_course_id(label)
     course = demo_course(course_id, PERSONA, time_scale=1.0)
     response = await stack.http.post(
@@ -199,29 +214,28 @@ async def in_monitoring(stack: Stack, label: str) -> Room:
     # 409 until the session has taken the move from the course.
     await _until(lambda: _accepted(stack.http.post(f"{room.path}/check-in")))
     await post_vitals(stack, room, **NORMAL)
+    return room, datetime.now(UTC)
+
+
+async def _dosed(stack: Stack, room: Room, first_device: datetime) -> None:
+    devices = (first_device, first_device + BETWEEN_DEVICES)
     administration = {
         "dose_mg": 56,
-        "devices": 2,
         "lot": LOT,
-        "first_device_at": datetime.now(UTC).isoformat(),
+        "device_times": [at.isoformat() for at in devices],
     }
     # 409 until the pre-dose reading is classified.
     await _until(
         lambda: _accepted(stack.http.post(f"{room.path}/administration", json=administration))
     )
     await _until(lambda: _in_stage(stack.client, room, Stage.MONITORING))
-    return room
 
 
 async def in_monitoring_many(stack: Stack, label: str, count: int, at_once: int = 10) -> list[Room]:
     """`count` sessions in monitoring, set up `at_once` at a time."""
-    gate = asyncio.Semaphore(at_once)
-
-    async def one(number: int) -> Room:
-        async with gate:
-            return await in_monitoring(stack, f"{label}-{number}")
-
-    return list(await asyncio.gather(*(one(n) for n in range(count))))
+    busy = asyncio.Semaphore(at_once)
+    rooms = (in_monitoring(stack, f"{label}-{number}", busy) for number in range(count))
+    return list(await asyncio.gather(*rooms))
 
 
 async def _registered(pool: asyncpg.Pool, course_id: str) -> bool | None:

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.table import Column, Table
 from temporalio.client import Client, WorkflowExecution
 
 from cli import events, options
-from cli.errors import INVALID_INPUT, CliError, describe, reported
-from cli.inputs import build, read_json
+from cli.errors import reported
+from cli.inputs import build
 from cli.render import console, echo_json, named, status_panel, when
 from cli.runtime import course_status, ui_link, with_client
 from domain.contract import CLINIC_ID, COURSE_PHASE, NEXT_SESSION_AT, PATIENT_REF
 from domain.course import CourseStart, Phase
-from domain.protocol import Indication, Protocol
+from domain.protocol import Indication
 from worker.client import start_course
 from worker.settings import get_settings
 
@@ -47,10 +45,6 @@ def start(
         float | None,
         typer.Option(help="Protocol clock factor, simulation only (TRDFLOW_ALLOW_SIMULATION)."),
     ] = None,
-    protocol_file: Annotated[
-        Path | None,
-        typer.Option(help="Clinic protocol overrides (JSON).", exists=True, dir_okay=False),
-    ] = None,
 ) -> None:
     """Start a course from --file (a CourseStart JSON) or from the options."""
     fields: dict[str, Any] = {
@@ -60,7 +54,6 @@ def start(
         "clinic_timezone": timezone,
         "indication": indication,
         "time_scale": time_scale,
-        "protocol": None if protocol_file is None else _protocol(protocol_file),
         "patient": {"name": name, "phone": phone, "date_of_birth": dob, "email": email},
     }
     course = build(CourseStart, file, fields)
@@ -77,24 +70,12 @@ def start(
     rows.add_row("Patient ref", course.patient_ref)
     rows.add_row("Clinic", f"{course.clinic_id} ({course.clinic_timezone})")
     rows.add_row("Indication", named(course.indication.value))
-    rows.add_row("Protocol", course.protocol.version)
+    rows.add_row("Protocol", "the clinic's current version (`trdflow protocol show`)")
     if course.time_scale != 1:
         rows.add_row("Time scale", f"{course.time_scale:g} (simulation)")
     rows.add_row("Temporal UI", ui_link(settings, workflow_id))
     console.print(f"[green]✓[/green] course {course.course_id} started, awaiting its assessment")
     console.print(rows)
-
-
-def _protocol(path: Path) -> Protocol:
-    overrides = read_json(path)
-    if not isinstance(overrides, dict):
-        raise CliError(f"{path} must hold a JSON object of protocol overrides", INVALID_INPUT)
-    try:
-        return Protocol().with_overrides(overrides)
-    except ValidationError as err:
-        raise CliError(
-            describe(err, f"invalid protocol overrides in {path}"), INVALID_INPUT
-        ) from err
 
 
 @app.command()

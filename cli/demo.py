@@ -40,10 +40,6 @@ from worker.settings import Settings, get_settings
 REFRESH = timedelta(seconds=1)
 API_TIMEOUT = timedelta(seconds=30)
 DAY_IN_A_SECOND = 1 / 86_400
-MAINTENANCE_WEEKS = 24
-"""On the demo's clock a session's minutes in the room take days of its calendar, so sessions
-come about every two weeks whatever the frequency: a longer maintenance than the tests' leaves
-the misser the sessions to miss and then to step back to weekly."""
 GAVE_UP = (
     Stalled,
     ApiRefusal,
@@ -96,7 +92,7 @@ def demo_courses(prefix: str, time_scale: float) -> list[DemoCourse]:
         DemoCourse(
             key,
             simulation.demo_course(
-                f"{prefix}-{run_id}-{key.replace('_', '-')}", persona, time_scale, MAINTENANCE_WEEKS
+                f"{prefix}-{run_id}-{key.replace('_', '-')}", persona, time_scale
             ),
         )
         for key, persona in simulation.PERSONAS.items()

@@ -42,11 +42,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.adapters.factory import adapters_from
 from api.app import create_app
+from cli.oncall import seed_demo
 from cli.room import NURSE, ClinicApi, bearer
-from cli.simulation import ClinicPlayer, Persona
+from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL, ClinicPlayer, Persona
 from cli.stack import register_search_attributes, venv_binary
 from domain.contract import SEARCH_ATTRIBUTES, TASK_QUEUE, course_workflow_id
 from domain.course import CourseResult, CourseStart
+from domain.protocol import Protocol
 from store.db import create_pool
 from store.embedded import start_postgres
 from store.migrate import migrate
@@ -265,16 +267,18 @@ async def time_skipping_server(converter: DataConverter) -> AsyncIterator[Workfl
 
 @asynccontextmanager
 async def simulation(
-    work_dir: Path, settings: Settings
+    work_dir: Path, settings: Settings, protocol: Protocol = DEMO_PROTOCOL
 ) -> AsyncIterator[tuple[WorkflowEnvironment, ClinicApi]]:
     """The worker on the time-skipping server and a fresh embedded Postgres under `work_dir`
-    (existing, empty), with the HTTP API in-process, signed in as the nurse."""
+    (existing, empty), with the HTTP API in-process, signed in as the nurse. The demo clinic
+    runs `protocol`, with its staff on call."""
     async with (
         migrated_postgres(work_dir / "postgres") as url,
         time_skipping_server(data_converter(settings)) as env,
     ):
         pool = await create_pool(url)
         try:
+            await seed_demo(pool, DEMO_CLINIC, protocol)
             app = create_app(settings, env.client, pool)
             async with (
                 build_worker(env.client, pool),

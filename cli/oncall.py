@@ -13,8 +13,10 @@ from cli import options
 from cli.errors import reported
 from cli.render import console, named
 from cli.runtime import with_pool
-from cli.simulation import DEMO_CLINIC
+from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL
 from domain.escalation import OnCallRole
+from domain.protocol import Protocol
+from store import protocols
 from store.oncall import OnCallEntry, Shift, add_shift
 
 app = typer.Typer(help="The on-call schedule (who is paged).", no_args_is_help=True)
@@ -25,11 +27,16 @@ DEMO_STAFF = {
     OnCallRole.PSYCHIATRIST: ("psychiatrist", "Demo On-call Psychiatrist", "+15550101002"),
     OnCallRole.MEDICAL_DIRECTOR: ("director", "Demo Medical Director", "+15550101003"),
 }
+SEEDED_BY = "trdflow-seed"
 AROUND_THE_CLOCK = (datetime(2020, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 
 
-async def seed_demo(pool: asyncpg.Pool, clinic_id: str) -> list[OnCallEntry]:
-    """Put the demo staff on call for the clinic; seeding again changes nothing."""
+async def seed_demo(
+    pool: asyncpg.Pool, clinic_id: str, protocol: Protocol = DEMO_PROTOCOL
+) -> list[OnCallEntry]:
+    """Put the demo staff on call for the clinic and publish its protocol; seeding again
+    changes nothing."""
+    await protocols.publish(pool, clinic_id, protocol, SEEDED_BY)
     starts_at, ends_at = AROUND_THE_CLOCK
     return [
         await add_shift(
@@ -56,7 +63,8 @@ def seed(
     ] = DEMO_CLINIC,
 ) -> None:
     """Put a demo nurse, psychiatrist and medical director on call around the clock, with
-    fictional numbers (paged through the SMS provider, the local outbox by default)."""
+    fictional numbers (paged through the SMS provider, the local outbox by default), and
+    publish the demo protocol for the clinic."""
     entries = with_pool(lambda pool: seed_demo(pool, clinic))
     table = Table("Role", "Staff id", "Name", "Phone", title=f"On call at {clinic}")
     for entry in entries:

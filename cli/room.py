@@ -21,6 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from api.tokens import read_or_create_dev_tokens
 from domain.clock import CourseClock
+from domain.protocol import LABEL_DEVICE_MG, DosingRules, SessionRules
 from domain.session import SessionSummary, Stage
 from domain.session_core import SessionState
 from worker.client import ask
@@ -52,7 +53,9 @@ DESATURATED = {**AT_40_MINUTES, "heart_rate": 92, "spo2": 85}
 RECOVERED = {**AT_40_MINUTES, "spo2": 96}
 STABLE = {**PRE_DOSE, "systolic": 126, "diastolic": 80, "heart_rate": 74, "moaas": 5, "cadss": 0}
 RESOLUTION = "SpO2 back to 96% after stimulation and oxygen; stable, monitoring completed"
-BP_CHECK_MINUTES = 40
+# The simulated staff keep the label's timings.
+BP_CHECK_MINUTES = SessionRules().bp_check_after_minutes
+MINUTES_BETWEEN_DEVICES = DosingRules().minutes_between_devices
 LAST_READING_MINUTES = 125
 """Two hours of monitoring and a few minutes for the last set of vitals. Not the two hours to
 the instant: that is when the session's own timer fires, and a reading arriving at that very
@@ -254,12 +257,14 @@ class RoomPlayer:
             fresh = await self.vitals(visit.course_id, visit.session, **PRE_DOSE)
             await self.until_judged(visit.session, fresh)
             visit.dose_refused = False
-        first_device = await self._now()
+        device_times = [await self._now()]
+        for _ in range(visit.dose_mg // LABEL_DEVICE_MG - 1):
+            await self._advance(visit.room_time(MINUTES_BETWEEN_DEVICES))
+            device_times.append(await self._now())
         body = {
             "dose_mg": visit.dose_mg,
-            "devices": visit.dose_mg // 28,
             "lot": LOT,
-            "first_device_at": first_device.isoformat(),
+            "device_times": [at.isoformat() for at in device_times],
         }
         try:
             await self._api.send("POST", f"{visit.path}/administration", body)

@@ -36,6 +36,7 @@ from domain.escalation import (
     Resolve,
     Retrigger,
 )
+from domain.protocol import Protocol
 from domain.records import RemsFilingInput
 from domain.session import (
     Administration,
@@ -81,8 +82,10 @@ SENT: tuple[type[BaseModel], ...] = (
     Reassign,
     Retrigger,
     EscalationChanged,
+    Protocol,
 )
-"""Workflow inputs, Update and signal arguments: what callers send."""
+"""Workflow inputs, Update and signal arguments, and the protocol a clinic publishes: what
+callers send."""
 RECEIVED: tuple[type[BaseModel], ...] = (
     CourseStatus,
     SessionSummary,

@@ -61,8 +61,14 @@ SETTLE_POLL_SECONDS = 0.02
 IDLE_STEP = timedelta(hours=6)
 """How far a player lets protocol time run when the course is busy on its own."""
 NO_SHOW_AFTER = timedelta(hours=1)
-DEMO_MAINTENANCE_WEEKS = 16
 DEMO_CLINIC = "demo-clinic"
+DEMO_PROTOCOL = Protocol().with_overrides(
+    {"phases": {"maintenance_weeks": 24}}, version="2026.1-demo"
+)
+"""The demo clinic's protocol: the label's, with maintenance ending after 24 weeks. On the
+demo's clock a session's minutes in the room take days of its calendar, so sessions come about
+every two weeks whatever the frequency: a long maintenance leaves the misser the sessions to
+miss and then to step back to weekly."""
 
 
 @dataclass(frozen=True)
@@ -110,21 +116,15 @@ PERSONAS: dict[str, Persona] = {
 
 
 def demo_course(
-    course_id: str,
-    persona: Persona,
-    time_scale: float,
-    maintenance_weeks: int = DEMO_MAINTENANCE_WEEKS,
+    course_id: str, persona: Persona, time_scale: float, clinic_id: str = DEMO_CLINIC
 ) -> CourseStart:
     """A course for a made-up patient: the demo's and tests' PHI is fiction."""
     return CourseStart(
         course_id=course_id,
         patient_ref=f"ref-{course_id}",
-        clinic_id=DEMO_CLINIC,
+        clinic_id=clinic_id,
         patient=PatientContact(
             name="Alex Example", phone="+15550100999", date_of_birth=date(1980, 5, 17)
-        ),
-        protocol=Protocol().with_overrides(
-            {"phases": {"maintenance_weeks": maintenance_weeks}}, version="2026.1+demo"
         ),
         time_scale=time_scale,
     )

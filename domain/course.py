@@ -84,7 +84,6 @@ class CourseStart(Message):
     clinic_timezone: TimeZoneName = "America/New_York"
     indication: Indication = Indication.TRD
     patient: PatientContact
-    protocol: Protocol = Protocol()
     time_scale: float = Field(default=1.0, gt=0, le=1)
     """Protocol durations are multiplied by this: 1/8640 makes a day last 10 s (simulation)."""
     carried_state: CourseState | None = None
@@ -171,6 +170,8 @@ class CourseState(BaseModel):
 
     phase: Phase = Phase.ASSESSMENT
     clock: CourseClock
+    protocol: Protocol | None = None
+    """The clinic's current version, pinned when the course registers (S8); kept for life."""
     awaiting: Awaiting | None = Awaiting.ASSESSMENT
     eligibility: Eligibility | None = None
     baseline: dict[Scale, Score] = {}
@@ -221,7 +222,8 @@ class CourseStatus(BaseModel):
     patient_ref: str
     clinic_id: str
     indication: Indication
-    protocol_version: str
+    protocol_version: str | None
+    """None for the moment between the start and the pin."""
     clock: CourseClock
     phase: Phase
     awaiting: Awaiting | None

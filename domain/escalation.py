@@ -18,6 +18,10 @@ from domain.conditions import Condition
 
 Actor = Annotated[str, Field(min_length=1, max_length=120)]
 
+ESCALATION_CHANGED = "escalation_changed"
+"""The signal an escalation sends its owners (the course, and the session or REMS filing that
+raised it); each owner's handler is registered under this name."""
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)

@@ -16,6 +16,7 @@ from domain.escalation import EscalationPolicies
 PROTOCOL_VERSION = "2026.1"
 LABEL_DEVICE_MG = 28
 LABEL_DOSES_MG = (56, 84)
+LABEL_MAX_DEVICES = max(LABEL_DOSES_MG) // LABEL_DEVICE_MG
 MDD_SUICIDAL_FIRST_DOSE_MG = 84
 LABEL_MIN_MONITORING_MINUTES = 120
 """At least 2 hours of monitoring after the dose (the label and the REMS)."""
@@ -169,7 +170,9 @@ class SessionRules(Frozen):
 class Protocol(Frozen):
     """A pinned protocol: a course keeps the version it started with."""
 
-    version: str = PROTOCOL_VERSION
+    version: str = Field(
+        default=PROTOCOL_VERSION, min_length=1, max_length=60, pattern=r"^[A-Za-z0-9._+-]+$"
+    )
     dosing: DosingRules = DosingRules()
     calendar: Calendar = Calendar()
     scales: Scales = Scales()

@@ -30,7 +30,6 @@ class PatientRegistration(Record):
     clinic_id: str
     clinic_timezone: str
     indication: Indication
-    protocol_version: str
     patient: PatientContact
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -9,9 +11,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from domain.clock import CourseClock
 from domain.escalation import EscalationPolicies
-from domain.protocol import DosingRules, SessionRules
+from domain.protocol import LABEL_MAX_DEVICES, DosingRules, SessionRules
 from domain.scales import Score
 from domain.vitals import VitalSigns
+
+SESSION_MOVED = "session_moved"
+"""The signal a session sends its course when a clinician delays it to a new time."""
 
 
 class SessionOutcome(StrEnum):
@@ -144,10 +149,26 @@ class Administration(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     dose_mg: int = Field(gt=0)
-    devices: int = Field(gt=0)
     lot: str = Field(pattern=r"^[A-Za-z0-9-]{1,40}$")
-    first_device_at: AwareDatetime
+    device_times: tuple[AwareDatetime, ...] = Field(min_length=1, max_length=LABEL_MAX_DEVICES)
+    """When each device was used, by the clinic's clock, in order (the label: 5 minutes
+    apart). Kept beside the server's time of the dose, which the monitoring counts from."""
     by: Actor
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        times = self.device_times
+        if any(later <= earlier for earlier, later in itertools.pairwise(times)):
+            raise ValueError("device_times must be in the order the devices were used")
+        return self
+
+    @property
+    def devices(self) -> int:
+        return len(self.device_times)
+
+    @property
+    def first_device_at(self) -> datetime:
+        return self.device_times[0]
 
 
 class ConcomitantMedication(StrEnum):

@@ -3,11 +3,13 @@ carry out; a request is refused with the reason a gate gives. `DosingSession` fe
 and carries out its commands; the tests drive it directly with random sequences of events.
 
 Every time here is the server's: when the workflow learned of the event (S5). A client's
-timestamp (`taken_at`, `first_device_at`) is kept beside it and bounded, and moves no gate.
+timestamp (`taken_at`, `device_times`) is kept beside it and bounded, and moves no gate.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
@@ -17,7 +19,7 @@ from domain.conditions import Condition, Level
 from domain.escalation import EscalationChanged, Severity
 from domain.notices import NoticeKind
 from domain.occurrences import Occurrences, RaiseAlert, severity_of
-from domain.protocol import VitalsLimits
+from domain.protocol import DosingRules, SessionRules, VitalsLimits
 from domain.records import SessionEvent
 from domain.session import (
     Administration,
@@ -68,6 +70,31 @@ class RoomTimes(BaseModel):
     """A pre-dose or discharge set older than this is taken again."""
     hold_decision_due: timedelta
     """A held session undecided this long escalates."""
+    between_devices: timedelta
+    """At least this between one device and the next (5 minutes)."""
+
+    @classmethod
+    def of(
+        cls,
+        rules: SessionRules,
+        dosing: DosingRules,
+        real_time: Callable[[timedelta], timedelta] = lambda duration: duration,
+    ) -> RoomTimes:
+        """The protocol's in-room minutes as real time (`real_time`: the course's clock)."""
+
+        def minutes(protocol_minutes: int) -> timedelta:
+            return real_time(timedelta(minutes=protocol_minutes))
+
+        return cls(
+            monitoring=minutes(rules.min_monitoring_minutes),
+            bp_due=minutes(rules.bp_check_after_minutes),
+            bp_early=minutes(rules.bp_early_minutes),
+            bp_recheck=minutes(rules.bp_recheck_every_minutes),
+            reading_due=minutes(rules.reading_due_within_minutes),
+            recent=minutes(rules.vitals_recent_minutes),
+            hold_decision_due=minutes(rules.hold_decision_due_minutes),
+            between_devices=minutes(dosing.minutes_between_devices),
+        )
 
 
 # --- Commands: what the workflow carries out, in order ----------------------------------------
@@ -318,8 +345,12 @@ class SessionCore:
         if s.transport_confirmed_via is None:
             return "no dose without a confirmed ride home"
         assert s.checked_in_at is not None
-        if not s.checked_in_at - CLOCK_SKEW <= administration.first_device_at <= now + CLOCK_SKEW:
-            return "first_device_at must be after check-in and not in the future"
+        times = administration.device_times
+        if times[0] < s.checked_in_at - CLOCK_SKEW or times[-1] > now + CLOCK_SKEW:
+            return "device_times must be after check-in and not in the future"
+        gaps = (later - earlier for earlier, later in itertools.pairwise(times))
+        if any(gap < self.times.between_devices for gap in gaps):
+            return f"devices must be at least {self.times.between_devices} (h:mm:ss) apart"
         missing = self._pre_dose_missing(now)
         if missing:
             return f"pre-dose vitals are not complete and recent: take {missing}"

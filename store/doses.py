@@ -11,8 +11,9 @@ async def record_dose(db: Executor, course_id: str, session: int, dose: Administ
     await db.execute(
         """
         INSERT INTO doses
-            (course_id, session, dose_mg, devices, lot, first_device_at, administered_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+            (course_id, session, dose_mg, devices, lot, first_device_at, device_times,
+             administered_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
         ON CONFLICT (course_id, session) DO NOTHING
         """,
         course_id,
@@ -21,6 +22,7 @@ async def record_dose(db: Executor, course_id: str, session: int, dose: Administ
         dose.devices,
         dose.lot,
         dose.first_device_at,
+        list(dose.device_times),
         dose.by,
     )
 
@@ -28,7 +30,7 @@ async def record_dose(db: Executor, course_id: str, session: int, dose: Administ
 async def dose(db: Executor, course_id: str, session: int) -> Administration | None:
     row = await db.fetchrow(
         """
-        SELECT dose_mg, devices, lot, first_device_at, administered_by AS by
+        SELECT dose_mg, lot, device_times, administered_by AS by
         FROM doses WHERE course_id = $1 AND session = $2
         """,
         course_id,

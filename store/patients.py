@@ -8,7 +8,9 @@ import asyncpg
 
 from domain.course import PatientContact
 from domain.notices import Channel
+from domain.protocol import Protocol
 from domain.records import PatientRegistration
+from store import protocols
 from store.db import Executor
 
 
@@ -20,8 +22,9 @@ class CourseRecord:
     clinic_timezone: str
 
 
-async def register(pool: asyncpg.Pool, registration: PatientRegistration) -> None:
-    """Upsert the patient and the course: the latest contact details win."""
+async def register(pool: asyncpg.Pool, registration: PatientRegistration) -> Protocol:
+    """Upsert the patient and the course: the latest contact details win. The course pins its
+    clinic's current protocol the first time; a retry gets the version pinned then (S8)."""
     patient = registration.patient
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
@@ -44,23 +47,24 @@ async def register(pool: asyncpg.Pool, registration: PatientRegistration) -> Non
             patient.date_of_birth,
             sorted(patient.reminders_by),
         )
-        await conn.execute(
+        pinned_version = await conn.fetchval(
             """
             INSERT INTO courses
                 (course_id, patient_ref, clinic_id, clinic_timezone, indication, protocol_version)
             VALUES ($1, $2, $3, $4, $5, $6)
             ON CONFLICT (course_id) DO UPDATE SET
                 patient_ref = EXCLUDED.patient_ref, clinic_id = EXCLUDED.clinic_id,
-                clinic_timezone = EXCLUDED.clinic_timezone, indication = EXCLUDED.indication,
-                protocol_version = EXCLUDED.protocol_version
+                clinic_timezone = EXCLUDED.clinic_timezone, indication = EXCLUDED.indication
+            RETURNING protocol_version
             """,
             registration.course_id,
             registration.patient_ref,
             registration.clinic_id,
             registration.clinic_timezone,
             registration.indication,
-            registration.protocol_version,
+            await protocols.current_version(conn, registration.clinic_id),
         )
+        return await protocols.pinned(conn, registration.clinic_id, pinned_version)
 
 
 async def contact_for_course(db: Executor, course_id: str) -> PatientContact | None:

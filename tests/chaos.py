@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import json
 import os
@@ -50,11 +49,12 @@ from api.app import create_app
 from cli.demo import DAY_IN_A_SECOND, DemoCourse, Outcome, demo_courses, play_demo
 from cli.localstack import served
 from cli.oncall import seed_demo
-from cli.simulation import DEMO_CLINIC
+from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL
 from cli.stack import search_attribute_flags, venv_binary
 from domain.contract import course_workflow_id
 from domain.course import Phase
 from domain.session import SessionOutcome, SessionSummary
+from store import protocols
 from store.db import create_pool
 from store.embedded import EmbeddedPostgres, start_postgres
 from store.migrate import migrate
@@ -462,17 +462,17 @@ def undosed_for(session: SessionSummary) -> bool:
     return ended and bool(session.reason)
 
 
-def with_induction_weeks(course: DemoCourse, weeks: int) -> DemoCourse:
-    """The same demo course with an induction of `weeks` (two sessions a week)."""
-    protocol = course.start.protocol
-    shorter = protocol.with_overrides(
-        {"phases": {"induction_weeks": weeks}}, version=protocol.version
+async def publish_induction_weeks(pool: asyncpg.Pool, weeks: int) -> None:
+    """The demo clinic's protocol from now on, with an induction of `weeks` (two sessions a
+    week): courses started after it pin it."""
+    shorter = DEMO_PROTOCOL.with_overrides(
+        {"phases": {"induction_weeks": weeks}}, version=f"{DEMO_PROTOCOL.version}-{weeks}w"
     )
-    return dataclasses.replace(course, start=course.start.model_copy(update={"protocol": shorter}))
+    await protocols.publish(pool, DEMO_CLINIC, shorter, "chaos")
 
 
-def chaos_courses(courses: int, induction_weeks: int) -> list[DemoCourse]:
-    """`courses` demo courses of the two personas in turn, with a shorter induction if asked."""
+def chaos_courses(courses: int) -> list[DemoCourse]:
+    """`courses` demo courses of the two personas in turn."""
     rounds = (courses + len(PERSONAS) - 1) // len(PERSONAS)
     chosen = [
         course
@@ -480,7 +480,7 @@ def chaos_courses(courses: int, induction_weeks: int) -> list[DemoCourse]:
         for course in demo_courses(f"chaos{round_}", DAY_IN_A_SECOND)
         if course.persona in PERSONAS
     ][:courses]
-    return [with_induction_weeks(course, induction_weeks) for course in chosen]
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -505,7 +505,8 @@ async def fault_run(
     counts = Counts()
     rng = random.Random(seed)
     async with process_stack(work_dir, counts) as stack:
-        played = chaos_courses(courses, induction_weeks)
+        await publish_induction_weeks(stack.pool, induction_weeks)
+        played = chaos_courses(courses)
         counts.courses = len(played)
         client = await connect_when_up(stack.settings)
         faults = [

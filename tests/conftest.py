@@ -16,7 +16,9 @@ from temporalio.worker import Worker
 
 from cli.localstack import migrated_postgres, time_skipping_server
 from cli.room import ClinicApi
+from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL
 from cli.standins import HttpProviders, http_providers
+from store import protocols
 from store.db import create_pool
 from tests.histories.keys import settings_with_test_key
 from tests.http_api import NURSE, api_client, api_settings
@@ -63,6 +65,8 @@ async def postgres_url() -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 async def db_pool(postgres_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(postgres_url)
+    # The demo clinic runs the demo protocol, as `make run` publishes it.
+    await protocols.publish(pool, DEMO_CLINIC, DEMO_PROTOCOL, "tests")
     yield pool
     await pool.close()
 

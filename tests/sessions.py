@@ -20,11 +20,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.localstack import new_course_id, quiet
 from cli.room import DRIVER, ClinicApi, RoomPlayer
-from cli.simulation import PERSONAS, assessment_for, demo_course
+from cli.simulation import DEMO_PROTOCOL, PERSONAS, assessment_for, demo_course
 from domain.calendar import next_session_at
+from domain.conditions import escalation_key
 from domain.contract import course_workflow_id, rems_filing_workflow_id
 from domain.course import CourseStart, CourseStatus, Discontinue
-from domain.protocol import Frequency
+from domain.escalation import escalation_workflow_id
+from domain.protocol import LABEL_DEVICE_MG, DosingRules, Frequency
 from domain.records import RemsSubmission
 from domain.session import SessionSummary, Stage
 from domain.session_core import SessionState
@@ -40,6 +42,10 @@ NURSE = bearer("nurse-test")
 DOCTOR = bearer("dr-test")
 PERSONA = PERSONAS["responder"]
 LOT = "LOT-7"
+NORMAL = {"systolic": 128, "diastolic": 82, "heart_rate": 76, "spo2": 98}
+STABLE = {"systolic": 126, "diastolic": 80, "heart_rate": 74, "spo2": 98, "moaas": 5}
+"""Everything discharge looks at, all acceptable."""
+BETWEEN_DEVICES = timedelta(minutes=DosingRules().minutes_between_devices)
 FULL_NOTICE = timedelta(hours=49)
 """More than the first reminder's 48 h."""
 
@@ -129,7 +135,7 @@ async def clear_of_next_slot(
             Frequency.TWICE_WEEKLY,
             not_before=now,
             previous=None,
-            calendar=course.protocol.calendar,
+            calendar=DEMO_PROTOCOL.calendar,
             timezone=course.clinic_timezone,
         )
         if slot - now >= notice:
@@ -168,13 +174,16 @@ def path(course_id: str, session: SessionSummary | int, action: str) -> str:
 
 
 def administration(first_device: datetime, dose_mg: int = 56) -> dict[str, Any]:
-    """The body that records a dose."""
+    """The body that records a dose, its devices the label's 5 minutes apart."""
     return {
         "dose_mg": dose_mg,
-        "devices": dose_mg // 28,
         "lot": LOT,
-        "first_device_at": first_device.isoformat(),
+        "device_times": [at.isoformat() for at in device_times(first_device, dose_mg)],
     }
+
+
+def device_times(first_device: datetime, dose_mg: int) -> list[datetime]:
+    return [first_device + i * BETWEEN_DEVICES for i in range(dose_mg // LABEL_DEVICE_MG)]
 
 
 @dataclass(frozen=True)
@@ -231,8 +240,10 @@ class InRoom:
         return await self.player.until_judged(self.session, reading_id)
 
     async def administer(self, dose_mg: int = 56) -> datetime:
-        """Record the dose, the first device used now; returns that time."""
+        """Use the devices from now, 5 minutes apart, then record the dose; returns the first
+        device's time."""
         first_device = await self.env.get_current_time()
+        await sleep_until(self.env, device_times(first_device, dose_mg)[-1])
         await self.act("administration", administration(first_device, dose_mg))
         await self.until_stage(Stage.MONITORING)
         return first_device
@@ -270,3 +281,43 @@ async def scheduled_session(
     await assess_ahead(env, course_id)
     session = await first_session(env.client, course_id)
     return InRoom(api, clinic, env, course_id, session)
+
+
+async def resolve_open_escalations(room: InRoom) -> None:
+    """On-call staff resolve whatever the session has open, and the session hears of it."""
+    occurrences = (await room.details()).escalations.by_condition
+    for condition, occurrence in occurrences.items():
+        if occurrence.open:
+            key = escalation_key(room.session.workflow_id, condition, occurrence.number)
+            handle = room.env.client.get_workflow_handle(escalation_workflow_id(key))
+            await handle.execute_update("resolve", {"by": "dr-test", "note": "patient settled"})
+
+    async def heard() -> bool | None:
+        state = await room.details()
+        return True if not any(o.open for o in state.escalations.by_condition.values()) else None
+
+    await eventually(heard)
+
+
+async def at_minute(room: InRoom, dosed_at: datetime, minutes: int) -> None:
+    """Let time run to `minutes` after the dose. Never land on one of the session's own timers
+    (the 2 h end of monitoring is at 120): a message racing the task it fires is lost by the
+    time-skipping server."""
+    await sleep_until(room.env, dosed_at + timedelta(minutes=minutes))
+
+
+async def discharge_if_dosed(room: InRoom) -> None:
+    """A patient still being monitored gets the 40-minute blood pressure and is discharged at
+    2 h. (Left in the room, the session wakes every 10 minutes for the overdue reading, for
+    ever; the course's discontinue leaves a dosed session alone.)"""
+    state = await room.details()
+    dosed_at = state.dosed_at
+    if state.stage is not Stage.MONITORING or dosed_at is None:
+        return
+    await resolve_open_escalations(room)
+    await at_minute(room, dosed_at, 41)
+    await room.until_judged(await room.vitals(NURSE, **NORMAL))
+    await at_minute(room, dosed_at, 121)
+    await room.until_judged(await room.vitals(NURSE, **STABLE))
+    await room.act("discharge")
+    await room.result()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -26,17 +26,20 @@ from domain.session_core import SessionState
 from tests.audit_rows import attempts
 from tests.http_api import TWILIO_AUTH_TOKEN, api_client, api_settings
 from tests.sessions import (
+    BETWEEN_DEVICES,
     DOCTOR,
     GATEWAY,
     NURSE,
     PERSONA,
     InRoom,
+    administration,
     assess,
     assess_ahead,
     course_in_record,
     first_session,
     path,
     skip_to_check_in,
+    sleep_until,
     start_course,
 )
 from worker.settings import Settings
@@ -225,6 +228,8 @@ async def test_course_start_status_and_duplicate(api: httpx.AsyncClient) -> None
     [
         ({"course_id": "Not_A_Ref"}, "course_id"),
         ({"time_scale": 0.001}, "time_scale"),  # simulation is not enabled
+        # A course pins its clinic's published protocol: a caller cannot send one (S8).
+        ({"protocol": {"session": {"min_monitoring_minutes": 0}}}, "protocol"),
         (
             {"patient": {"name": "Jane Roe", "phone": "555-JANE", "date_of_birth": "1980-01-01"}},
             "phone",
@@ -287,9 +292,8 @@ async def test_a_madrs_without_its_baseline_is_refused_a_phq9_always_recorded_an
             "administration",
             {
                 "dose_mg": 56,
-                "devices": 2,
                 "lot": "Jane Roe",
-                "first_device_at": "2030-01-01T09:00:00Z",
+                "device_times": ["2030-01-01T09:00:00Z", "2030-01-01T09:05:00Z"],
             },
         ),
         (
@@ -346,7 +350,7 @@ async def test_an_update_refused_by_the_session_is_409_with_its_reason(
     course_id = await start_course(api, "api-refused")
     await assess(client, course_id)
     session = await first_session(client, course_id)
-    dose = {"dose_mg": 56, "devices": 2, "lot": "LOT-7", "first_device_at": "2030-01-01T09:00Z"}
+    dose = administration(datetime(2030, 1, 1, 9, tzinfo=UTC))
 
     response = await api.post(path(course_id, session, "administration"), json=dose, headers=NURSE)
 
@@ -438,12 +442,9 @@ async def test_a_whole_session_through_the_api(
     assert decided.json()["hold_decision"]["clinician"] == "dr-test"
 
     await room.until_stage(Stage.READY_TO_DOSE)
-    dose = {
-        "dose_mg": 56,
-        "devices": 2,
-        "lot": "LOT-7",
-        "first_device_at": (await env.get_current_time()).isoformat(),
-    }
+    first_device = await env.get_current_time()
+    await sleep_until(env, first_device + BETWEEN_DEVICES)
+    dose = administration(first_device)
     dosed = await api.post(path(course_id, session, "administration"), json=dose, headers=NURSE)
     assert dosed.status_code == 200
     assert dosed.json()["administration"]["by"] == "nurse-test"

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -32,6 +33,7 @@ from domain.escalation import (
     Trigger,
     escalation_workflow_id,
 )
+from domain.protocol import PROTOCOL_VERSION, Protocol
 from store.escalations import upsert_from_record
 from store.oncall import on_call
 from tests.escalations import details, paged_escalation
@@ -397,3 +399,69 @@ async def test_an_escalation_acknowledged_and_resolved_from_the_cli(
     state = await details(paged.handle)
     assert state.status is EscalationStatus.RESOLVED
     assert state.resolved is not None and state.resolved.note == note
+
+
+# --- Clinic protocols, in PostgreSQL ---------------------------------------------------------
+
+
+@pytest.mark.usefixtures("cli_db")
+async def test_a_protocol_published_from_the_cli_is_listed_and_shown(tmp_path: Path) -> None:
+    clinic = f"cli-{uuid.uuid4().hex[:8]}"
+    overrides = tmp_path / "stricter.json"
+    overrides.write_text(json.dumps({"session": {"min_monitoring_minutes": 150}}))
+    publish = ("protocol", "publish", clinic, "--file", str(overrides), "--by", "dr-cli")
+
+    first = await cli(*publish, "--version", "2027-01")
+    again = await cli(*publish, "--version", "2027-01")
+    listed = await cli("protocol", "list", clinic)
+    shown = await cli("protocol", "show", clinic)
+
+    assert first.exit_code == again.exit_code == listed.exit_code == shown.exit_code == 0
+    assert f"{clinic} now runs protocol 2027-01" in first.output
+    assert "already published 2027-01" in again.output
+    assert "2027-01" in listed.output and "dr-cli" in listed.output
+    protocol = Protocol.model_validate_json(shown.output)
+    assert (protocol.version, protocol.session.min_monitoring_minutes) == ("2027-01", 150)
+
+
+@pytest.mark.usefixtures("cli_db")
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        (
+            {"session": {"min_monitoring_minutes": 0}},
+            "session.min_monitoring_minutes: Input should be greater than or equal to 120",
+        ),
+        ({"dosing": {"first_dose_mg": 280}}, "dosing.first_dose_mg: Input should be less than"),
+        (
+            {"session": {"vitals": {"critical_spo2_below": 20}}},
+            "session.vitals.critical_spo2_below: Input should be greater than or equal to 90",
+        ),
+    ],
+)
+async def test_a_protocol_beyond_the_labels_bounds_is_refused_naming_the_bound(
+    tmp_path: Path, db_pool: asyncpg.Pool, overrides: dict[str, Any], named: str
+) -> None:
+    clinic = f"cli-{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "looser.json"
+    path.write_text(json.dumps(overrides))
+
+    result = await cli(
+        "protocol", "publish", clinic, "--file", str(path), "--version", "v1", "--by", "dr-cli"
+    )
+
+    assert result.exit_code == 2
+    assert named in " ".join(result.output.split())
+    published = "SELECT count(*) FROM clinic_protocols WHERE clinic_id = $1"
+    assert await db_pool.fetchval(published, clinic) == 0
+
+
+@pytest.mark.usefixtures("cli_db")
+async def test_a_clinic_without_a_protocol_shows_the_labels() -> None:
+    clinic = f"cli-{uuid.uuid4().hex[:8]}"
+
+    listed = await cli("protocol", "list", clinic)
+    shown = await cli("protocol", "show", clinic)
+
+    assert f"runs the label's {PROTOCOL_VERSION}" in " ".join(listed.output.split())
+    assert Protocol.model_validate_json(shown.output) == Protocol()

@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.localstack import new_course_id, play
 from cli.room import ClinicApi
-from cli.simulation import PERSONAS, demo_course
+from cli.simulation import DEMO_PROTOCOL, PERSONAS, demo_course
 from domain.contract import course_workflow_id
 from domain.course import (
     Phase,
@@ -42,7 +42,7 @@ async def test_responder_spaces_out_to_every_2_weeks_and_completes_follow_up(
     )
     maintenance = [s.scheduled_at for s in status.recent_sessions if s.phase == "maintenance"]
     assert gaps_in_days(maintenance)[-1] == 14
-    assert status.check_ins_done == len(course.protocol.phases.follow_up_check_in_weeks)
+    assert status.check_ins_done == len(DEMO_PROTOCOL.phases.follow_up_check_in_weeks)
     assert status.latest_scores[Scale.PHQ9].total == PERSONAS["responder"].check_in_phq9[-1]
 
 
@@ -54,7 +54,7 @@ async def test_non_responder_is_stopped_at_the_induction_review(
     _, result = await play(env, clinic, course, PERSONAS["non_responder"])
 
     assert result.phase is Phase.DISCONTINUED
-    assert result.sessions_done == course.protocol.phases.induction_weeks * 2
+    assert result.sessions_done == DEMO_PROTOCOL.phases.induction_weeks * 2
     assert result.reason is not None and "induction review" in result.reason
 
 

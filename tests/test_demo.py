@@ -24,7 +24,7 @@ from cli.room import NURSE
 from cli.simulation import DEMO_CLINIC
 from domain.course import Phase
 from store.escalations import PAGE_KIND
-from tests.chaos import with_induction_weeks
+from tests.chaos import publish_induction_weeks
 
 pytestmark = pytest.mark.devserver
 
@@ -39,8 +39,9 @@ async def test_demo_players_end_every_course_and_only_the_critical_reading_pages
     with tempfile.TemporaryDirectory(prefix="trdflow-demo-") as work:
         async with live_stack(Path(work), allow_simulation=True) as stack:
             await seed_demo(stack.pool, DEMO_CLINIC)  # as `make run` does
+            await publish_induction_weeks(stack.pool, INDUCTION_WEEKS)
             courses = [
-                with_induction_weeks(course, INDUCTION_WEEKS)
+                course
                 for course in demo_courses("t", DAY_IN_A_SECOND)  # as `make demo` plays them
                 if course.persona in PLAYED
             ]

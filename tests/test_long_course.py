@@ -5,15 +5,16 @@ workflow on a shared server would be carried along (and can wedge it for the res
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from cli.localstack import new_course_id, play
 from cli.room import ClinicApi
-from cli.simulation import PERSONAS, demo_course
+from cli.simulation import DEMO_PROTOCOL, PERSONAS, demo_course
 from domain.contract import course_workflow_id
 from domain.course import Phase
-from domain.protocol import Protocol
+from store import protocols
 from tests.courses import history_lengths
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -29,10 +30,15 @@ RUNS_AT_PHASE_ENDS = 5
 async def test_three_years_of_maintenance_stay_under_2000_events_per_run(
     env: WorkflowEnvironment,
     clinic: ClinicApi,
+    db_pool: asyncpg.Pool,
 ) -> None:
+    three_years = DEMO_PROTOCOL.with_overrides(
+        {"phases": {"maintenance_weeks": 156}}, version="three-years"
+    )
+    await protocols.publish(db_pool, "long-course-clinic", three_years, "tests")
     persona = PERSONAS["responder"]
-    course = demo_course(new_course_id("long"), persona, time_scale=1.0).model_copy(
-        update={"protocol": Protocol().with_overrides({"phases": {"maintenance_weeks": 156}})}
+    course = demo_course(
+        new_course_id("long"), persona, time_scale=1.0, clinic_id="long-course-clinic"
     )
 
     _, result = await play(env, clinic, course, persona)

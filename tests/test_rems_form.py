@@ -10,6 +10,7 @@ from domain.rems import RemsMonitoringForm, assemble_form
 from domain.session import Administration, ConcomitantMedication
 
 FIRST_DEVICE = datetime(2026, 3, 4, 3, 30, tzinfo=UTC)  # 22:30 on the 3rd in New York
+DEVICE_TIMES = tuple(FIRST_DEVICE + timedelta(minutes=5 * i) for i in range(3))
 
 
 def at(minutes: int) -> datetime:
@@ -42,7 +43,7 @@ def form(
         clinic_timezone="America/New_York",
         session=3,
         administration=Administration(
-            dose_mg=84, devices=3, lot="LOT-9", first_device_at=FIRST_DEVICE, by="nurse-1"
+            dose_mg=84, lot="LOT-9", device_times=DEVICE_TIMES, by="nurse-1"
         ),
         discharged_at=at(discharged_minutes),
         concomitant_medications=medications,

@@ -70,7 +70,10 @@ async def recorded_session(pool: asyncpg.Pool) -> PatientRegistration:
         )
         await run(vitals.record_judgement, judgement)
     administration = Administration(
-        dose_mg=56, devices=2, lot="LOT-42", first_device_at=FIRST_DEVICE, by="nurse-1"
+        dose_mg=56,
+        lot="LOT-42",
+        device_times=(FIRST_DEVICE, FIRST_DEVICE + timedelta(minutes=5)),
+        by="nurse-1",
     )
     await run(
         records.record_dose,

@@ -9,6 +9,7 @@ to a resolution), and the clock moving.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from domain.conditions import Condition, Level
 from domain.escalation import EscalationChanged, EscalationStatus, Severity
 from domain.notices import NoticeKind
-from domain.protocol import SessionRules, VitalsLimits
+from domain.protocol import DosingRules, SessionRules, VitalsLimits
 from domain.session import Administration, Discharge, HoldDecision, Stage, TransportConfirmedVia
 from domain.session_core import (
     Command,
@@ -36,15 +37,7 @@ from domain.vitals import VitalSigns, classify
 T0 = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 RULES = SessionRules()
 LIMITS = VitalsLimits()
-TIMES = RoomTimes(
-    monitoring=timedelta(minutes=RULES.min_monitoring_minutes),
-    bp_due=timedelta(minutes=RULES.bp_check_after_minutes),
-    bp_early=timedelta(minutes=RULES.bp_early_minutes),
-    bp_recheck=timedelta(minutes=RULES.bp_recheck_every_minutes),
-    reading_due=timedelta(minutes=RULES.reading_due_within_minutes),
-    recent=timedelta(minutes=RULES.vitals_recent_minutes),
-    hold_decision_due=timedelta(minutes=RULES.hold_decision_due_minutes),
-)
+TIMES = RoomTimes.of(RULES, DosingRules())
 SKEW = timedelta(minutes=1)
 DANGER = {Level.URGENT: Severity.URGENT, Level.CRITICAL: Severity.CRITICAL}
 
@@ -109,11 +102,14 @@ class Oracle:
         at = self.checked_in_at
         return [r for r in self.readings if r.counts and at is not None and r.at >= at]
 
-    def may_dose(self, first_device: datetime) -> bool:
-        """S3 and S5, from the events."""
+    def may_dose(self, device_times: list[datetime]) -> bool:
+        """S3, S4 (devices 5 minutes apart) and S5, from the events."""
         if self.checked_in_at is None or self.dosed_at or self.not_dosed or not self.ride:
             return False
-        if not self.checked_in_at - SKEW <= first_device <= self.now + SKEW:
+        if device_times[0] < self.checked_in_at - SKEW or device_times[-1] > self.now + SKEW:
+            return False
+        gaps = [b - a for a, b in itertools.pairwise(device_times)]
+        if any(gap < timedelta(minutes=5) for gap in gaps):
             return False
         readings = self.since_check_in()
         if any(r.level is Level.CRITICAL for r in readings):
@@ -235,6 +231,7 @@ class SessionMachine(RuleBasedStateMachine):
         """What a clinic following the protocol would do next, so that random sequences also
         reach the dose and the discharge."""
         stage, o = self.state.stage, self.oracle
+        checked_in = o.checked_in_at or o.now
         if stage is Stage.SCHEDULED:
             self.check_in()
         elif stage is Stage.PRE_DOSE_VITALS:
@@ -243,8 +240,10 @@ class SessionMachine(RuleBasedStateMachine):
             self.clinician_decides(proceed=True)
         elif stage is Stage.READY_TO_DOSE and not o.ride:
             self.ride(confirmed=True)
+        elif stage is Stage.READY_TO_DOSE and o.now < checked_in + TIMES.between_devices - SKEW:
+            self.time_passes(5)  # the first device at check-in at the earliest
         elif stage is Stage.READY_TO_DOSE:
-            self.dose_attempted(-1, 56)
+            self.dose_attempted(0, [5])
         elif stage is Stage.MONITORING and o.open:
             condition = sorted(o.open)[0]
             self.escalation_answered_with(condition, resolve=True, seen=o.sent[condition] - 1)
@@ -329,15 +328,20 @@ class SessionMachine(RuleBasedStateMachine):
         self.core.ride_requested()
         self.ride_requested = True
 
-    @rule(device_minutes=st.integers(-30, 3), dose=st.sampled_from([56, 84]))
-    def dose_attempted(self, device_minutes: int, dose: int) -> None:
+    @rule(
+        last_device_minutes=st.integers(-30, 3),
+        gaps=st.lists(st.integers(1, 8), min_size=1, max_size=2),
+    )
+    def dose_attempted(self, last_device_minutes: int, gaps: list[int]) -> None:
         o = self.oracle
-        first_device = o.now + timedelta(minutes=device_minutes)
+        last_device = o.now + timedelta(minutes=last_device_minutes)
+        back = [sum(gaps[i:]) for i in range(len(gaps))]  # minutes before the last device
+        device_times = [last_device - timedelta(minutes=m) for m in back] + [last_device]
         administration = Administration(
-            dose_mg=dose, devices=dose // 28, lot="L1", first_device_at=first_device, by="nurse"
+            dose_mg=len(device_times) * 28, lot="L1", device_times=device_times, by="nurse"
         )
         refusal = self.core.dose_refusal(administration, o.now)
-        allowed = o.may_dose(first_device) and self.state.stage is Stage.READY_TO_DOSE
+        allowed = o.may_dose(device_times) and self.state.stage is Stage.READY_TO_DOSE
         assert (refusal is None) is allowed, refusal
         if refusal is None:
             event("dosed")

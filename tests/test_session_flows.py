@@ -26,15 +26,22 @@ from domain.rems import BloodPressure, RemsMonitoringForm, form_id
 from domain.session import ConcomitantMedication, SessionOutcome, SessionSummary, Stage
 from domain.texts import reminder_text
 from tests.sessions import (
+    BETWEEN_DEVICES,
     DOCTOR,
     GATEWAY,
     LOT,
+    NORMAL,
     NURSE,
+    STABLE,
     InRoom,
     administration,
+    at_minute,
     course_status,
+    device_times,
+    discharge_if_dosed,
     discontinue,
     eventually,
+    resolve_open_escalations,
     scheduled_session,
     skip_to_check_in,
     sleep_until,
@@ -43,13 +50,10 @@ from workflows.session import DosingSession
 
 pytestmark = pytest.mark.usefixtures("worker")
 
-NORMAL = {"systolic": 128, "diastolic": 82, "heart_rate": 76, "spo2": 98}
 HIGH = {"systolic": 152, "diastolic": 94, "heart_rate": 80, "spo2": 98}
 """Above 140/90: the session holds for a clinician."""
 CRITICAL = {"systolic": 205, "diastolic": 125, "heart_rate": 96, "spo2": 97}
 """At or above 200/120 once."""
-STABLE = {"systolic": 126, "diastolic": 80, "heart_rate": 74, "spo2": 98, "moaas": 5}
-"""Everything discharge looks at, all acceptable."""
 BP_OK = {"systolic": 132, "diastolic": 84}
 BP_HIGH = {"systolic": 150, "diastolic": 95}
 VITALS_CODES = {"8480-6", "8462-4", "8867-4", "59408-5"}
@@ -116,22 +120,6 @@ async def escalations(room: InRoom, pool: asyncpg.Pool) -> dict[str, Severity]:
     }
 
 
-async def resolve_open_escalations(room: InRoom) -> None:
-    """On-call staff resolve whatever the session has open, and the session hears of it."""
-    occurrences = (await room.details()).escalations.by_condition
-    for condition, occurrence in occurrences.items():
-        if occurrence.open:
-            key = escalation_key(room.session.workflow_id, condition, occurrence.number)
-            handle = room.env.client.get_workflow_handle(escalation_workflow_id(key))
-            await handle.execute_update("resolve", {"by": "dr-test", "note": "patient settled"})
-
-    async def heard() -> bool | None:
-        state = await room.details()
-        return True if not any(o.open for o in state.escalations.by_condition.values()) else None
-
-    await eventually(heard)
-
-
 async def until_escalated(room: InRoom, pool: asyncpg.Pool, condition: str) -> dict[str, Severity]:
     async def raised() -> dict[str, Severity] | None:
         found = await escalations(room, pool)
@@ -171,11 +159,11 @@ async def session_row(pool: asyncpg.Pool, room: InRoom, **expected: object) -> a
     raise AssertionError(f"the session's row never showed {expected}: {row}")
 
 
-async def doses(pool: asyncpg.Pool, course_id: str) -> list[tuple[int, int, str, datetime]]:
+async def doses(pool: asyncpg.Pool, course_id: str) -> list[tuple[int, int, str, list[datetime]]]:
     rows = await pool.fetch(
-        "SELECT dose_mg, devices, lot, first_device_at FROM doses WHERE course_id = $1", course_id
+        "SELECT dose_mg, devices, lot, device_times FROM doses WHERE course_id = $1", course_id
     )
-    return [(r["dose_mg"], r["devices"], r["lot"], r["first_device_at"]) for r in rows]
+    return [(r["dose_mg"], r["devices"], r["lot"], r["device_times"]) for r in rows]
 
 
 async def checked_in(room: InRoom) -> datetime:
@@ -218,30 +206,6 @@ async def delayed(room: InRoom) -> datetime:
     assert decided.hold_decision is not None
     assert decided.hold_decision.reschedule_to == new_time
     return new_time
-
-
-async def at_minute(room: InRoom, dosed_at: datetime, minutes: int) -> None:
-    """Let time run to `minutes` after the dose. Never land on one of the session's own timers
-    (the 2 h end of monitoring is at 120): a message racing the task it fires is lost by the
-    time-skipping server."""
-    await sleep_until(room.env, dosed_at + timedelta(minutes=minutes))
-
-
-async def discharge_if_dosed(room: InRoom) -> None:
-    """A patient still being monitored gets the 40-minute blood pressure and is discharged at
-    2 h. (Left in the room, the session wakes every 10 minutes for the overdue reading, for
-    ever; the course's discontinue leaves a dosed session alone.)"""
-    state = await room.details()
-    dosed_at = state.dosed_at
-    if state.stage is not Stage.MONITORING or dosed_at is None:
-        return
-    await resolve_open_escalations(room)
-    await at_minute(room, dosed_at, 41)
-    await room.until_judged(await room.vitals(NURSE, **NORMAL))
-    await at_minute(room, dosed_at, 121)
-    await room.until_judged(await room.vitals(NURSE, **STABLE))
-    await room.act("discharge")
-    await room.result()
 
 
 async def dose_time(room: InRoom) -> datetime:
@@ -300,8 +264,9 @@ async def test_a_normal_session_is_recorded_once_and_reported_to_the_course(
             for sign in signs | local
         ]
     )
-    [(dose_mg, devices, lot, first_device)] = await doses(db_pool, room.course_id)
+    [(dose_mg, devices, lot, (first_device, second_device))] = await doses(db_pool, room.course_id)
     assert (dose_mg, devices, lot) == (56, 2, SIMULATED_LOT)
+    assert second_device - first_device >= BETWEEN_DEVICES
     forms = await db_pool.fetch(
         "SELECT status, due_at FROM rems_forms WHERE course_id = $1", room.course_id
     )
@@ -342,7 +307,7 @@ async def test_a_hold_waits_for_the_clinician_then_proceeds_to_dosing(
     )
     assert decided.hold_decision is not None
     assert (decided.hold_decision.proceed, decided.hold_decision.clinician) == (True, "dr-test")
-    assert await doses(db_pool, room.course_id) == [(56, 2, LOT, first_device)]
+    assert await doses(db_pool, room.course_id) == [(56, 2, LOT, device_times(first_device, 56))]
     assert (await session_row(db_pool, room, stage=Stage.MONITORING))["held_at"] is not None
     assert await escalations(room, db_pool) == {}  # a hold is the clinician's call, not a page
 
@@ -625,7 +590,8 @@ async def test_the_rems_form_holds_every_field_from_the_record(
         lot=LOT,
         first_device_at=first_device,
         monitoring_ended_at=discharged_at,
-        total_monitoring_minutes=125,
+        # From the first device: the second 5 minutes on, then 125 minutes to discharge.
+        total_monitoring_minutes=130,
         monitored_at_least_2h=True,
         ready_to_leave_at=first_device + timedelta(hours=2),
         vitals_acceptable_before_dosing=True,
@@ -779,6 +745,33 @@ async def test_no_dose_without_blood_pressure_heart_rate_and_spo2(room: InRoom) 
     assert ready.stage is Stage.READY_TO_DOSE
 
 
+async def test_devices_closer_than_5_minutes_or_out_of_order_are_refused(room: InRoom) -> None:
+    """S4: the label's 5 minutes between devices, on the times the clinic recorded."""
+    await checked_in(room)
+    await room.until_judged(await room.vitals(NURSE, **NORMAL))
+    await room.until_stage(Stage.READY_TO_DOSE)
+    first = await room.env.get_current_time()
+    await sleep_until(room.env, first + BETWEEN_DEVICES)
+    hurried = [first + BETWEEN_DEVICES - timedelta(minutes=1), first + BETWEEN_DEVICES]
+    out_of_order = [first + BETWEEN_DEVICES, first]
+
+    too_close = await room.send("administration", dose_body(hurried))
+    reversed_ = await room.send("administration", dose_body(out_of_order))
+    state = await room.details()
+
+    assert (too_close.status_code, too_close.json()) == (
+        409,
+        {"detail": "devices must be at least 0:05:00 (h:mm:ss) apart"},
+    )
+    assert reversed_.status_code == 422
+    assert "device_times must be in the order the devices were used" in reversed_.text
+    assert (state.stage, state.administration) == (Stage.READY_TO_DOSE, None)
+
+
+def dose_body(times: list[datetime]) -> dict[str, object]:
+    return {"dose_mg": 56, "lot": LOT, "device_times": [at.isoformat() for at in times]}
+
+
 async def test_a_back_dated_first_device_moves_no_gate(room: InRoom) -> None:
     """Review bug 5 (S5): the 2 hours count from when the session learned of the dose."""
     await checked_in(room)
@@ -786,14 +779,14 @@ async def test_a_back_dated_first_device_moves_no_gate(room: InRoom) -> None:
     now = await room.env.get_current_time()
 
     back_dated = await room.send("administration", administration(now - timedelta(hours=3)))
-    await room.act("administration", administration(now))
+    await room.administer()
     await at_minute(room, await dose_time(room), 20)
     await room.until_judged(await room.vitals(NURSE, **STABLE))
     too_soon = await room.send("discharge", {})
 
     assert (back_dated.status_code, back_dated.json()) == (
         409,
-        {"detail": "first_device_at must be after check-in and not in the future"},
+        {"detail": "device_times must be after check-in and not in the future"},
     )
     assert too_soon.status_code == 409
     assert too_soon.json()["detail"].startswith("discharge only after the full monitoring")

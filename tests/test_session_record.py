@@ -146,7 +146,7 @@ async def test_a_dose_and_session_events_are_recorded_once(db_pool: asyncpg.Pool
         course_id=course.course_id,
         session=1,
         administration=Administration(
-            dose_mg=56, devices=2, lot="LOT-123", first_device_at=T0, by="nurse-1"
+            dose_mg=56, lot="LOT-123", device_times=(T0, T0 + timedelta(minutes=5)), by="nurse-1"
         ),
     )
     events = [

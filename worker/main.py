@@ -20,7 +20,8 @@ from activities.notifications import ClinicNotifier
 from activities.paging import EscalationRecords, Paging
 from activities.patients import PatientRegistry
 from activities.reminders import Reminders
-from activities.rems import RemsFilings, RemsForms
+from activities.rems import RemsForms
+from activities.rems_filings import RemsFilings
 from activities.transport import TransportRequests
 from activities.vitals import VitalsRecords
 from domain.contract import TASK_QUEUE

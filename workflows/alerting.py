@@ -9,6 +9,7 @@ from temporalio import workflow
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from activities.alerts import Alerts
     from domain.escalation import (
         EscalationChanged,
         EscalationPolicies,
@@ -43,8 +44,8 @@ async def raise_alert(
     repeat was on its way) makes the repeat the next occurrence, which pages anew (S2)."""
     while alert is not None:
         key = alert.dedup_key(owner.workflow_id)
-        outcome = await workflow.execute_activity(
-            "raise_alert",
+        outcome = await workflow.execute_activity_method(
+            Alerts.raise_alert,
             Alert(
                 dedup_key=key,
                 course_id=owner.course_id,
@@ -58,7 +59,6 @@ async def raise_alert(
                 reading_id=alert.reading_id,
                 policy=owner.policies.for_severity(alert.severity),
             ),
-            result_type=AlertOutcome,
             start_to_close_timeout=RAISE_TIMEOUT,
             cancellation_type=cancellation_type,
         )

@@ -15,6 +15,8 @@ from temporalio import workflow
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.notifications import ClinicNotifier
+    from activities.patients import PatientRegistry
     from domain import contract
     from domain.calendar import next_session_at
     from domain.clock import CourseClock
@@ -41,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.dosing import allowed_doses
     from domain.eligibility import Eligibility, assess
     from domain.escalation import (
+        ESCALATION_CHANGED,
         EscalationChanged,
         EscalationStatus,
         Severity,
@@ -48,10 +51,16 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.maintenance import Suggestion, is_relapse, suggest_frequency
     from domain.notices import ClinicNotice, NoticeKind
-    from domain.protocol import Frequency, Indication
+    from domain.protocol import Frequency, Indication, Protocol
     from domain.records import PatientRegistration
     from domain.scales import Benefit, Scale, Score, benefit
-    from domain.session import Cancel, SessionInput, SessionOutcome, SessionSummary
+    from domain.session import (
+        SESSION_MOVED,
+        Cancel,
+        SessionInput,
+        SessionOutcome,
+        SessionSummary,
+    )
 
 from workflows.alerting import AlertOwner, raise_alert
 from workflows.messages import require_argument, signal_argument
@@ -68,7 +77,6 @@ class TreatmentCourse:
     @workflow.init
     def __init__(self, start: CourseStart) -> None:
         self.start = start.model_copy(update={"carried_state": None})
-        self.protocol = start.protocol
         now = workflow.now()
         self.state = start.carried_state or CourseState(
             clock=CourseClock(anchor=now, scale=start.time_scale), phase_started_at=now
@@ -108,16 +116,16 @@ class TreatmentCourse:
     # --- The protocol, phase by phase ------------------------------------------------------
 
     async def _register_patient(self) -> None:
-        """The patient's contact details go to the clinical record, where reminders read them."""
-        await workflow.execute_activity(
-            "register_patient",
+        """The patient's contact details go to the clinical record, where reminders read them;
+        the course pins its clinic's current protocol (S8)."""
+        self.state.protocol = await workflow.execute_activity_method(
+            PatientRegistry.register_patient,
             PatientRegistration(
                 course_id=self.start.course_id,
                 patient_ref=self.start.patient_ref,
                 clinic_id=self.start.clinic_id,
                 clinic_timezone=self.start.clinic_timezone,
                 indication=self.start.indication,
-                protocol_version=self.protocol.version,
                 patient=self.start.patient,
             ),
             start_to_close_timeout=NOTICE_TIMEOUT,
@@ -338,7 +346,7 @@ class TreatmentCourse:
             patient_ref=self.start.patient_ref,
             clinic_id=self.start.clinic_id,
             indication=self.start.indication,
-            protocol_version=self.protocol.version,
+            protocol_version=None if state.protocol is None else state.protocol.version,
             clock=state.clock,
             phase=state.phase,
             awaiting=state.awaiting,
@@ -514,11 +522,11 @@ class TreatmentCourse:
         if request.new_time <= self._protocol_now():
             raise ValueError("the new time must be in the future")
 
-    @workflow.signal
+    @workflow.signal(name=ESCALATION_CHANGED)
     async def escalation_changed(self, *args: object) -> None:
         """From one of the course's escalations (its own or its sessions'): opened,
         acknowledged or resolved."""
-        change = signal_argument(EscalationChanged, args, "escalation_changed")
+        change = signal_argument(EscalationChanged, args, ESCALATION_CHANGED)
         if change is None or self._stopped():
             return
         # Its id derives from the dedup key, which starts with this course's workflow id.
@@ -526,7 +534,7 @@ class TreatmentCourse:
         if not change.escalation_id.startswith(escalation_workflow_id(f"{course}-")):
             workflow.logger.warning(
                 "signal dropped",
-                extra={"signal": "escalation_changed", "reason": "not this course's escalation"},
+                extra={"signal": ESCALATION_CHANGED, "reason": "not this course's escalation"},
             )
             return
         if change.status is EscalationStatus.RESOLVED:
@@ -540,10 +548,10 @@ class TreatmentCourse:
                 self._owner(), again, self.state.escalations, phase=self.state.phase.value
             )
 
-    @workflow.signal
+    @workflow.signal(name=SESSION_MOVED)
     def session_moved(self, *args: object) -> None:
         """From the current session, when a clinician delayed it to a new time."""
-        session = signal_argument(SessionSummary, args, "session_moved")
+        session = signal_argument(SessionSummary, args, SESSION_MOVED)
         current = self.state.current_session
         if (
             session is not None
@@ -596,6 +604,13 @@ class TreatmentCourse:
         return current.scheduled_at if current is not None and not self.state.paused else None
 
     # --- Course mechanics --------------------------------------------------------------------
+
+    @property
+    def protocol(self) -> Protocol:
+        """The pinned protocol. The run pins it first; handlers that may come sooner wait."""
+        if self.state.protocol is None:
+            raise RuntimeError("the course's protocol is not pinned yet")
+        return self.state.protocol
 
     def _protocol_now(self) -> datetime:
         return self.state.clock.to_protocol(workflow.now())
@@ -653,6 +668,7 @@ class TreatmentCourse:
 
     async def _escalate(self, condition: Condition, severity: Severity, message: str) -> None:
         """Open the condition's escalation, or join it while it is open (S2)."""
+        await workflow.wait_condition(lambda: self.state.protocol is not None)
         alert = self.state.escalations.trigger(condition, severity, message)
         await raise_alert(
             self._owner(), alert, self.state.escalations, phase=self.state.phase.value
@@ -671,8 +687,8 @@ class TreatmentCourse:
         # The key names the occasion within this course, so a retry or replay never repeats it.
         course = contract.course_workflow_id(self.start.course_id)
         key = f"{course}/{self.state.sessions_started}/{occasion}"
-        await workflow.execute_activity(
-            "notify_clinic",
+        await workflow.execute_activity_method(
+            ClinicNotifier.notify_clinic,
             ClinicNotice(
                 effect_key=key, course_id=self.start.course_id, kind=kind, message=message
             ),

@@ -21,8 +21,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.paging import EscalationRecords, Paging
     from domain.contract import course_workflow_id
     from domain.escalation import (
+        ESCALATION_CHANGED,
         Acknowledge,
         EscalationChanged,
         EscalationInput,
@@ -131,10 +133,9 @@ class Escalation:
             attempt=attempt,
         )
         try:
-            result = await workflow.execute_activity(
-                "page_on_call",
+            result = await workflow.execute_activity_method(
+                Paging.page_on_call,
                 request,
-                result_type=PageResult,
                 start_to_close_timeout=PAGE_ATTEMPT_TIMEOUT,
                 schedule_to_close_timeout=due - at,
                 retry_policy=PAGE_RETRY,
@@ -278,8 +279,8 @@ class Escalation:
         async with self._one_at_a_time:
             await self._record(step, actor, status, detail, assigned_to)
             if pager is not None:
-                await workflow.execute_activity(
-                    "update_pager",
+                await workflow.execute_activity_method(
+                    Paging.update_pager,
                     PagerUpdate(escalation_id=self._id, action=pager),
                     start_to_close_timeout=RECORD_TIMEOUT,
                 )
@@ -301,8 +302,8 @@ class Escalation:
         detail: str | None,
         assigned_to: str | None,
     ) -> None:
-        await workflow.execute_activity(
-            "record_escalation",
+        await workflow.execute_activity_method(
+            EscalationRecords.record_escalation,
             EscalationRecord(
                 escalation_id=self._id,
                 trigger=self.trigger,
@@ -335,7 +336,7 @@ class Escalation:
             owners.append(workflow.get_external_workflow_handle(trigger.owner_workflow_id))
         for owner in owners:
             try:
-                await owner.signal("escalation_changed", change)
+                await owner.signal(ESCALATION_CHANGED, change)
             except FailureError as err:
                 # The owner has ended (or never ran here): the escalation goes on without it.
                 self._log("owner not told", owner=owner.id, error=str(err))

@@ -14,9 +14,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.rems import RemsForms
     from domain.conditions import Condition
     from domain.contract import rems_filing_workflow_id
-    from domain.escalation import EscalationChanged, Severity
+    from domain.escalation import ESCALATION_CHANGED, EscalationChanged, Severity
     from domain.occurrences import Occurrences
     from domain.records import (
         RemsFilingInput,
@@ -53,10 +54,9 @@ class RemsFiling:
         rules = filing.rules
         due = filing.scheduled_at + timedelta(days=rules.rems_form_due_days)
         submitting = asyncio.create_task(
-            workflow.execute_activity(
-                "submit_rems_form",
+            workflow.execute_activity_method(
+                RemsForms.submit_rems_form,
                 RemsFormRequest(course_id=filing.course_id, session=filing.session, due_at=due),
-                result_type=RemsSubmission,
                 start_to_close_timeout=SUBMIT_TIMEOUT,
                 retry_policy=PORTAL_RETRY,
             )
@@ -87,11 +87,11 @@ class RemsFiling:
         alert = self.escalations.trigger(condition, severity, detail)
         await raise_alert(self._owner, alert, self.escalations, phase=self._filing.phase)
 
-    @workflow.signal
+    @workflow.signal(name=ESCALATION_CHANGED)
     async def escalation_changed(self, *args: object) -> None:
         """From this filing's escalations: a condition raised again after its resolution is
         the next occurrence."""
-        change = signal_argument(EscalationChanged, args, "escalation_changed")
+        change = signal_argument(EscalationChanged, args, ESCALATION_CHANGED)
         if change is not None:
             again = self.escalations.changed(change, "the same condition, again")
             await raise_alert(self._owner, again, self.escalations, phase=self._filing.phase)

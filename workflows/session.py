@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from activities.dosing import SessionRecords
+    from activities.notifications import ClinicNotifier
+    from activities.reminders import Reminders
+    from activities.rems_filings import RemsFilings
+    from activities.transport import TransportRequests
+    from activities.vitals import VitalsRecords
     from domain.contract import course_workflow_id, session_workflow_id
     from domain.course import Reschedule
     from domain.dosing import devices_for
-    from domain.escalation import EscalationChanged
+    from domain.escalation import ESCALATION_CHANGED, EscalationChanged
     from domain.notices import ClinicNotice
     from domain.records import (
         DoseRecord,
@@ -33,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         TransportRequest,
     )
     from domain.session import (
+        SESSION_MOVED,
         Administration,
         Cancel,
         CheckIn,
@@ -64,6 +72,7 @@ from workflows.alerting import AlertOwner, raise_alert
 from workflows.messages import require_argument, signal_argument
 from workflows.waiting import wait_for
 
+Argument = TypeVar("Argument")
 EARLIEST_CHECK_IN = timedelta(hours=2)
 RECORD_TIMEOUT = timedelta(seconds=10)
 """A clinical record takes milliseconds; one lost with a crashed worker (eagerly started
@@ -87,7 +96,11 @@ class DosingSession:
             workflow_id=workflow_id,
         )
         self.state = SessionState(scheduled_at=session.scheduled_at)
-        self._core = SessionCore(self.state, self._rules.vitals, self._room_times())
+        self._core = SessionCore(
+            self.state,
+            self._rules.vitals,
+            RoomTimes.of(self._rules, self._input.dosing, self._input.clock.response_duration),
+        )
         self._owner = AlertOwner(
             workflow_id=workflow_id,
             course_id=session.course_id,
@@ -160,7 +173,7 @@ class DosingSession:
         for hours in reminders:
             await self._sleep_until(scheduled - timedelta(hours=hours))
             await self._activity(
-                "send_reminder",
+                Reminders.send_reminder,
                 ReminderRequest(
                     course_id=self._input.course_id,
                     session=self._input.number,
@@ -243,13 +256,13 @@ class DosingSession:
         """The clinician delayed the session to a new time: the course hears of the move."""
         self._move_to(self.state.scheduled_at)
         course = workflow.get_external_workflow_handle(course_workflow_id(self._input.course_id))
-        await course.signal("session_moved", self._summary)
+        await course.signal(SESSION_MOVED, self._summary)
 
     async def _dose(self) -> None:
         administration = self.state.administration
         assert administration is not None
         await self._activity(
-            "record_dose",
+            SessionRecords.record_dose,
             DoseRecord(
                 course_id=self._input.course_id,
                 session=self._input.number,
@@ -300,7 +313,7 @@ class DosingSession:
         self._conclude(SessionOutcome.ATTENDED, dose_mg=administration.dose_mg)
         # The form is filed by a workflow of its own: a portal outage never holds up the course.
         await self._activity(
-            "start_rems_filing",
+            RemsFilings.start_rems_filing,
             RemsFilingInput(
                 course_id=self._input.course_id,
                 session=self._input.number,
@@ -315,7 +328,7 @@ class DosingSession:
     async def _request_ride(self) -> None:
         """The driver named last is asked to confirm by SMS (once per driver)."""
         await self._activity(
-            "request_transport_confirmation",
+            TransportRequests.request_transport_confirmation,
             TransportRequest(
                 course_id=self._input.course_id,
                 session=self._input.number,
@@ -350,7 +363,7 @@ class DosingSession:
             )
         elif isinstance(command, RecordJudgement):
             await self._activity(
-                "record_judgement",
+                VitalsRecords.record_judgement,
                 ReadingJudgement(
                     course_id=course_id,
                     session=number,
@@ -361,7 +374,7 @@ class DosingSession:
             )
         elif isinstance(command, Notify):
             await self._activity(
-                "notify_clinic",
+                ClinicNotifier.notify_clinic,
                 ClinicNotice(
                     effect_key=f"{self._summary.workflow_id}/{command.key}",
                     course_id=course_id,
@@ -427,10 +440,10 @@ class DosingSession:
         if named is not None and self._summary.outcome is None:
             self._core.driver_named(named.revision)
 
-    @workflow.signal
+    @workflow.signal(name=ESCALATION_CHANGED)
     def escalation_changed(self, *args: object) -> None:
         """From one of this session's escalations: opened, acknowledged or resolved."""
-        change = signal_argument(EscalationChanged, args, "escalation_changed")
+        change = signal_argument(EscalationChanged, args, ESCALATION_CHANGED)
         if change is not None and change.session == self._input.number:
             self._core.escalation_changed(change)
 
@@ -510,22 +523,6 @@ class DosingSession:
 
     # --- Mechanics -----------------------------------------------------------------------------
 
-    def _room_times(self) -> RoomTimes:
-        rules = self._rules
-        return RoomTimes(
-            monitoring=self._minutes(rules.min_monitoring_minutes),
-            bp_due=self._minutes(rules.bp_check_after_minutes),
-            bp_early=self._minutes(rules.bp_early_minutes),
-            bp_recheck=self._minutes(rules.bp_recheck_every_minutes),
-            reading_due=self._minutes(rules.reading_due_within_minutes),
-            recent=self._minutes(rules.vitals_recent_minutes),
-            hold_decision_due=self._minutes(rules.hold_decision_due_minutes),
-        )
-
-    def _minutes(self, protocol_minutes: int) -> timedelta:
-        """An in-room duration as the real time staff have on this course's clock."""
-        return self._input.clock.response_duration(timedelta(minutes=protocol_minutes))
-
     def _until_grace_ends(self) -> timedelta:
         """Real time left to check in: the slot on the calendar, then the grace staff have."""
         clock, grace = self._input.clock, timedelta(hours=self._input.outcome_grace_hours)
@@ -586,7 +583,7 @@ class DosingSession:
         discharge: Discharge | None = None,
     ) -> None:
         await self._activity(
-            "record_session_event",
+            SessionRecords.record_session_event,
             SessionEventRecord(
                 course_id=self._input.course_id,
                 session=self._input.number,
@@ -599,8 +596,11 @@ class DosingSession:
         )
 
     async def _activity(
-        self, name: str, argument: object, allowed: timedelta = RECORD_TIMEOUT
+        self,
+        activity: Callable[[Any, Argument], Awaitable[object]],
+        argument: Argument,
+        allowed: timedelta = RECORD_TIMEOUT,
     ) -> None:
-        await workflow.execute_activity(
-            name, argument, start_to_close_timeout=allowed, cancellation_type=LEAVE_CANCELLED
+        await workflow.execute_activity_method(
+            activity, argument, start_to_close_timeout=allowed, cancellation_type=LEAVE_CANCELLED
         )

@@ -274,7 +274,7 @@ async def record_administration(room: Room, body: AdministrationRequest) -> Sess
         body.message(by=room.who.actor),
         "session.dose_recorded",
         dose_mg=body.dose_mg,
-        devices=body.devices,
+        devices=len(body.device_times),
         lot=body.lot,
     )
 

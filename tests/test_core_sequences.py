@@ -1,0 +1,267 @@
+"""Sequences the session core's stateful test made interesting, played twice: on the pure
+`SessionCore`, and through the HTTP API on the real `DosingSession` (time-skipping server,
+real PostgreSQL). Both must raise the same escalations, give the same refusals word for word
+and end in the same stage: the workflow adds nothing to the core's decisions and loses none."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import asyncpg
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from cli.room import ClinicApi
+from domain.conditions import Condition
+from domain.protocol import DosingRules, SessionRules
+from domain.session import Administration, Discharge, HoldDecision, Stage, TransportConfirmedVia
+from domain.session_core import Escalate, RoomTimes, SessionCore, SessionState
+from domain.vitals import VitalSigns
+from tests.sessions import (
+    BETWEEN_DEVICES,
+    DOCTOR,
+    LOT,
+    NURSE,
+    STABLE,
+    InRoom,
+    discharge_if_dosed,
+    discontinue,
+    scheduled_session,
+    skip_to_check_in,
+    sleep_until,
+)
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+RULES = SessionRules()
+NOTE = "repeat reading reviewed at the bedside"
+
+
+@dataclass(frozen=True)
+class Reading:
+    signs: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Wait:
+    minutes: int
+
+
+@dataclass(frozen=True)
+class Decide:
+    proceed: bool
+
+
+@dataclass(frozen=True)
+class Dose:
+    gap_minutes: int = BETWEEN_DEVICES // timedelta(minutes=1)
+    """Between the two devices, the last one used now."""
+
+
+@dataclass(frozen=True)
+class Leave:
+    """A discharge attempt."""
+
+
+Step = Reading | Wait | Decide | Dose | Leave
+
+
+@dataclass
+class Outcome:
+    raised: set[tuple[Condition, int]] = field(default_factory=set)
+    """Each (condition, occurrence) escalated."""
+    refusals: list[str | None] = field(default_factory=list)
+    """Each dose or discharge attempt's refusal (None: accepted), in order."""
+    stage: Stage = Stage.SCHEDULED
+
+
+FULL = {"systolic": 128, "diastolic": 82, "heart_rate": 76, "spo2": 98}
+# Minutes chosen off the session's own timers (the 40-minute BP due, its reminders 10 minutes
+# on, the end of monitoring at 120): a message racing the task a timer fires is lost by the
+# time-skipping server.
+SEQUENCES: dict[str, list[Step]] = {
+    # The review's first example: a critical cuff reading, then an oximeter-only one. Not
+    # dosed at the critical reading; the oximeter reading finds the session over.
+    "critical_bp_before_the_dose": [
+        Reading({"systolic": 212, "diastolic": 124, "heart_rate": 80, "spo2": 97}),
+    ],
+    # Two readings of 180/110 or more 5 minutes apart while held: critical, not dosed.
+    "severe_twice_while_held": [
+        Reading({"systolic": 184, "diastolic": 112, "heart_rate": 80, "spo2": 97}),
+        Wait(6),
+        Reading({"systolic": 182, "diastolic": 111}),
+    ],
+    # A proceed decision answers the readings before it, not a higher one after it.
+    "a_higher_reading_after_the_proceed": [
+        Reading({"systolic": 150, "diastolic": 94, "heart_rate": 80, "spo2": 97}),
+        Wait(3),
+        Decide(proceed=True),
+        Wait(3),
+        Reading({"systolic": 156, "diastolic": 96}),
+        Dose(),
+        Decide(proceed=True),
+        Dose(),
+    ],
+    # Devices used too close together, then as the label says; discharge tried early, then
+    # after the two hours.
+    "devices_too_close_then_five_minutes_apart": [
+        Reading(FULL),
+        Wait(7),
+        Dose(gap_minutes=3),
+        Dose(),
+        Wait(38),
+        Reading(STABLE),
+        Wait(45),
+        Leave(),
+        Wait(41),
+        Reading(STABLE),
+        Leave(),
+    ],
+    # A sustained heart rate above 120 after the dose is urgent: no discharge while it is open.
+    "sustained_tachycardia_blocks_discharge": [
+        Reading(FULL),
+        Wait(7),
+        Dose(),
+        Wait(38),
+        Reading({**STABLE, "heart_rate": 126}),
+        Wait(3),
+        Reading({**STABLE, "heart_rate": 128}),
+        Wait(83),
+        Leave(),
+    ],
+}
+
+
+def administration(now: datetime, gap_minutes: int) -> Administration:
+    devices = (now - timedelta(minutes=gap_minutes), now)
+    return Administration(dose_mg=56, lot=LOT, device_times=devices, by="nurse-test")
+
+
+def on_the_core(steps: list[Step], check_in_at: datetime) -> Outcome:
+    """The sequence on the pure core, fed as `DosingSession` feeds it, its monitoring timers
+    included (the sequences give no pre-dose or hold timer time to fire)."""
+    core = SessionCore(
+        SessionState(scheduled_at=check_in_at), RULES.vitals, RoomTimes.of(RULES, DosingRules())
+    )
+    core.transport_confirmed(TransportConfirmedVia.STAFF)
+    timers = MonitoringTimers(core)
+    now, next_id, outcome = check_in_at, 1, Outcome()
+    core.check_in("nurse-test", now)
+    for step in steps:
+        match step:
+            case Reading(signs):
+                core.reading_arrived(next_id, VitalSigns(taken_at=now, **signs), now)
+                next_id += 1
+            case Wait(minutes):
+                now += timedelta(minutes=minutes)
+                timers.fire_until(now)
+            case Decide(proceed):
+                core.hold_decided(
+                    HoldDecision(proceed=proceed, clinician="dr-test", note=NOTE), now
+                )
+            case Dose(gap):
+                dose = administration(now, gap)
+                refusal = core.dose_refusal(dose, now)
+                outcome.refusals.append(refusal)
+                if refusal is None:
+                    core.dosed(dose, now)
+            case Leave():
+                refusal = core.discharge_refusal(now)
+                outcome.refusals.append(refusal)
+                if refusal is None:
+                    core.discharged(Discharge(by="nurse-test"))
+        outcome.raised |= {
+            (c.condition, c.occurrence) for c in core.take_commands() if isinstance(c, Escalate)
+        }
+    outcome.stage = core.state.stage
+    return outcome
+
+
+@dataclass
+class MonitoringTimers:
+    """`DosingSession._monitor`'s timers: the end of the 2 hours, and the reminders of a
+    blood pressure overdue (counted afresh for each one due)."""
+
+    core: SessionCore
+    step: int = 0
+    due: datetime | None = None
+
+    def fire_until(self, until: datetime) -> None:
+        core = self.core
+        while True:
+            if core.state.bp_due_at != self.due:
+                self.step, self.due = 0, core.state.bp_due_at
+            ends, overdue = core.monitoring_ends_at(), core.bp_overdue_at(self.step)
+            if ends is not None and ends <= until:
+                core.monitoring_ended()
+            elif overdue is not None and overdue <= until:
+                core.bp_overdue(self.step)
+                self.step += 1
+            else:
+                return
+
+
+async def through_the_api(room: InRoom, steps: list[Step]) -> Outcome:
+    outcome = Outcome()
+    for step in steps:
+        match step:
+            case Reading(signs):
+                await room.until_judged(await room.vitals(NURSE, **signs))
+            case Wait(minutes):
+                await sleep_until(
+                    room.env, await room.env.get_current_time() + timedelta(minutes=minutes)
+                )
+            case Decide(proceed):
+                body = {"proceed": proceed, "note": NOTE}
+                await room.act("hold-decision", body, headers=DOCTOR)
+            case Dose(gap):
+                dose = administration(await room.env.get_current_time(), gap)
+                body = dose.model_dump(mode="json", exclude={"by"})
+                outcome.refusals.append(refusal_of(await room.send("administration", body)))
+            case Leave():
+                outcome.refusals.append(refusal_of(await room.send("discharge", {})))
+    state = await room.details()
+    outcome.stage = state.stage
+    outcome.raised = {
+        (condition, number)
+        for condition, occurrence in state.escalations.by_condition.items()
+        for number in range(1, occurrence.number + 1)
+    }
+    return outcome
+
+
+def refusal_of(response: httpx.Response) -> str | None:
+    if response.status_code == 200:
+        return None
+    assert response.status_code == 409, response.text
+    detail: str = response.json()["detail"]
+    return detail
+
+
+@pytest.fixture
+async def room(
+    api: httpx.AsyncClient, clinic: ClinicApi, env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> AsyncIterator[InRoom]:
+    room = await scheduled_session(api, clinic, env, db_pool, "core-seq")
+    yield room
+    await discharge_if_dosed(room)
+    await discontinue(env.client, room.course_id)
+
+
+@pytest.mark.parametrize("name", SEQUENCES)
+async def test_the_session_decides_as_its_core(room: InRoom, name: str) -> None:
+    steps = SEQUENCES[name]
+    await room.arrange_ride(confirm=True)
+    await skip_to_check_in(room.env, room.session)
+    check_in_at = await room.env.get_current_time()
+    await room.act("check-in")
+
+    real = await through_the_api(room, steps)
+    pure = on_the_core(steps, check_in_at)
+
+    assert real == pure
+    refused = [refusal for refusal in pure.refusals if refusal is not None]
+    assert pure.raised or refused, "a sequence that raises and refuses nothing proves little"
