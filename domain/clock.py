@@ -10,6 +10,10 @@ RESPONSE_SCALE_FLOOR = 1 / 1200
 """On a compressed clock, what staff must answer in real time (in-room minutes, the check-in
 grace, clinician decisions) is compressed at most this much: two hours of monitoring last 6 s
 and a 10-minute reading deadline 0.5 s, however fast the calendar runs."""
+RECENT_FLOOR = timedelta(seconds=15)
+"""On a compressed clock a reading stays recent at least this long in real time: the system's
+own round trip (a reading stored, judged, then a dose or discharge checked against it) takes
+seconds on a loaded machine, and must not make every set stale before it can be used."""
 
 
 class CourseClock(BaseModel):
@@ -36,6 +40,13 @@ class CourseClock(BaseModel):
     def response_duration(self, protocol_duration: timedelta) -> timedelta:
         """How long staff have, in real time, to answer within a protocol duration."""
         return protocol_duration * max(self.scale, RESPONSE_SCALE_FLOOR)
+
+    def recency_window(self, protocol_duration: timedelta) -> timedelta:
+        """How long, in real time, a reading stays recent: as staff answers, and never under
+        `RECENT_FLOOR` on a compressed clock."""
+        if self.scale == 1:
+            return protocol_duration
+        return max(self.response_duration(protocol_duration), RECENT_FLOOR)
 
     def staff_window(self, left: timedelta, at_least: timedelta) -> timedelta:
         """Real time staff have for something due `left` from now (protocol time). On a

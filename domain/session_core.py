@@ -9,12 +9,12 @@ timestamp (`taken_at`, `device_times`) is kept beside it and bounded, and moves 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from domain.clock import CourseClock
 from domain.conditions import Condition, Level
 from domain.escalation import EscalationChanged, Severity
 from domain.notices import NoticeKind
@@ -75,15 +75,15 @@ class RoomTimes(BaseModel):
 
     @classmethod
     def of(
-        cls,
-        rules: SessionRules,
-        dosing: DosingRules,
-        real_time: Callable[[timedelta], timedelta] = lambda duration: duration,
+        cls, rules: SessionRules, dosing: DosingRules, clock: CourseClock | None = None
     ) -> RoomTimes:
-        """The protocol's in-room minutes as real time (`real_time`: the course's clock)."""
+        """The protocol's in-room minutes as real time on the course's clock (None: scale 1)."""
 
         def minutes(protocol_minutes: int) -> timedelta:
-            return real_time(timedelta(minutes=protocol_minutes))
+            duration = timedelta(minutes=protocol_minutes)
+            return duration if clock is None else clock.response_duration(duration)
+
+        recent = timedelta(minutes=rules.vitals_recent_minutes)
 
         return cls(
             monitoring=minutes(rules.min_monitoring_minutes),
@@ -91,7 +91,7 @@ class RoomTimes(BaseModel):
             bp_early=minutes(rules.bp_early_minutes),
             bp_recheck=minutes(rules.bp_recheck_every_minutes),
             reading_due=minutes(rules.reading_due_within_minutes),
-            recent=minutes(rules.vitals_recent_minutes),
+            recent=recent if clock is None else clock.recency_window(recent),
             hold_decision_due=minutes(rules.hold_decision_due_minutes),
             between_devices=minutes(dosing.minutes_between_devices),
         )

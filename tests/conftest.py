@@ -23,6 +23,7 @@ from store.db import create_pool
 from tests.histories.keys import settings_with_test_key
 from tests.http_api import NURSE, api_client, api_settings
 from tests.providers import SmtpServer, smtp_server
+from tests.sessions import InRoom, discharge_if_dosed, discontinue, scheduled_session
 from worker.client import exit_process
 from worker.converter import data_converter
 from worker.main import build_worker
@@ -122,3 +123,15 @@ async def smtp() -> AsyncIterator[SmtpServer]:
     """A local SMTP server that keeps what it receives."""
     async with smtp_server() as running:
         yield running
+
+
+@pytest.fixture
+async def room(
+    api: httpx.AsyncClient, clinic: ClinicApi, env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> AsyncIterator[InRoom]:
+    """A new course's first session, scheduled far enough ahead for both reminders."""
+    room = await scheduled_session(api, clinic, env, db_pool, "room")
+    yield room
+    # Leave nothing that wakes up as the shared clock runs on: it would slow the later tests.
+    await discharge_if_dosed(room)
+    await discontinue(env.client, room.course_id)

@@ -6,11 +6,8 @@ workflow still takes good messages and its history holds no failed workflow task
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
-import httpx
 import pytest
 from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution
 from temporalio.api.enums.v1 import EventType
@@ -19,12 +16,11 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from cli.localstack import quiet
-from cli.room import ClinicApi
 from domain.conditions import Condition
 from domain.contract import course_workflow_id
 from domain.escalation import EscalationChanged, EscalationStatus, Severity
 from domain.session import Stage
-from tests.sessions import InRoom, course_status, discontinue, scheduled_session, skip_to_check_in
+from tests.sessions import InRoom, course_status, skip_to_check_in
 from workflows.course import TreatmentCourse
 from workflows.session import DosingSession
 
@@ -32,15 +28,6 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 BAD_ARGUMENTS: list[list[Any]] = [[None], [{"reading_id": "not a number"}], [{}, {}], []]
 """`null`, the wrong shape, two arguments, none."""
-
-
-@pytest.fixture
-async def room(
-    api: httpx.AsyncClient, clinic: ClinicApi, env: WorkflowEnvironment, db_pool: asyncpg.Pool
-) -> AsyncIterator[InRoom]:
-    room = await scheduled_session(api, clinic, env, db_pool, "bad")
-    yield room
-    await discontinue(env.client, room.course_id)
 
 
 async def sealed_garbage(env: WorkflowEnvironment, workflow_id: str, signal: str) -> None:

@@ -121,3 +121,19 @@ def test_staff_get_a_window_at_short_notice_only_on_a_compressed_clock() -> None
     assert demo.staff_window(timedelta(hours=20), lead) == timedelta(seconds=60)
     assert real.staff_window(timedelta(minutes=-30), lead) == timedelta(0)
     assert real.staff_window(timedelta(hours=20), lead) == timedelta(hours=20)
+
+
+@pytest.mark.parametrize(
+    ("scale", "recent"),
+    [
+        (1.0, timedelta(minutes=30)),  # real time: the protocol's 30 minutes
+        (1 / 60, timedelta(seconds=30)),  # compressed: as a staff answer
+        (1 / 86_400, timedelta(seconds=15)),  # the demo's clock: never under the floor
+    ],
+)
+def test_a_reading_stays_recent_as_staff_answers_but_never_under_the_floor(
+    scale: float, recent: timedelta
+) -> None:
+    clock = CourseClock(anchor=ANCHOR, scale=scale)
+
+    assert clock.recency_window(timedelta(minutes=30)) == recent

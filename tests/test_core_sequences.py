@@ -5,16 +5,12 @@ and end in the same stage: the workflow adds nothing to the core's decisions and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import asyncpg
 import httpx
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
-from cli.room import ClinicApi
 from domain.conditions import Condition
 from domain.protocol import DosingRules, SessionRules
 from domain.session import Administration, Discharge, HoldDecision, Stage, TransportConfirmedVia
@@ -27,9 +23,6 @@ from tests.sessions import (
     NURSE,
     STABLE,
     InRoom,
-    discharge_if_dosed,
-    discontinue,
-    scheduled_session,
     skip_to_check_in,
     sleep_until,
 )
@@ -239,16 +232,6 @@ def refusal_of(response: httpx.Response) -> str | None:
     assert response.status_code == 409, response.text
     detail: str = response.json()["detail"]
     return detail
-
-
-@pytest.fixture
-async def room(
-    api: httpx.AsyncClient, clinic: ClinicApi, env: WorkflowEnvironment, db_pool: asyncpg.Pool
-) -> AsyncIterator[InRoom]:
-    room = await scheduled_session(api, clinic, env, db_pool, "core-seq")
-    yield room
-    await discharge_if_dosed(room)
-    await discontinue(env.client, room.course_id)
 
 
 @pytest.mark.parametrize("name", SEQUENCES)

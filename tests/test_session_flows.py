@@ -6,18 +6,15 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
-import httpx
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.testing import WorkflowEnvironment
 
-from cli.room import DRIVER, ClinicApi
+from cli.room import DRIVER
 from cli.room import LOT as SIMULATED_LOT
 from domain.conditions import Condition, Level, escalation_key
 from domain.escalation import Severity, escalation_workflow_id
@@ -38,11 +35,8 @@ from tests.sessions import (
     at_minute,
     course_status,
     device_times,
-    discharge_if_dosed,
-    discontinue,
     eventually,
     resolve_open_escalations,
-    scheduled_session,
     skip_to_check_in,
     sleep_until,
 )
@@ -62,18 +56,6 @@ BP_PANEL = "85354-9"
 ROW_POLLS = 100
 CLINIC_TIMEZONE = "America/New_York"
 CLINIC_ZONE = ZoneInfo(CLINIC_TIMEZONE)
-
-
-@pytest.fixture
-async def room(
-    api: httpx.AsyncClient, clinic: ClinicApi, env: WorkflowEnvironment, db_pool: asyncpg.Pool
-) -> AsyncIterator[InRoom]:
-    """A new course's first session, scheduled far enough ahead for both reminders."""
-    room = await scheduled_session(api, clinic, env, db_pool, "flow")
-    yield room
-    # Leave nothing that wakes up as the shared clock runs on: it would slow the later tests.
-    await discharge_if_dosed(room)
-    await discontinue(env.client, room.course_id)
 
 
 # --- Helpers -----------------------------------------------------------------------------------
@@ -772,7 +754,7 @@ def dose_body(times: list[datetime]) -> dict[str, object]:
     return {"dose_mg": 56, "lot": LOT, "device_times": [at.isoformat() for at in times]}
 
 
-async def test_a_back_dated_first_device_moves_no_gate(room: InRoom) -> None:
+async def test_back_dated_device_times_are_refused_and_move_no_gate(room: InRoom) -> None:
     """Review bug 5 (S5): the 2 hours count from when the session learned of the dose."""
     await checked_in(room)
     await room.until_judged(await room.vitals(NURSE, **NORMAL))

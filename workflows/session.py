@@ -99,7 +99,7 @@ class DosingSession:
         self._core = SessionCore(
             self.state,
             self._rules.vitals,
-            RoomTimes.of(self._rules, self._input.dosing, self._input.clock.response_duration),
+            RoomTimes.of(self._rules, self._input.dosing, self._input.clock),
         )
         self._owner = AlertOwner(
             workflow_id=workflow_id,
@@ -200,7 +200,9 @@ class DosingSession:
         )
         if not settled:
             self._conclude(SessionOutcome.MISSED, reason="patient did not check in")
-        return self.state.stage is Stage.PRE_DOSE_VITALS and self._summary.outcome is None
+        # The core may have moved on past the pre-dose check (held, dosed, even discharged)
+        # before this coroutine woke: any stage but scheduled is a patient in the room.
+        return self.state.stage is not Stage.SCHEDULED and self._summary.outcome is None
 
     async def _in_room(self) -> None:
         await self._record(SessionEvent.CHECKED_IN, actor=self.state.checked_in_by)
@@ -220,7 +222,7 @@ class DosingSession:
             )
         elif self.state.stage is Stage.SCHEDULED:
             await self._delayed()
-        elif self.state.stage is Stage.MONITORING:
+        elif self.state.stage in (Stage.MONITORING, Stage.DISCHARGED):
             await self._dose()
             await self._monitor()
             await self._discharge()
