@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 run: venv
 	$(BIN)/trdflow dev up
 
-# With `make run` up, in another terminal: three simulated courses on a compressed clock.
+# With `make run` up, in another terminal: four simulated courses on a compressed clock.
 demo: venv
 	$(BIN)/trdflow demo --allow-simulation
 

@@ -70,11 +70,10 @@ def list_versions(clinic: Clinic, as_json: options.Json = False) -> None:
     if not entries:
         console.print(f"{clinic} has published no protocol: it runs the label's {PROTOCOL_VERSION}")
         return
-    table = Table("Version", "Published", "By", "", title=f"Protocols of {clinic}")
+    table = Table("Version", "Published", "By", "Current", title=f"Protocols of {clinic}")
     for index, entry in enumerate(entries):
-        table.add_row(
-            entry.version, when(entry.published_at), entry.published_by, "current" * (index == 0)
-        )
+        current = "yes" if index == 0 else ""
+        table.add_row(entry.version, when(entry.published_at), entry.published_by, current)
     console.print(table)
 
 
