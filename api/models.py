@@ -79,9 +79,10 @@ class AdministrationRequest(RequestBody):
         min_length=1,
         max_length=LABEL_MAX_DEVICES,
         description=(
-            "When each device (28 mg) was used, in order, with its offset: at least 5 minutes "
-            "apart, after check-in and not in the future. Kept as given; monitoring counts "
-            "from when the session records the dose."
+            "When each device (28 mg) was used, in order, with its offset, after check-in "
+            "and not in the future. Devices used closer together than the clinic protocol's "
+            "`minutes_between_devices` (the label: 5) are recorded as given and alert the "
+            "prescriber. Monitoring counts from when the session records the dose."
         ),
         examples=[["2026-12-01T09:20:00-05:00", "2026-12-01T09:25:00-05:00"]],
     )

@@ -13,7 +13,7 @@ from cli import options
 from cli.errors import reported
 from cli.render import console, named
 from cli.runtime import with_pool
-from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL
+from cli.simulation import DEMO_CLINIC
 from domain.escalation import OnCallRole
 from domain.protocol import Protocol
 from store import protocols
@@ -32,11 +32,12 @@ AROUND_THE_CLOCK = (datetime(2020, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinf
 
 
 async def seed_demo(
-    pool: asyncpg.Pool, clinic_id: str, protocol: Protocol = DEMO_PROTOCOL
+    pool: asyncpg.Pool, clinic_id: str, protocol: Protocol | None = None
 ) -> list[OnCallEntry]:
-    """Put the demo staff on call for the clinic and publish its protocol; seeding again
-    changes nothing."""
-    await protocols.publish(pool, clinic_id, protocol, SEEDED_BY)
+    """Put the demo staff on call for the clinic, and publish `protocol` for it if given;
+    seeding again changes nothing."""
+    if protocol is not None:
+        await protocols.publish(pool, clinic_id, protocol, SEEDED_BY)
     starts_at, ends_at = AROUND_THE_CLOCK
     return [
         await add_shift(
@@ -63,8 +64,7 @@ def seed(
     ] = DEMO_CLINIC,
 ) -> None:
     """Put a demo nurse, psychiatrist and medical director on call around the clock, with
-    fictional numbers (paged through the SMS provider, the local outbox by default), and
-    publish the demo protocol for the clinic."""
+    fictional numbers (paged through the SMS provider, the local outbox by default)."""
     entries = with_pool(lambda pool: seed_demo(pool, clinic))
     table = Table("Role", "Staff id", "Name", "Phone", title=f"On call at {clinic}")
     for entry in entries:

@@ -34,7 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.tokens import load_tokens
 from cli.oncall import seed_demo
-from cli.simulation import DEMO_CLINIC
+from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL
 from domain.contract import SEARCH_ATTRIBUTES
 from store.db import create_pool
 from store.embedded import start_postgres
@@ -168,7 +168,7 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, worker: bool) -> 
         await migrate(pool)
         if settings.database_url is None:
             # The stack's own database: the demo clinic has people on call to page.
-            await seed_demo(pool, DEMO_CLINIC)
+            await seed_demo(pool, DEMO_CLINIC, DEMO_PROTOCOL)
     finally:
         await pool.close()
 

@@ -32,6 +32,7 @@ class Condition(StrEnum):
     PRE_DOSE_READING_OVERDUE = "reading_overdue_pre_dose"
     BP_READING_OVERDUE = "reading_overdue_blood_pressure"
     HOLD_UNDECIDED = "hold_undecided"
+    DEVICES_TOO_CLOSE = "devices_too_close"
     BP_NOT_SAFE_AT_END = "bp_not_safe_at_end_of_monitoring"
     REMS_FORM_DUE = "rems_form_due"
     REMS_FORM_OVERDUE = "rems_form_overdue"

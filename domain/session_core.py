@@ -288,7 +288,7 @@ class SessionCore:
             # The decision stays on show until the patient checks in at the new time.
             s.stage = Stage.SCHEDULED
             s.scheduled_at = decision.reschedule_to
-            s.checked_in_by = s.checked_in_at = s.held_since = None
+            s.checked_in_at = s.held_since = None  # who checked in stays on the record
         else:
             self.not_dosed(f"delayed by {decision.clinician}: {decision.note}")
 
@@ -300,10 +300,24 @@ class SessionCore:
         )
 
     def dosed(self, administration: Administration, at: datetime) -> None:
+        """The dose is given: monitoring starts. Devices used closer together than the
+        protocol allows are recorded as used (refusing the record of a dose already given
+        would leave the patient unmonitored) and raise a routine alert for the prescriber."""
         s = self.state
         s.administration, s.dosed_at = administration, at
         s.bp_due_at = at + self.times.bp_due
         s.stage = Stage.MONITORING
+        times = administration.device_times
+        shortest = min(
+            (later - earlier for earlier, later in itertools.pairwise(times)), default=None
+        )
+        if shortest is not None and shortest < self.times.between_devices:
+            self._raise(
+                Condition.DEVICES_TOO_CLOSE,
+                Severity.ROUTINE,
+                f"devices used {shortest} (h:mm:ss) apart, under the protocol's "
+                f"{self.times.between_devices}: the prescriber reviews the dose",
+            )
 
     def bp_overdue(self, step: int) -> None:
         """A due blood pressure is late: first the nurse is reminded, then it escalates."""
@@ -348,9 +362,6 @@ class SessionCore:
         times = administration.device_times
         if times[0] < s.checked_in_at - CLOCK_SKEW or times[-1] > now + CLOCK_SKEW:
             return "device_times must be after check-in and not in the future"
-        gaps = (later - earlier for earlier, later in itertools.pairwise(times))
-        if any(gap < self.times.between_devices for gap in gaps):
-            return f"devices must be at least {self.times.between_devices} (h:mm:ss) apart"
         missing = self._pre_dose_missing(now)
         if missing:
             return f"pre-dose vitals are not complete and recent: take {missing}"

@@ -41,6 +41,8 @@ async def publish(
     if protocol.version == PROTOCOL_VERSION:
         raise ValueError(f"version {PROTOCOL_VERSION} names the label's defaults: choose another")
     async with pool.acquire() as conn, conn.transaction():
+        # One publish per clinic at a time, so the version published last is the current one.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", clinic_id)
         row = await conn.fetchrow(
             f"""
             INSERT INTO clinic_protocols (clinic_id, version, protocol, published_by)

@@ -209,7 +209,7 @@ async def process_stack(work_dir: Path, counts: Counts) -> AsyncIterator[FaultSt
         pool = await create_pool(postgres.url)
         stack.push_async_callback(pool.close)
         await migrate(pool)
-        await seed_demo(pool, DEMO_CLINIC)
+        await seed_demo(pool, DEMO_CLINIC, DEMO_PROTOCOL)
         port = free_port()
         temporal = Process(
             [

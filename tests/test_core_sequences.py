@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import asyncpg
 import httpx
 import pytest
 
-from domain.conditions import Condition
+from domain.escalation import Severity
 from domain.protocol import DosingRules, SessionRules
 from domain.session import Administration, Discharge, HoldDecision, Stage, TransportConfirmedVia
 from domain.session_core import Escalate, RoomTimes, SessionCore, SessionState
@@ -23,6 +24,7 @@ from tests.sessions import (
     NURSE,
     STABLE,
     InRoom,
+    eventually,
     skip_to_check_in,
     sleep_until,
 )
@@ -64,8 +66,8 @@ Step = Reading | Wait | Decide | Dose | Leave
 
 @dataclass
 class Outcome:
-    raised: set[tuple[Condition, int]] = field(default_factory=set)
-    """Each (condition, occurrence) escalated."""
+    raised: dict[str, Severity] = field(default_factory=dict)
+    """Each occurrence escalated (its dedup key), with the severity it opened with."""
     refusals: list[str | None] = field(default_factory=list)
     """Each dose or discharge attempt's refusal (None: accepted), in order."""
     stage: Stage = Stage.SCHEDULED
@@ -74,10 +76,11 @@ class Outcome:
 FULL = {"systolic": 128, "diastolic": 82, "heart_rate": 76, "spo2": 98}
 # Minutes chosen off the session's own timers (the 40-minute BP due, its reminders 10 minutes
 # on, the end of monitoring at 120): a message racing the task a timer fires is lost by the
-# time-skipping server.
+# time-skipping server. A sequence stops where the session does: a message after its end is
+# refused at the API's door, before any decision of the core.
 SEQUENCES: dict[str, list[Step]] = {
-    # The review's first example: a critical cuff reading, then an oximeter-only one. Not
-    # dosed at the critical reading; the oximeter reading finds the session over.
+    # The review's first example begins with a critical cuff reading before the dose: not
+    # dosed, and the session is over (its oximeter reading after would be refused).
     "critical_bp_before_the_dose": [
         Reading({"systolic": 212, "diastolic": 124, "heart_rate": 80, "spo2": 97}),
     ],
@@ -133,7 +136,7 @@ def administration(now: datetime, gap_minutes: int) -> Administration:
     return Administration(dose_mg=56, lot=LOT, device_times=devices, by="nurse-test")
 
 
-def on_the_core(steps: list[Step], check_in_at: datetime) -> Outcome:
+def on_the_core(steps: list[Step], check_in_at: datetime, owner: str) -> Outcome:
     """The sequence on the pure core, fed as `DosingSession` feeds it, its monitoring timers
     included (the sequences give no pre-dose or hold timer time to fire)."""
     core = SessionCore(
@@ -166,9 +169,10 @@ def on_the_core(steps: list[Step], check_in_at: datetime) -> Outcome:
                 outcome.refusals.append(refusal)
                 if refusal is None:
                     core.discharged(Discharge(by="nurse-test"))
-        outcome.raised |= {
-            (c.condition, c.occurrence) for c in core.take_commands() if isinstance(c, Escalate)
-        }
+        for command in core.take_commands():
+            if isinstance(command, Escalate):
+                # The alert row keeps the severity its occurrence opened with.
+                outcome.raised.setdefault(command.dedup_key(owner), command.severity)
     outcome.stage = core.state.stage
     return outcome
 
@@ -197,7 +201,9 @@ class MonitoringTimers:
                 return
 
 
-async def through_the_api(room: InRoom, steps: list[Step]) -> Outcome:
+async def through_the_api(
+    room: InRoom, db_pool: asyncpg.Pool, steps: list[Step], expected: Outcome
+) -> Outcome:
     outcome = Outcome()
     for step in steps:
         match step:
@@ -216,14 +222,26 @@ async def through_the_api(room: InRoom, steps: list[Step]) -> Outcome:
                 outcome.refusals.append(refusal_of(await room.send("administration", body)))
             case Leave():
                 outcome.refusals.append(refusal_of(await room.send("discharge", {})))
-    state = await room.details()
-    outcome.stage = state.stage
-    outcome.raised = {
-        (condition, number)
-        for condition, occurrence in state.escalations.by_condition.items()
-        for number in range(1, occurrence.number + 1)
-    }
+    outcome.stage = (await room.details()).stage
+    outcome.raised = await alerts_raised(room, db_pool, expected.raised)
     return outcome
+
+
+async def alerts_raised(
+    room: InRoom, db_pool: asyncpg.Pool, expected: dict[str, Severity]
+) -> dict[str, Severity]:
+    """The session's alerts as PostgreSQL holds them, once those the core raised are in (the
+    workflow carries its commands out after it answers; a lost one times out)."""
+
+    async def rows() -> dict[str, Severity] | None:
+        found = await db_pool.fetch(
+            "SELECT dedup_key, severity FROM alerts WHERE starts_with(dedup_key, $1)",
+            f"{room.session.workflow_id}/",
+        )
+        raised = {row["dedup_key"]: Severity(row["severity"]) for row in found}
+        return raised if raised.keys() >= expected.keys() else None
+
+    return await eventually(rows, polls=150)
 
 
 def refusal_of(response: httpx.Response) -> str | None:
@@ -235,15 +253,17 @@ def refusal_of(response: httpx.Response) -> str | None:
 
 
 @pytest.mark.parametrize("name", SEQUENCES)
-async def test_the_session_decides_as_its_core(room: InRoom, name: str) -> None:
+async def test_the_session_decides_as_its_core(
+    room: InRoom, db_pool: asyncpg.Pool, name: str
+) -> None:
     steps = SEQUENCES[name]
     await room.arrange_ride(confirm=True)
     await skip_to_check_in(room.env, room.session)
     check_in_at = await room.env.get_current_time()
     await room.act("check-in")
 
-    real = await through_the_api(room, steps)
-    pure = on_the_core(steps, check_in_at)
+    pure = on_the_core(steps, check_in_at, room.session.workflow_id)
+    real = await through_the_api(room, db_pool, steps, pure)
 
     assert real == pure
     refused = [refusal for refusal in pure.refusals if refusal is not None]

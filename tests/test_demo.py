@@ -21,7 +21,7 @@ from cli.demo import DAY_IN_A_SECOND, demo_courses, play_demo
 from cli.localstack import live_stack
 from cli.oncall import seed_demo
 from cli.room import NURSE
-from cli.simulation import DEMO_CLINIC
+from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL
 from domain.course import Phase
 from store.escalations import PAGE_KIND
 from tests.chaos import publish_induction_weeks
@@ -38,7 +38,7 @@ async def test_demo_players_end_every_course_and_only_the_critical_reading_pages
     # owner-only again, which locks PostgreSQL (its own system user when run as root) out.
     with tempfile.TemporaryDirectory(prefix="trdflow-demo-") as work:
         async with live_stack(Path(work), allow_simulation=True) as stack:
-            await seed_demo(stack.pool, DEMO_CLINIC)  # as `make run` does
+            await seed_demo(stack.pool, DEMO_CLINIC, DEMO_PROTOCOL)  # as `make run` does
             await publish_induction_weeks(stack.pool, INDUCTION_WEEKS)
             courses = [
                 course

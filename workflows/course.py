@@ -564,6 +564,8 @@ class TreatmentCourse:
     # --- Rules applied to the state ----------------------------------------------------------
 
     def _benefit(self) -> Benefit | None:
+        if self.state.protocol is None:
+            return None  # an assessment can come before the pin; `status` answers meanwhile
         for scale in (Scale.PHQ9, Scale.MADRS):
             baseline, latest = self.state.baseline.get(scale), self.state.latest.get(scale)
             if baseline is not None and latest is not None:

@@ -137,11 +137,12 @@ class DosingSession:
 
     async def _run_session(self) -> None:
         while self._summary.outcome is None:
+            check_ins = self.state.check_ins
             await self._record(SessionEvent.SCHEDULED, at=self.state.scheduled_at)
             self._rescheduled = False
             preparing = asyncio.create_task(self._prepare())
             try:
-                arrived = await self._until_check_in()
+                arrived = await self._until_check_in(check_ins)
             finally:
                 # Reminders still to come are moot once the patient is in (or the slot is gone).
                 preparing.cancel()
@@ -188,11 +189,13 @@ class DosingSession:
         if self.state.transport_confirmed_via is None:
             self._core.transport_unconfirmed(self._rules.transport_alert_hours_before)
 
-    async def _until_check_in(self) -> bool:
-        """True once the patient is checked in; the session is missed if that never happens."""
+    async def _until_check_in(self, check_ins: int) -> bool:
+        """True once the patient is checked in; the session is missed if that never happens.
+        Counted by check-ins, not read from the stage: the core may have moved on (held,
+        dosed, discharged, even delayed back to scheduled) before this coroutine wakes."""
         settled = await wait_for(
             lambda: (
-                self.state.stage is not Stage.SCHEDULED
+                self.state.check_ins != check_ins
                 or self._summary.outcome is not None
                 or self._rescheduled
             ),
@@ -200,9 +203,7 @@ class DosingSession:
         )
         if not settled:
             self._conclude(SessionOutcome.MISSED, reason="patient did not check in")
-        # The core may have moved on past the pre-dose check (held, dosed, even discharged)
-        # before this coroutine woke: any stage but scheduled is a patient in the room.
-        return self.state.stage is not Stage.SCHEDULED and self._summary.outcome is None
+        return self.state.check_ins != check_ins and self._summary.outcome is None
 
     async def _in_room(self) -> None:
         await self._record(SessionEvent.CHECKED_IN, actor=self.state.checked_in_by)
@@ -531,7 +532,7 @@ class DosingSession:
         until_slot = clock.real_delay_until(self.state.scheduled_at, workflow.now())
         return until_slot + clock.response_duration(grace)
 
-    def _check_dose(self, dose_mg: int, devices: int | None) -> None:
+    def _check_dose(self, dose_mg: int, devices: int) -> None:
         if dose_mg not in self._input.allowed_doses_mg:
             raise ValueError(
                 f"dose {dose_mg} mg not allowed now; allowed: {self._input.allowed_doses_mg}"

@@ -263,8 +263,9 @@ async def decide_hold(room: Room, body: HoldDecisionRequest) -> SessionState:
     "/administration",
     summary="Record the dose given",
     description=(
-        "Dose, devices (28 mg each, 5 minutes apart) and lot. Accepted only when the session "
-        "is ready to dose and the ride home is confirmed; 84 mg only after a 56 mg start."
+        "Dose, each device's time (28 mg each, 5 minutes apart) and lot. Accepted only when "
+        "the session is ready to dose and the ride home is confirmed; 84 mg only after a 56 mg "
+        "start."
     ),
     responses=STAFF_ACTION,
 )
