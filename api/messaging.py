@@ -34,6 +34,7 @@ ANSWER_TIMEOUT = timedelta(seconds=30)
 """An Update waits for a worker; without one, say so rather than hold the caller forever."""
 RUN_CHANGES_FOLLOWED = 3
 """An Update that finds its run just closed by continue-as-new is sent to the next one."""
+RUN_CHANGE_PAUSE_S = 0.2
 
 
 async def send_update(
@@ -50,7 +51,7 @@ async def send_update(
     Temporal answers with the first one's result, even once the workflow has ended.
     """
     handle = client.get_workflow_handle(workflow_id)
-    for _ in range(RUN_CHANGES_FOLLOWED):
+    for attempt in range(1, RUN_CHANGES_FOLLOWED + 1):
         try:
             with _mapped(workflow_id):
                 async with asyncio.timeout(ANSWER_TIMEOUT.total_seconds()):
@@ -58,8 +59,10 @@ async def send_update(
         except WorkflowNotFoundError:
             await require_running(client, workflow_id)  # 404 or 409 when it truly is
             # Still running: the run asked closed under the Update (continue-as-new) without
-            # taking it, so the next run is asked.
-    raise WorkflowUnansweredError(workflow_id)
+            # taking it, or the server is still loading it after a restart. Ask again.
+            await asyncio.sleep(RUN_CHANGE_PAUSE_S * attempt)
+    # Not applied (never accepted by a run), so a refusal the caller may send again.
+    raise WorkflowRejectedError(workflow_id, f"{workflow_id} is between runs: send it again")
 
 
 async def send_signal(
