@@ -42,6 +42,10 @@ PATIENCE = timedelta(seconds=60)
 """How long a player keeps re-reading after refusals before it gives up (real time)."""
 RETRY_AFTER = timedelta(seconds=0.25)
 """The least a player waits before it tries a refused step again."""
+UNKNOWN_OUTCOME = frozenset({503, 504})
+"""The API could not tell whether a staff action took effect."""
+UNKNOWN_OUTCOME_PATIENCE_S = 120.0
+UNKNOWN_OUTCOME_PAUSE_S = 1.0
 RETRYABLE = frozenset({404, 409, 503, 504})
 """Not there yet, refused in the current state, or not answered in time: read again."""
 ENDED = (Stage.DISCHARGED, Stage.NOT_DOSED, Stage.CLOSED)
@@ -108,12 +112,25 @@ class ClinicApi:
         try:
             response = await self._http.request(method, path, json=body or {})
         except httpx.TransportError as err:
-            # No answer (a timeout, a dropped connection): like a 503, worth another try; the
-            # player reads the state again first, so an action that did land is not repeated.
+            # No answer (a timeout, a dropped connection): like a 503, worth another try.
             raise ApiRefusal(method, path, 503, f"no answer ({type(err).__name__})") from err
         if response.is_error:
             raise ApiRefusal(method, path, response.status_code, _detail(response))
         return response.json() if response.content else None
+
+    async def act(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A staff action, settled as the API asks: while its outcome is unknown (503, 504,
+        no answer) the same request is sent again, so an action that did land is answered
+        with its first result and audited as done rather than left at its intent."""
+        deadline = asyncio.get_running_loop().time() + UNKNOWN_OUTCOME_PATIENCE_S
+        while True:
+            try:
+                return await self.send(method, path, body)
+            except ApiRefusal as refusal:
+                late = asyncio.get_running_loop().time() >= deadline
+                if refusal.status not in UNKNOWN_OUTCOME or late:
+                    raise
+            await asyncio.sleep(UNKNOWN_OUTCOME_PAUSE_S)
 
 
 def _detail(response: httpx.Response) -> str:
@@ -201,8 +218,8 @@ class RoomPlayer:
 
     async def arrange_ride(self, course_id: str, session: SessionSummary) -> None:
         path = f"/v1/courses/{course_id}/sessions/{session.number}"
-        await self._api.send("PUT", f"{path}/transport", DRIVER)
-        await self._api.send("POST", f"{path}/transport/confirm")
+        await self._api.act("PUT", f"{path}/transport", DRIVER)
+        await self._api.act("POST", f"{path}/transport/confirm")
 
     async def attend(
         self,
@@ -238,7 +255,7 @@ class RoomPlayer:
         if state.transport_confirmed_via is None and stage is not Stage.MONITORING:
             await self.arrange_ride(visit.course_id, visit.session)
         elif stage is Stage.SCHEDULED:
-            await self._api.send("POST", f"{visit.path}/check-in")
+            await self._api.act("POST", f"{visit.path}/check-in")
         elif stage is Stage.PRE_DOSE_VITALS and not visit.pre_dose_sent:
             await self.vitals(visit.course_id, visit.session, **PRE_DOSE)
             visit.pre_dose_sent = True
@@ -267,7 +284,7 @@ class RoomPlayer:
             "device_times": [at.isoformat() for at in device_times],
         }
         try:
-            await self._api.send("POST", f"{visit.path}/administration", body)
+            await self._api.act("POST", f"{visit.path}/administration", body)
         except ApiRefusal:
             visit.dose_refused = True
             raise
@@ -289,7 +306,7 @@ class RoomPlayer:
         await self._until(dosed + visit.room_time(LAST_READING_MINUTES))
         stable = await self.vitals(visit.course_id, visit.session, **STABLE)
         await self.until_judged(visit.session, stable)
-        await self._api.send("POST", f"{visit.path}/discharge")
+        await self._api.act("POST", f"{visit.path}/discharge")
         await self.until_stage(visit.session, ENDED)
 
     async def _desaturation(self, visit: _Visit) -> None:

@@ -291,7 +291,7 @@ class ClinicPlayer:
             return Step.WAITED
         if missed:
             path = f"/v1/courses/{self._course_id}/sessions/{session.number}/outcome"
-            await self._api.send("POST", path, {"outcome": "missed", "note": "did not come"})
+            await self._api.act("POST", path, {"outcome": "missed", "note": "did not come"})
             self._played.add(session.number)
             return Step.TOLD
         dose = self._persona.dose_mg if status.sessions_done else 56
@@ -304,7 +304,7 @@ class ClinicPlayer:
         return Step.TOLD
 
     async def _report_phq9(self, total: int) -> None:
-        await self._api.send(
+        await self._api.act(
             "POST", f"/v1/courses/{self._course_id}/scores", {"scale": "phq9", "total": total}
         )
 

@@ -352,10 +352,12 @@ async def until_it_answers(call: Callable[[], Awaitable[object]]) -> None:
 
 async def count_unaudited(pool: asyncpg.Pool, counts: Counts) -> None:
     rows = await pool.fetch(
-        "SELECT request_key FROM audit_log WHERE request_key IS NOT NULL"
+        "SELECT request_key, min(action) AS action, min(details::text) AS details"
+        " FROM audit_log WHERE request_key IS NOT NULL"
         " GROUP BY request_key HAVING bool_and(stage = 'intent') ORDER BY request_key"
     )
-    counts.unaudited += [row["request_key"] for row in rows]
+    # The action and its ids (audit details hold no PHI), to tell which door left it.
+    counts.unaudited += [f"{r['action']} {r['details']} ({r['request_key'][:12]})" for r in rows]
 
 
 async def settle(client: Client, counts: Counts) -> list[WorkflowHistory]:
