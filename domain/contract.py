@@ -14,12 +14,23 @@ OPEN_ESCALATIONS = SearchAttributeKey.for_int("OpenEscalations")
 SEARCH_ATTRIBUTES = (COURSE_PHASE, CLINIC_ID, PATIENT_REF, NEXT_SESSION_AT, OPEN_ESCALATIONS)
 
 
+SESSION_INFIX = "-session-"
+
+
 def course_workflow_id(course_id: str) -> str:
     return f"course-{course_id}"
 
 
 def session_workflow_id(course_id: str, number: int) -> str:
-    return f"course-{course_id}-session-{number}"
+    return f"course-{course_id}{SESSION_INFIX}{number}"
+
+
+def course_id_is_unambiguous(course_id: str) -> str:
+    """A course id holding the session infix would name another course's session (course
+    `c-1-session-2` is `course-c-1-session-2`, session 2 of `c-1`): refused."""
+    if SESSION_INFIX in course_id:
+        raise ValueError(f"a course id may not contain {SESSION_INFIX!r}: it names sessions")
+    return course_id
 
 
 def rems_filing_workflow_id(course_id: str, number: int) -> str:

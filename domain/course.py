@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from domain.clock import CourseClock
+from domain.contract import course_id_is_unambiguous
 from domain.eligibility import Assessment, Eligibility
 from domain.escalation import EscalationChanged
 from domain.maintenance import Suggestion
@@ -78,7 +79,7 @@ class PatientContact(Message):
 class CourseStart(Message):
     """Everything needed to start a course (the `TreatmentCourse` workflow input)."""
 
-    course_id: Ref
+    course_id: Annotated[Ref, AfterValidator(course_id_is_unambiguous)]
     patient_ref: Ref
     clinic_id: Ref
     clinic_timezone: TimeZoneName = "America/New_York"

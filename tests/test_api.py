@@ -227,6 +227,8 @@ async def test_course_start_status_and_duplicate(api: httpx.AsyncClient) -> None
     ("change", "field"),
     [
         ({"course_id": "Not_A_Ref"}, "course_id"),
+        # Its workflow id would be session 2 of course "c-1".
+        ({"course_id": "c-1-session-2"}, "course_id"),
         ({"time_scale": 0.001}, "time_scale"),  # simulation is not enabled
         # A course pins its clinic's published protocol: a caller cannot send one (S8).
         ({"protocol": {"session": {"min_monitoring_minutes": 0}}}, "protocol"),

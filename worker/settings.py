@@ -6,7 +6,15 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -29,7 +37,10 @@ class Settings(BaseSettings):
     """One place for every knob; the env var names are the contract (see the aliases)."""
 
     # Aliases are the env var names; by-name lets tests write Settings(state_dir=...).
-    model_config = SettingsConfigDict(validate_by_name=True, validate_by_alias=True, frozen=True)
+    # Errors never quote their input: it may be a token or a key.
+    model_config = SettingsConfigDict(
+        validate_by_name=True, validate_by_alias=True, frozen=True, hide_input_in_errors=True
+    )
 
     temporal_address: str = Field(DEFAULT_TEMPORAL_ADDRESS, alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field("default", alias="TEMPORAL_NAMESPACE")
@@ -125,6 +136,24 @@ class Settings(BaseSettings):
         description="Verifies the pager webhook's signatures. None: the webhook refuses all.",
     )
     log_level: LogLevel = Field("INFO", alias="TRDFLOW_LOG_LEVEL")
+
+    @field_validator("api_tokens", mode="wrap")
+    @classmethod
+    def _entries_named_by_position(
+        cls, value: object, handler: ValidatorFunctionWrapHandler
+    ) -> object:
+        """A refused entry is named by its position: its key is the token itself."""
+        try:
+            return handler(value)
+        except ValidationError as err:
+            tokens = list(value) if isinstance(value, dict) else []
+            problems = []
+            for problem in err.errors(include_input=False, include_url=False):
+                token, *field = problem["loc"] or ("",)
+                entry = f"entry {tokens.index(token) + 1}" if token in tokens else "an entry"
+                where = ".".join(str(part) for part in field) or "token"
+                problems.append(f"{entry} ({where}): {problem['msg']}")
+            raise ValueError("; ".join(problems)) from None
 
     @field_validator("log_level", mode="before")
     @classmethod
