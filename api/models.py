@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Path
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import build
+from domain.clock import ClinicalTime
+from domain.contract import MAX_SESSIONS
 from domain.course import REF_PATTERN
 from domain.protocol import LABEL_MAX_DEVICES
 from domain.session import (
@@ -32,7 +34,13 @@ CourseId = Annotated[
     ),
 ]
 SessionNumber = Annotated[
-    int, Path(ge=1, description="The session's number in the course, from 1.", examples=[1])
+    int,
+    Path(
+        ge=1,
+        le=MAX_SESSIONS,
+        description="The session's number in the course, from 1.",
+        examples=[1],
+    ),
 ]
 
 
@@ -56,7 +64,7 @@ class HoldDecisionRequest(RequestBody):
 
     proceed: bool = Field(description="True: dose now. False: delay.")
     note: str = Field(min_length=3, max_length=2000, description="The clinical reasoning.")
-    reschedule_to: AwareDatetime | None = Field(
+    reschedule_to: ClinicalTime | None = Field(
         None,
         description=(
             "With a delay only: the session's new time (protocol time, with its offset). "
@@ -75,7 +83,7 @@ class AdministrationRequest(RequestBody):
     lot: str = Field(
         pattern=r"^[A-Za-z0-9-]{1,40}$", description="The devices' lot.", examples=["L2024-17"]
     )
-    device_times: tuple[AwareDatetime, ...] = Field(
+    device_times: tuple[ClinicalTime, ...] = Field(
         min_length=1,
         max_length=LABEL_MAX_DEVICES,
         description=(

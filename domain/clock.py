@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 RESPONSE_SCALE_FLOOR = 1 / 1200
 """On a compressed clock, what staff must answer in real time (in-room minutes, the check-in
@@ -14,6 +15,22 @@ RECENT_FLOOR = timedelta(seconds=15)
 """On a compressed clock a reading stays recent at least this long in real time: the system's
 own round trip (a reading stored, judged, then a dose or discharge checked against it) takes
 seconds on a loaded machine, and must not make every set stale before it can be used."""
+
+
+CLINICAL_YEARS = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
+"""Every time a caller sends lies in these years: beyond them, the protocol's date arithmetic
+(a grace period after a session in the year 9999, say) would overflow inside a workflow."""
+
+
+def within_clinical_years(moment: datetime) -> datetime:
+    earliest, latest = CLINICAL_YEARS
+    if not earliest <= moment < latest:
+        raise ValueError(f"must lie in the years {earliest.year} to {latest.year - 1}")
+    return moment
+
+
+ClinicalTime = Annotated[AwareDatetime, AfterValidator(within_clinical_years)]
+"""A time a caller sends (a reading's, a device's, a session's new time)."""
 
 
 class CourseClock(BaseModel):

@@ -15,6 +15,8 @@ SEARCH_ATTRIBUTES = (COURSE_PHASE, CLINIC_ID, PATIENT_REF, NEXT_SESSION_AT, OPEN
 
 
 SESSION_INFIX = "-session-"
+MAX_SESSIONS = 1_000
+"""Above any course the protocol's bounds allow (at most 520 weeks of maintenance, weekly)."""
 
 
 def course_workflow_id(course_id: str) -> str:

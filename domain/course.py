@@ -7,10 +7,10 @@ from enum import StrEnum
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from domain.clock import CourseClock
-from domain.contract import course_id_is_unambiguous
+from domain.clock import ClinicalTime, CourseClock
+from domain.contract import MAX_SESSIONS, course_id_is_unambiguous
 from domain.eligibility import Assessment, Eligibility
 from domain.escalation import EscalationChanged
 from domain.maintenance import Suggestion
@@ -143,8 +143,8 @@ class RelapseDecision(Message):
 
 
 class Reschedule(Message):
-    session: int = Field(ge=1)
-    new_time: AwareDatetime
+    session: int = Field(ge=1, le=MAX_SESSIONS)
+    new_time: ClinicalTime
     """Protocol time, with its offset."""
     requested_by: Actor
     reason: Reason

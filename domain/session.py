@@ -9,7 +9,7 @@ from typing import Annotated, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from domain.clock import CourseClock
+from domain.clock import ClinicalTime, CourseClock
 from domain.escalation import EscalationPolicies
 from domain.protocol import LABEL_MAX_DEVICES, DosingRules, SessionRules
 from domain.scales import Score
@@ -135,7 +135,7 @@ class HoldDecision(BaseModel):
     proceed: bool
     clinician: Actor
     note: str = Field(min_length=3, max_length=2000)
-    reschedule_to: AwareDatetime | None = None
+    reschedule_to: ClinicalTime | None = None
     """With a delay: the protocol time to move the session to (else it is not dosed)."""
 
     @model_validator(mode="after")
@@ -150,7 +150,7 @@ class Administration(BaseModel):
 
     dose_mg: int = Field(gt=0)
     lot: str = Field(pattern=r"^[A-Za-z0-9-]{1,40}$")
-    device_times: tuple[AwareDatetime, ...] = Field(min_length=1, max_length=LABEL_MAX_DEVICES)
+    device_times: tuple[ClinicalTime, ...] = Field(min_length=1, max_length=LABEL_MAX_DEVICES)
     """When each device was used, by the clinic's clock, in order (the label: 5 minutes
     apart). Kept beside the server's time of the dose, which the monitoring counts from."""
     by: Actor

@@ -7,8 +7,9 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.clock import ClinicalTime
 from domain.conditions import Condition, Level
 from domain.protocol import VitalsLimits
 
@@ -33,7 +34,7 @@ class VitalSigns(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    taken_at: AwareDatetime
+    taken_at: ClinicalTime
     systolic: int | None = Field(default=None, ge=50, le=300)
     diastolic: int | None = Field(default=None, ge=20, le=200)
     heart_rate: int | None = Field(default=None, ge=20, le=250)

@@ -304,6 +304,18 @@ async def test_a_madrs_without_its_baseline_is_refused_a_phq9_always_recorded_an
             {"proceed": True, "note": "BP fine on repeat", "reschedule_to": "2030-01-02T09:00:00Z"},
         ),
         ("POST", "hold-decision", {"proceed": True, "note": "ok"}),
+        # Years whose date arithmetic would overflow inside the workflow.
+        ("POST", "vitals", {"taken_at": "9999-12-31T23:59:59Z", "spo2": 97}),
+        (
+            "POST",
+            "hold-decision",
+            {"proceed": False, "note": "BP still high", "reschedule_to": "9999-12-31T09:00:00Z"},
+        ),
+        (
+            "POST",
+            "administration",
+            {"dose_mg": 56, "lot": "L-1", "device_times": ["0001-01-01T00:00:00Z"]},
+        ),
         ("POST", "outcome", {"outcome": "attended"}),
         ("POST", "discharge", {"concomitant_medications": ["Jane Roe"]}),
     ],
@@ -322,7 +334,12 @@ async def test_bad_input_is_422_writes_nothing_and_echoes_nothing(
 
 
 @pytest.mark.parametrize(
-    "url", ["/v1/courses/Bad_Id/sessions/1/check-in", path("c-1", 0, "check-in")]
+    "url",
+    [
+        "/v1/courses/Bad_Id/sessions/1/check-in",
+        path("c-1", 0, "check-in"),
+        path("c-1", 10**12, "check-in"),  # beyond any course, and PostgreSQL's integer
+    ],
 )
 async def test_bad_path_is_422(api: httpx.AsyncClient, url: str) -> None:
     assert (await api.post(url, headers=NURSE)).status_code == 422

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from domain.clock import CourseClock
+from domain.clock import ClinicalTime, CourseClock
 
 ANCHOR = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DEMO = 1 / 8640
@@ -137,3 +137,22 @@ def test_a_reading_stays_recent_as_staff_answers_but_never_under_the_floor(
     clock = CourseClock(anchor=ANCHOR, scale=scale)
 
     assert clock.recency_window(timedelta(minutes=30)) == recent
+
+
+@pytest.mark.parametrize(
+    ("moment", "accepted"),
+    [
+        (datetime(1999, 12, 31, 23, 59, tzinfo=UTC), False),
+        (datetime(2000, 1, 1, tzinfo=UTC), True),
+        (datetime(2199, 12, 31, 23, 59, tzinfo=UTC), True),
+        (datetime(2200, 1, 1, tzinfo=UTC), False),
+        (datetime(9999, 12, 31, tzinfo=UTC), False),
+    ],
+)
+def test_a_callers_time_lies_in_the_clinical_years(moment: datetime, accepted: bool) -> None:
+    adapter: TypeAdapter[datetime] = TypeAdapter(ClinicalTime)
+    if accepted:
+        assert adapter.validate_python(moment) == moment
+    else:
+        with pytest.raises(ValidationError, match="must lie in the years 2000 to 2199"):
+            adapter.validate_python(moment)
