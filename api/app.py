@@ -13,6 +13,7 @@ from temporalio.client import Client
 from api import console, health
 from api.context import ApiContext
 from api.errors import install_error_handlers
+from api.headers import SecurityHeaders
 from api.routes import courses, pager, sessions, sms
 from api.tokens import load_tokens
 from store.db import create_pool
@@ -50,6 +51,7 @@ def create_app(settings: Settings, client: Client, pool: asyncpg.Pool) -> FastAP
         settings=settings, client=client, pool=pool, tokens=load_tokens(settings)
     )
     install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
     for router in (health.router, courses.router, sessions.router, sms.router, pager.router):
         app.include_router(router)
     console.install(app, context)

@@ -579,3 +579,23 @@ async def test_without_a_twilio_token_the_webhook_is_unavailable(
         response = await api.post(SMS_URL, **signed_sms("YES", "+15550100003"))
 
     assert response.status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("url", "cache_control"),
+    [
+        ("/healthz", "no-store"),
+        ("/v1/courses/c-1", "no-store"),  # a 401: no token
+        ("/console", "no-store"),  # the sign-in page
+        ("/console/assets/console.js", "no-cache"),  # a static file keeps its own
+    ],
+)
+async def test_every_answer_carries_the_security_headers(
+    api: httpx.AsyncClient, url: str, cache_control: str
+) -> None:
+    response = await api.get(url)
+
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["cache-control"] == cache_control

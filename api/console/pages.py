@@ -16,14 +16,12 @@ from fastapi.responses import HTMLResponse, Response
 
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
 
-SECURITY_HEADERS = {
+PAGE_HEADERS = {
+    # The rest (no-store, nosniff, no referrer, no framing) comes from `api.headers`.
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
         "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
 }
 
 
@@ -39,13 +37,13 @@ def asset(name: str) -> Response | None:
     media_type = ASSETS.get(name)
     if media_type is None:
         return None
-    headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+    headers = {"Cache-Control": "no-cache"}  # static: revalidated, never stale
     return Response(_read(name), media_type=media_type, headers=headers)
 
 
 def _page(name: str, code: int, **values: str) -> HTMLResponse:
     html = Template(_read(name)).substitute({key: escape(v) for key, v in values.items()})
-    return HTMLResponse(html, status_code=code, headers=SECURITY_HEADERS)
+    return HTMLResponse(html, status_code=code, headers=PAGE_HEADERS)
 
 
 @cache
