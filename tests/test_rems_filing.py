@@ -8,15 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import asyncpg
-import httpx
 import pytest
 from pydantic import SecretStr
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.adapters.factory import adapters_from
-from cli.room import ClinicApi
 from cli.standins import PORTAL_PATH, PORTAL_TOKEN, HttpProviders
 from domain.conditions import Condition
 from domain.contract import rems_filing_workflow_id
@@ -26,9 +23,7 @@ from domain.session import SessionOutcome
 from tests.sessions import (
     InRoom,
     course_status,
-    discontinue,
     eventually,
-    scheduled_session,
     skip_to_check_in,
     sleep_until,
 )
@@ -54,16 +49,9 @@ async def portal_worker(
 
 
 @pytest.fixture
-async def room(
-    portal_worker: Worker,
-    api: httpx.AsyncClient,
-    clinic: ClinicApi,
-    env: WorkflowEnvironment,
-    db_pool: asyncpg.Pool,
-) -> AsyncIterator[InRoom]:
-    room = await scheduled_session(api, clinic, env, db_pool, "rems")
-    yield room
-    await discontinue(env.client, room.course_id)
+def room(portal_worker: Worker, room: InRoom) -> InRoom:
+    """The shared room (conftest), served by this module's worker with the portal stand-in."""
+    return room
 
 
 async def attended(room: InRoom) -> None:
