@@ -1,17 +1,44 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Every package the venv gets (runtime, dev, stack, the build backend), pinned with its hashes.
+LOCK := requirements.lock
 # Inside the venv, so a fresh venv always reinstalls.
 STAMP := $(VENV)/.installed
+# The resolver `make lock` runs, from a throwaway venv: never one of the project's dependencies.
+UV_VERSION := 0.13.8
 
-.PHONY: venv run demo test lint stress chaos histories bench bench-vitals bench-pages
+.PHONY: venv lock run demo test lint stress chaos histories bench bench-vitals bench-pages
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Only from the lock: pip refuses any file whose sha256 the lock does not list and, with
+# --no-deps, installs nothing the lock does not name. pip will not take an editable install in
+# --require-hashes mode, so the project itself goes in after, editable, without dependencies
+# and built offline with the lock's setuptools. `pip check` fails if the lock no longer
+# satisfies pyproject.toml (a floor raised without `make lock`).
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install --no-deps --no-build-isolation --no-index -e .
+	$(BIN)/pip check
 	touch $@
+
+# Rewrites the lock from pyproject.toml (the dev extra, all it pulls in, and build-system.requires)
+# for this Python, with the hash of every file PyPI has for each pin. Pins already in the lock are
+# kept where they still fit; make lock LOCK_ARGS=--upgrade moves every pin to the newest release,
+# LOCK_ARGS="--upgrade-package NAME" just one.
+# The lock is replaced only if it changed, so an unchanged one does not reinstall the venv.
+lock:
+	set -e; tool=$$(mktemp -d); trap 'rm -rf "$$tool"' EXIT; \
+	$(PYTHON) -m venv "$$tool/venv"; \
+	"$$tool/venv/bin/pip" install --quiet uv==$(UV_VERSION); \
+	if test -f $(LOCK); then cp $(LOCK) "$$tool/lock"; fi; \
+	"$$tool/venv/bin/python" -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	| "$$tool/venv/bin/uv" pip compile pyproject.toml - --extra dev --generate-hashes \
+		--python "$$tool/venv/bin/python" --custom-compile-command "make lock" \
+		--quiet --output-file "$$tool/lock" $(LOCK_ARGS); \
+	cmp -s "$$tool/lock" $(LOCK) || cp "$$tool/lock" $(LOCK)
 
 run: venv
 	$(BIN)/trdflow dev up

@@ -1,5 +1,5 @@
-"""Actions sent to a workflow as Updates: applied once however often they are sent, and a
-staff member's audited before and after.
+"""Actions sent to a workflow as Updates: applied once however often they are sent, and
+audited before and after, whoever sends them.
 
 A staff action writes its audit intent, durable, before the Update goes out, and its outcome
 (done or refused) after, as two rows of the append-only audit log that share the request's key
@@ -30,9 +30,9 @@ from temporalio.workflow import UpdateMethodMultiParam
 from api.context import ApiContext
 from api.errors import WorkflowNotFoundError, WorkflowRejectedError
 from api.messaging import send_update
+from domain.access import Identity
 from store.audit import Stage, record_attempt, request_attempts
 from store.db import Executor
-from worker.settings import ApiIdentity
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
@@ -79,7 +79,7 @@ Action = Annotated[ActionRequest, Depends(action_request)]
 
 async def send_action(
     ctx: ApiContext,
-    who: ApiIdentity,
+    who: Identity,
     request: ActionRequest,
     workflow_id: str,
     update: UpdateMethodMultiParam[[Any, M], R],
@@ -87,6 +87,7 @@ async def send_action(
     *,
     action: str,
     course_id: str | None,
+    clinic_id: str,
     **details: object,
 ) -> R:
     """Send `message` as `update` to `workflow_id` on behalf of `who`, once (see the module).
@@ -94,19 +95,22 @@ async def send_action(
     `details` go to the audit log and the log: no PHI (numbers, codes, outcomes only).
     """
     key = request.key(who.actor)
-    context = {"course_id": course_id, "actor": who.actor, "role": who.role, **details}
-    if who.role != "staff":
-        # Systems are not audited, but their own key still makes the Update once-only.
-        update_id = _update_id(key, 1) if request.idempotency_key else None
-        result = await send_update(ctx.client, workflow_id, update, message, update_id=update_id)
-        log.info(action, workflow_id=workflow_id, **context)
-        return result
+    context = {"course_id": course_id, "clinic_id": clinic_id, "actor": who.actor, **details}
     attempt, started = await _attempt(ctx.pool, key, repeatable=request.idempotency_key is None)
     entry = {"workflow_id": workflow_id, **details}
 
     async def audit(stage: Stage) -> None:
         await record_attempt(
-            ctx.pool, key, attempt, stage, who.actor, action, course_id, details=entry
+            ctx.pool,
+            key,
+            attempt,
+            stage,
+            who.actor,
+            action,
+            course_id,
+            details=entry,
+            actor_kind=who.kind,
+            clinic_id=clinic_id,
         )
 
     if not started:

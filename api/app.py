@@ -11,11 +11,11 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import console, health
+from api.auth import BearerGate
 from api.context import ApiContext
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.routes import courses, pager, sessions, sms
-from api.tokens import load_tokens
 from store.db import create_pool
 from worker.client import connect
 from worker.logs import configure_logging
@@ -28,9 +28,13 @@ SHUTDOWN_GRACE_S = 5
 DESCRIPTION = """
 Esketamine treatment courses as durable Temporal workflows: the HTTP face of the contract.
 
-* **Auth**: `Authorization: Bearer <token>`. A token signs in an actor with a role:
-  `service` (clinic systems, device gateways) or `staff` (people, whose every action is audited).
-* **Errors**: 401 no or bad token, 403 wrong role, 404 unknown course or session, 409 refused by
+* **Auth**: `Authorization: Bearer <token>`, a token from `trdflow tokens issue`. A token signs
+  in an actor, a person (clinic staff, operators) or a system (EHR, scheduler, device gateway),
+  with roles that grant what it may do and the clinics it may touch. It is checked before the
+  request's body is read. Every read of a course and every change, by anyone, is audited.
+* **Errors**: 401 no or bad token, 403 no role of the token may do this (or, starting a course,
+  another clinic's), 404 unknown course or session, or one of a clinic outside the token's
+  scope, 409 refused by
   the workflow in its current state (the reason is in `detail`), 422 invalid input (nothing is
   written; the answer names fields, never their values), 503 PostgreSQL or Temporal is
   unavailable (JSON, `detail` names the part; `Retry-After` gives the seconds to wait).
@@ -47,11 +51,10 @@ Esketamine treatment courses as durable Temporal workflows: the HTTP face of the
 def create_app(settings: Settings, client: Client, pool: asyncpg.Pool) -> FastAPI:
     """The API over an existing Temporal client and Postgres pool (the caller closes them)."""
     app = FastAPI(title="trdflow", version="1", description=DESCRIPTION)
-    app.state.context = context = ApiContext(
-        settings=settings, client=client, pool=pool, tokens=load_tokens(settings)
-    )
+    app.state.context = context = ApiContext(settings=settings, client=client, pool=pool)
     install_error_handlers(app)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BearerGate)
+    app.add_middleware(SecurityHeaders)  # the outermost: on the gate's own answers too
     for router in (health.router, courses.router, sessions.router, sms.router, pager.router):
         app.include_router(router)
     console.install(app, context)

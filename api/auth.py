@@ -1,46 +1,129 @@
-"""Bearer-token sign-in and role checks, as FastAPI dependencies."""
+"""Who is calling, checked before anything else: the bearer-token gate, permissions and scopes.
+
+`BearerGate` signs callers of `/v1/courses` in from their token before the route reads a byte of the
+body, so an unauthenticated request costs one indexed lookup and no parsing. Routes then ask
+for a permission (`require`) and check the course's clinic against the caller's scope
+(`course_in_scope`): a course of another clinic is a 404, as if it did not exist.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, status
+import structlog
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.context import Ctx
-from worker.settings import ApiIdentity, ApiRole
+from api.context import ApiContext, Ctx
+from api.errors import Part, WorkflowNotFoundError, unavailable
+from api.models import CourseId
+from domain.access import Identity, Permission
+from domain.contract import course_workflow_id
+from store import patients, tokens
+from store.db import UNREACHABLE, unreachable
 
-# auto_error off: a missing token is a 401 of ours, with the WWW-Authenticate header.
-_bearer = HTTPBearer(
-    auto_error=False,
-    description="A token from TRDFLOW_API_TOKENS (or the local stack's state/api-tokens.json).",
+log = structlog.get_logger(__name__)
+
+GUARDED_PREFIX = "/v1/courses"
+"""Callers' routes. Webhooks (`/v1/webhooks`) prove themselves by their provider's signature."""
+
+# Documents the scheme in OpenAPI; `BearerGate` does the checking.
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="A token from `trdflow tokens issue` (trd_<id>_<secret>)."
 )
 
 
-def require(*roles: ApiRole) -> Callable[..., Awaitable[ApiIdentity]]:
-    """A dependency that answers with the signed-in identity, if it holds one of `roles`."""
+class BearerGate:
+    """Pure ASGI: a request under `GUARDED_PREFIX` without a live token is a 401 before its
+    body is read. The identity goes into the request's state for `require`."""
 
-    async def signed_in(
-        ctx: Ctx,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> ApiIdentity:
-        identity = ctx.tokens.identify(credentials.credentials) if credentials else None
-        if identity is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "a valid bearer token is required",
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(GUARDED_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
+        context: ApiContext = scope["app"].state.context
+        try:
+            found = await tokens.identify(context.pool, token) if scheme == "Bearer" else None
+        except UNREACHABLE as err:
+            if not unreachable(err):
+                raise
+            await unavailable(Part.POSTGRES)(scope, receive, send)
+            return
+        if found is None:
+            log.warning("api_sign_in_refused", path=scope["path"])
+            answer = JSONResponse(
+                {"detail": "a valid bearer token is required"},
+                status_code=status.HTTP_401_UNAUTHORIZED,
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if identity.role not in roles:
+            await answer(scope, receive, send)
+            return
+        scope.setdefault("state", {})["identity"] = found[1]
+        await self.app(scope, receive, send)
+
+
+def require(permission: Permission) -> Callable[..., Awaitable[Identity]]:
+    """A dependency that answers with the caller, if one of its roles grants `permission`."""
+
+    async def permitted(
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    ) -> Identity:
+        identity: Identity = request.state.identity
+        if not identity.may(permission):
             raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"this needs the {' or '.join(roles)} role"
+                status.HTTP_403_FORBIDDEN, f"none of this token's roles may {permission}"
             )
         return identity
 
-    return signed_in
+    return permitted
 
 
-Service = Annotated[ApiIdentity, Depends(require("service"))]
-Staff = Annotated[ApiIdentity, Depends(require("staff"))]
-ServiceOrStaff = Annotated[ApiIdentity, Depends(require("service", "staff"))]
+StartsCourses = Annotated[Identity, Depends(require(Permission.START_COURSE))]
+
+
+@dataclass(frozen=True)
+class OnCourse:
+    """A caller allowed to act on one course of a clinic in its scope."""
+
+    who: Identity
+    course_id: str
+    clinic_id: str
+
+
+def on_course(permission: Permission) -> Callable[..., Awaitable[OnCourse]]:
+    """A dependency for routes under a course: the caller holds `permission` and the course
+    is one of its clinics'. Solved before the body is read, so another clinic's caller learns
+    nothing of the course (404, as for no such course), valid body or not."""
+
+    permitted = Depends(require(permission))  # a default: annotations here are only strings
+
+    async def scoped(course_id: CourseId, ctx: Ctx, who: Identity = permitted) -> OnCourse:
+        clinic_id = await patients.clinic_of(ctx.pool, course_id)
+        if clinic_id is None or not who.covers(clinic_id):
+            if clinic_id is not None:
+                log.warning("out_of_scope_refused", course_id=course_id, actor=who.actor)
+            raise WorkflowNotFoundError(course_workflow_id(course_id))
+        return OnCourse(who, course_id, clinic_id)
+
+    return scoped
+
+
+ReadsCourse = Annotated[OnCourse, Depends(on_course(Permission.READ_COURSE))]
+ReportsScore = Annotated[OnCourse, Depends(on_course(Permission.REPORT_SCORE))]
+SubmitsVitals = Annotated[OnCourse, Depends(on_course(Permission.SUBMIT_VITALS))]
+ActsInRoom = Annotated[OnCourse, Depends(on_course(Permission.ACT_IN_ROOM))]
+
+
+def out_of_scope(who: Identity, clinic_id: str) -> HTTPException:
+    log.warning("out_of_scope_refused", clinic_id=clinic_id, actor=who.actor)
+    return HTTPException(status.HTTP_403_FORBIDDEN, f"this token may not act for {clinic_id}")

@@ -9,7 +9,6 @@ import asyncpg
 from fastapi import Depends, Request
 from temporalio.client import Client
 
-from api.tokens import TokenTable
 from worker.settings import Settings
 
 
@@ -18,7 +17,6 @@ class ApiContext:
     settings: Settings
     client: Client
     pool: asyncpg.Pool
-    tokens: TokenTable
 
 
 def get_context(request: Request) -> ApiContext:

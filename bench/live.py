@@ -45,8 +45,9 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli import localstack
+from cli.devtokens import GATEWAY, NURSE
 from cli.localstack import new_course_id
-from cli.room import DRIVER, LOT, NURSE, bearer
+from cli.room import DRIVER, LOT, bearer
 from cli.simulation import PERSONAS, assessment_for, demo_course
 from domain.contract import course_workflow_id, session_workflow_id
 from domain.course import CourseResult, Reschedule
@@ -58,7 +59,6 @@ from workflows.session import DosingSession
 
 T = TypeVar("T")
 
-GATEWAY = "gateway-demo"
 """The BP-monitor gateway: a service actor of the stack's dev tokens."""
 BENCH_ACTOR = "bench"
 POLL_SECONDS = 0.05

@@ -25,9 +25,10 @@ from temporalio.service import RPCError
 
 from cli import options, simulation
 from cli.console_player import ConsoleNurse, Handled
+from cli.devtokens import NURSE
 from cli.errors import INVALID_INPUT, CliError, reported
 from cli.render import console, named, phase, score
-from cli.room import NURSE, ApiRefusal, ClinicApi, Stalled, bearer, token_of
+from cli.room import ApiRefusal, ClinicApi, Stalled, bearer, token_of
 from cli.runtime import course_status, open_client, ui_link
 from cli.simulation import ClinicPlayer
 from domain.course import CourseStart, CourseStatus

@@ -31,7 +31,7 @@ def list_escalations(
     as_json: options.Json = False,
 ) -> None:
     """Escalations not yet resolved, the most severe first, then the newest (from PostgreSQL)."""
-    rows = with_pool(lambda pool: escalations.list_open(pool, clinic))
+    rows = with_pool(lambda pool: escalations.list_open(pool, None if clinic is None else [clinic]))
     if as_json:
         echo_json([row.model_dump(mode="json") for row in rows])
     elif rows:

@@ -42,8 +42,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.adapters.factory import adapters_from
 from api.app import create_app
+from cli.devtokens import NURSE, issue_dev_tokens
 from cli.oncall import seed_demo
-from cli.room import NURSE, ClinicApi, bearer
+from cli.room import ClinicApi, bearer
 from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL, ClinicPlayer, Persona
 from cli.stack import register_search_attributes, venv_binary
 from domain.contract import SEARCH_ATTRIBUTES, TASK_QUEUE, course_workflow_id
@@ -172,6 +173,7 @@ async def live_stack(work_dir: Path, **settings_update: object) -> AsyncIterator
         for pool in pools:
             stack.push_async_callback(pool.close)
         worker_pool, api_pool, own_pool = pools
+        await issue_dev_tokens(own_pool, settings.api_token_file, DEMO_CLINIC)
         settings = settings.model_copy(
             update={
                 "database_url": url,
@@ -279,6 +281,7 @@ async def simulation(
         pool = await create_pool(url)
         try:
             await seed_demo(pool, DEMO_CLINIC, protocol)
+            await issue_dev_tokens(pool, settings.api_token_file, DEMO_CLINIC)
             app = create_app(settings, env.client, pool)
             async with (
                 build_worker(env.client, pool),

@@ -7,7 +7,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from cli import course, db, demo, escalation, oncall, protocol, schemas, session, stack
+from cli import course, db, demo, escalation, oncall, protocol, schemas, session, stack, tokens
 from worker.client import exit_process
 from worker.logs import configure_logging
 from worker.settings import LogLevel
@@ -50,6 +50,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(escalation.app, name="escalation")
 app.add_typer(oncall.app, name="oncall")
 app.add_typer(protocol.app, name="protocol")
+app.add_typer(tokens.app, name="tokens")
 app.command()(demo.demo)
 
 

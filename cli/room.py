@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import httpx
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from api.tokens import read_or_create_dev_tokens
+from cli.devtokens import read_dev_tokens
 from domain.clock import CourseClock
 from domain.protocol import LABEL_DEVICE_MG, DosingRules, SessionRules
 from domain.session import SessionSummary, Stage
@@ -31,8 +31,6 @@ from workflows.session import DosingSession
 Now = Callable[[], Awaitable[datetime]]
 Advance = Callable[[timedelta], Awaitable[None]]
 
-NURSE = "nurse-demo"
-"""The clinic's nurse: a staff actor of the local stack's dev tokens."""
 DRIVER = {"driver_name": "Sam Driver", "driver_phone": "+15550100777"}
 LOT = "SIM-LOT-1"
 POLL_FIRST = timedelta(seconds=0.02)
@@ -68,17 +66,11 @@ RECHECK_MINUTES = 15
 
 
 def token_of(settings: Settings, actor: str) -> str:
-    """The API token that signs `actor` in: from TRDFLOW_API_TOKENS, or else from the local
-    stack's dev token file."""
-    tokens = (
-        {token.get_secret_value(): who for token, who in settings.api_tokens.items()}
-        if settings.api_tokens is not None
-        else read_or_create_dev_tokens(settings.api_token_file)
-    )
-    for token, who in tokens.items():
-        if who.actor == actor:
-            return token
-    raise LookupError(f"no API token signs in {actor}")
+    """The local stack's dev token that signs `actor` in (`cli.devtokens`)."""
+    token = read_dev_tokens(settings.api_token_file).get(actor)
+    if token is None:
+        raise LookupError(f"no dev token signs in {actor}: is the stack up (`make run`)?")
+    return token
 
 
 def bearer(settings: Settings, actor: str) -> dict[str, str]:

@@ -32,7 +32,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.tokens import load_tokens
+from cli.devtokens import issue_dev_tokens
 from cli.oncall import seed_demo
 from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL
 from domain.contract import SEARCH_ATTRIBUTES
@@ -154,9 +154,8 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, worker: bool) -> 
     """Start the parts in order; the exit stack stops them in reverse."""
     state = settings.state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
-    # Creates the dev key and token files now, before the children race to them.
+    # Creates the dev key file now, before the children race to it.
     load_keyring(settings)
-    load_tokens(settings)
 
     database_url = settings.database_url
     if database_url is None:
@@ -169,6 +168,7 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, worker: bool) -> 
         if settings.database_url is None:
             # The stack's own database: the demo clinic has people on call to page.
             await seed_demo(pool, DEMO_CLINIC, DEMO_PROTOCOL)
+            await issue_dev_tokens(pool, settings.api_token_file, DEMO_CLINIC)
     finally:
         await pool.close()
 
@@ -341,8 +341,8 @@ def _print_panel(
     rows.add_row("HTTP API", f"http://localhost:{settings.api_port}/docs")
     # Staff sign in there with their token from the API tokens below.
     rows.add_row("On-call console", f"http://localhost:{settings.api_port}/console")
-    tokens = "TRDFLOW_API_TOKENS" if settings.api_tokens else str(settings.api_token_file.resolve())
-    rows.add_row("API tokens", tokens)
+    if settings.database_url is None:
+        rows.add_row("Dev API tokens", str(settings.api_token_file.resolve()))
     rows.add_row("PostgreSQL", _redact(database_url))
     rows.add_row("State dir", str(state))
     for child in children:

@@ -117,6 +117,22 @@ class Acknowledge(Frozen):
     via: AckChannel
 
 
+class PageAcknowledge(Frozen):
+    """Update `acknowledge_page`: someone acknowledged one page on the pager (the webhook).
+
+    It names the page it answers, so an acknowledgement of an older page (a redelivery, a
+    re-acknowledged re-trigger, an answer to the page before a reassignment) acknowledges
+    nothing: only the escalation's latest page may be acknowledged this way (S2).
+    """
+
+    by: Actor
+    """The staff id the pager user maps to (the on-call schedule's `pager_user_id`)."""
+    escalation_id: str = Field(min_length=1, max_length=300)
+    """The escalation (one occurrence) whose page this answers."""
+    page: int = Field(ge=1)
+    """The page's attempt, from its dedup key `<escalation_id>/page-<attempt>`."""
+
+
 class Resolve(Frozen):
     by: Actor
     note: str = Field(min_length=3, max_length=2000)

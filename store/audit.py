@@ -1,10 +1,12 @@
-"""The append-only audit log: who did what to which course, for every human action."""
+"""The append-only audit log: who (a person or a system) did what, in which clinic, to which
+course."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
 
+from domain.access import Kind
 from store.db import Executor
 
 
@@ -18,10 +20,19 @@ class Stage(StrEnum):
 
 
 async def record_audit(
-    db: Executor, actor: str, action: str, course_id: str | None, details: Mapping[str, object]
+    db: Executor,
+    actor: str,
+    action: str,
+    course_id: str | None,
+    details: Mapping[str, object],
+    *,
+    actor_kind: Kind | None = None,
+    clinic_id: str | None = None,
 ) -> int:
     """Append one entry; returns its id. `details` is stored as jsonb."""
-    entry_id = await _append(db, actor, action, course_id, details)
+    entry_id = await _append(
+        db, actor, action, course_id, details, actor_kind=actor_kind, clinic_id=clinic_id
+    )
     assert entry_id is not None  # without an effect or request key nothing conflicts
     return entry_id
 
@@ -47,10 +58,20 @@ async def record_attempt(
     action: str,
     course_id: str | None,
     details: Mapping[str, object],
+    *,
+    actor_kind: Kind | None = None,
+    clinic_id: str | None = None,
 ) -> bool:
     """Append one stage of a request's attempt, unless it is there: True if appended now."""
     entry_id = await _append(
-        db, actor, action, course_id, details, request=(request_key, attempt, stage)
+        db,
+        actor,
+        action,
+        course_id,
+        details,
+        request=(request_key, attempt, stage),
+        actor_kind=actor_kind,
+        clinic_id=clinic_id,
     )
     return entry_id is not None
 
@@ -74,13 +95,15 @@ async def _append(
     *,
     effect_key: str | None = None,
     request: tuple[str, int, Stage] | None = None,
+    actor_kind: Kind | None = None,
+    clinic_id: str | None = None,
 ) -> int | None:
     request_key, attempt, stage = request or (None, None, Stage.DONE)
     entry_id: int | None = await db.fetchval(
         """
-        INSERT INTO audit_log
-            (effect_key, request_key, attempt, stage, actor, action, course_id, details)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        INSERT INTO audit_log (effect_key, request_key, attempt, stage, actor, action,
+                               course_id, details, actor_kind, clinic_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         ON CONFLICT DO NOTHING
         RETURNING id
         """,
@@ -92,5 +115,7 @@ async def _append(
         action,
         course_id,
         dict(details),
+        actor_kind,
+        clinic_id,
     )
     return entry_id

@@ -6,6 +6,7 @@ every write notifies the `escalations` channel with the escalation's id (the con
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -132,17 +133,17 @@ async def upsert_from_record(db: Executor, record: EscalationRecord) -> None:
     )
 
 
-async def list_open(db: Executor, clinic_id: str | None = None) -> list[EscalationRow]:
-    """Escalations not yet resolved (open or acknowledged): the most severe first (critical,
-    urgent, routine), then the newest."""
+async def list_open(db: Executor, clinics: Sequence[str] | None = None) -> list[EscalationRow]:
+    """Escalations not yet resolved (open or acknowledged) of `clinics` (None: every clinic):
+    the most severe first (critical, urgent, routine), then the newest."""
     rows = await db.fetch(
         f"""
         SELECT {_COLUMNS} FROM escalations
-        WHERE status <> 'resolved' AND ($1::text IS NULL OR clinic_id = $1)
+        WHERE status <> 'resolved' AND ($1::text[] IS NULL OR clinic_id = ANY($1))
         ORDER BY array_position(ARRAY['critical', 'urgent', 'routine'], severity),
                  raised_at DESC, escalation_id
         """,
-        clinic_id,
+        None if clinics is None else list(clinics),
     )
     return [_row(row) for row in rows]
 

@@ -27,6 +27,9 @@ class Shift(BaseModel):
     """E.164: the SMS fallback when they have no pager (or it refuses the page)."""
     pager_routing_key: str | None = None
     """Their PagerDuty Events API v2 integration key; None: paged by SMS."""
+    pager_user_id: str | None = Field(default=None, min_length=1, max_length=120)
+    """The PagerDuty user they acknowledge pages as (the webhook's `event.agent.id`); None:
+    an acknowledgement on the pager is not theirs to make."""
     starts_at: AwareDatetime
     ends_at: AwareDatetime
 
@@ -49,12 +52,13 @@ async def add_shift(db: Executor, shift: Shift) -> OnCallEntry:
     row = await db.fetchrow(
         f"""
         INSERT INTO on_call_schedule
-            (clinic_id, role, staff_id, display_name, phone, pager_routing_key, starts_at,
-             ends_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            (clinic_id, role, staff_id, display_name, phone, pager_routing_key, pager_user_id,
+             starts_at, ends_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         ON CONFLICT (clinic_id, role, staff_id, starts_at) DO UPDATE SET
             display_name = EXCLUDED.display_name, phone = EXCLUDED.phone,
-            pager_routing_key = EXCLUDED.pager_routing_key, ends_at = EXCLUDED.ends_at
+            pager_routing_key = EXCLUDED.pager_routing_key,
+            pager_user_id = EXCLUDED.pager_user_id, ends_at = EXCLUDED.ends_at
         RETURNING {_COLUMNS}
         """,
         shift.clinic_id,
@@ -63,6 +67,7 @@ async def add_shift(db: Executor, shift: Shift) -> OnCallEntry:
         shift.display_name,
         shift.phone,
         shift.pager_routing_key,
+        shift.pager_user_id,
         shift.starts_at,
         shift.ends_at,
     )
@@ -99,6 +104,25 @@ async def by_staff(db: Executor, staff_id: str) -> OnCallEntry | None:
         staff_id,
     )
     return None if row is None else _entry(row)
+
+
+async def staff_for_pager_user(db: Executor, clinic_id: str, pager_user_id: str) -> str | None:
+    """The staff id of the clinic's schedule that acknowledges as this PagerDuty user, on call
+    now or not; None when no shift names the user, or shifts name it for different people (a
+    mistake in the schedule must not pick one of them)."""
+    rows = await db.fetch(
+        """
+        SELECT DISTINCT staff_id FROM on_call_schedule
+        WHERE clinic_id = $1 AND pager_user_id = $2
+        LIMIT 2
+        """,
+        clinic_id,
+        pager_user_id,
+    )
+    if len(rows) != 1:
+        return None
+    staff_id: str = rows[0]["staff_id"]
+    return staff_id
 
 
 def _entry(row: asyncpg.Record) -> OnCallEntry:

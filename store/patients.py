@@ -64,7 +64,36 @@ async def register(pool: asyncpg.Pool, registration: PatientRegistration) -> Pro
             registration.indication,
             await protocols.current_version(conn, registration.clinic_id),
         )
+        # A course started through Temporal itself, not the API, is claimed here.
+        await claim_course(conn, registration.course_id, registration.clinic_id)
         return await protocols.pinned(conn, registration.clinic_id, pinned_version)
+
+
+async def claim_course(db: Executor, course_id: str, clinic_id: str) -> str | None:
+    """Record the clinic a course belongs to, unless it has one: the clinic it belongs to
+    (None while a concurrent claim of the same id is not yet visible)."""
+    owner: str | None = await db.fetchval(
+        """
+        WITH claimed AS (
+            INSERT INTO course_clinics (course_id, clinic_id) VALUES ($1, $2)
+            ON CONFLICT (course_id) DO NOTHING RETURNING clinic_id
+        )
+        SELECT clinic_id FROM claimed
+        UNION ALL SELECT clinic_id FROM course_clinics WHERE course_id = $1
+        LIMIT 1
+        """,
+        course_id,
+        clinic_id,
+    )
+    return owner
+
+
+async def clinic_of(db: Executor, course_id: str) -> str | None:
+    """The clinic a course belongs to; None for a course id no one has started."""
+    clinic: str | None = await db.fetchval(
+        "SELECT clinic_id FROM course_clinics WHERE course_id = $1", course_id
+    )
+    return clinic
 
 
 async def contact_for_course(db: Executor, course_id: str) -> PatientContact | None:

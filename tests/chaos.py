@@ -47,6 +47,7 @@ from temporalio.worker import Replayer
 
 from api.app import create_app
 from cli.demo import DAY_IN_A_SECOND, DemoCourse, Outcome, demo_courses, play_demo
+from cli.devtokens import issue_dev_tokens
 from cli.localstack import served
 from cli.oncall import seed_demo
 from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL
@@ -210,6 +211,7 @@ async def process_stack(work_dir: Path, counts: Counts) -> AsyncIterator[FaultSt
         stack.push_async_callback(pool.close)
         await migrate(pool)
         await seed_demo(pool, DEMO_CLINIC, DEMO_PROTOCOL)
+        await issue_dev_tokens(pool, Settings(state_dir=state).api_token_file, DEMO_CLINIC)
         port = free_port()
         temporal = Process(
             [

@@ -21,7 +21,7 @@ from cli.standins import HttpProviders, http_providers
 from store import protocols
 from store.db import create_pool
 from tests.histories.keys import settings_with_test_key
-from tests.http_api import NURSE, api_client, api_settings
+from tests.http_api import NURSE, api_client, api_settings, install_test_tokens
 from tests.providers import SmtpServer, smtp_server
 from tests.sessions import InRoom, discharge_if_dosed, discontinue, scheduled_session
 from worker.client import exit_process
@@ -68,6 +68,7 @@ async def db_pool(postgres_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(postgres_url)
     # The demo clinic runs the demo protocol, as `make run` publishes it.
     await protocols.publish(pool, DEMO_CLINIC, DEMO_PROTOCOL, "tests")
+    await install_test_tokens(pool)
     yield pool
     await pool.close()
 

@@ -6,8 +6,11 @@ Free of pytest: the HTTP and the browser tests of the console share it.
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -75,3 +78,15 @@ async def course_with_reading(pool: asyncpg.Pool, signs: VitalSigns) -> tuple[st
     )
     await register(pool, registration)
     return course.course_id, await insert_reading(pool, course.course_id, 3, signs, "gateway")
+
+
+async def next_snapshot(lines: AsyncIterator[str]) -> dict[str, Any]:
+    """The next `escalations` event of a Server-Sent Events stream."""
+    event = None
+    async for line in lines:
+        if line.startswith("event: "):
+            event = line.removeprefix("event: ")
+        elif line.startswith("data: ") and event == "escalations":
+            snapshot: dict[str, Any] = json.loads(line.removeprefix("data: "))
+            return snapshot
+    raise AssertionError("the stream ended")

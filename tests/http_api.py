@@ -14,13 +14,32 @@ from pydantic import SecretStr
 from temporalio.client import Client
 
 from api.app import create_app
-from worker.settings import ApiIdentity, Settings
+from domain.access import EVERY_CLINIC, Identity, Kind, Role
+from store.db import Executor
+from store.tokens import secret_hash, token_id_of
+from worker.settings import Settings
+
+_EVERYWHERE = frozenset({EVERY_CLINIC})
 
 TOKENS = {
-    "test-token-gateway": ApiIdentity(actor="gateway-test", role="service"),
-    "test-token-nurse": ApiIdentity(actor="nurse-test", role="staff"),
-    "test-token-doctor": ApiIdentity(actor="dr-test", role="staff"),
+    f"trd_gatewaytest00000_{'g' * 43}": Identity(
+        actor="gateway-test",
+        kind=Kind.SYSTEM,
+        roles=frozenset({Role.EHR, Role.DEVICE_GATEWAY}),
+        clinics=_EVERYWHERE,
+    ),
+    f"trd_nursetest0000000_{'n' * 43}": Identity(
+        actor="nurse-test", kind=Kind.PERSON, roles=frozenset({Role.NURSE}), clinics=_EVERYWHERE
+    ),
+    f"trd_doctortest000000_{'d' * 43}": Identity(
+        actor="dr-test",
+        kind=Kind.PERSON,
+        roles=frozenset({Role.PSYCHIATRIST}),
+        clinics=_EVERYWHERE,
+    ),
 }
+"""Fixed tokens of every clinic, so that modules can name them before any database exists;
+`install_test_tokens` puts them in one."""
 TWILIO_AUTH_TOKEN = "test-twilio-auth-token"
 PAGERDUTY_WEBHOOK_SECRET = "test-pagerduty-webhook-secret"
 NURSE = "nurse-test"
@@ -36,10 +55,28 @@ def bearer(actor: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_of(actor)}"}
 
 
+async def install_test_tokens(db: Executor) -> None:
+    """Store `TOKENS` (hashed, as issued ones are), unless they are there."""
+    for token, who in TOKENS.items():
+        await db.execute(
+            """
+            INSERT INTO api_tokens
+                (token_id, secret_hash, actor, kind, roles, clinics, issued_by, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, 'tests', now() + interval '30 days')
+            ON CONFLICT DO NOTHING
+            """,
+            token_id_of(token),
+            secret_hash(token.rsplit("_", 1)[1]),
+            who.actor,
+            who.kind,
+            sorted(who.roles),
+            sorted(who.clinics),
+        )
+
+
 def api_settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={
-            "api_tokens": {SecretStr(token): who for token, who in TOKENS.items()},
             "twilio_auth_token": SecretStr(TWILIO_AUTH_TOKEN),
             "pagerduty_webhook_secret": SecretStr(PAGERDUTY_WEBHOOK_SECRET),
         }

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import asyncpg
 import httpx
@@ -16,13 +16,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from api import twilio
-from api.tokens import DEV_ACTORS, load_tokens, read_or_create_dev_tokens
 from cli.localstack import new_course_id
 from cli.room import ClinicApi
-from cli.simulation import demo_course
+from cli.simulation import DEMO_CLINIC, demo_course
 from domain.contract import course_workflow_id
 from domain.session import Stage, TransportConfirmedVia
 from domain.session_core import SessionState
+from store.patients import claim_course
+from store.transport import arrange_transport, mark_requested
 from tests.audit_rows import attempts
 from tests.http_api import TWILIO_AUTH_TOKEN, api_client, api_settings
 from tests.sessions import (
@@ -36,6 +37,8 @@ from tests.sessions import (
     assess,
     assess_ahead,
     course_in_record,
+    discontinue,
+    eventually,
     first_session,
     path,
     skip_to_check_in,
@@ -45,6 +48,7 @@ from tests.sessions import (
 from worker.settings import Settings
 
 SMS_URL = "http://api/v1/webhooks/sms"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 TABLES = ("readings", "transport_arrangements", "doses", "audit_log")
 
 STAFF_ONLY = [
@@ -83,11 +87,13 @@ async def row_counts(pool: asyncpg.Pool) -> dict[str, int]:
 
 
 async def audit_trail(pool: asyncpg.Pool, course_id: str) -> list[tuple[str, str]]:
-    """The people's actions done on a course (the escalation workflow's own steps left out, and
-    so are the intents and refusals of actions sent to a workflow)."""
+    """The actions done on a course once started (its start, the escalation workflow's own
+    steps and the reads of its status left out, and so are the intents and refusals of actions
+    sent to a workflow)."""
     rows = await pool.fetch(
         "SELECT actor, action FROM audit_log WHERE course_id = $1 AND actor <> 'system'"
-        " AND stage = 'done' ORDER BY id",
+        " AND stage = 'done' AND action NOT IN ('course.start_requested', 'course.started',"
+        " 'course.read') ORDER BY id",
         course_id,
     )
     return [(row["actor"], row["action"]) for row in rows]
@@ -194,19 +200,6 @@ async def test_staff_may_not_start_courses(api: httpx.AsyncClient, client: Clien
     assert err.value.status is RPCStatusCode.NOT_FOUND
 
 
-def test_dev_tokens_are_created_once_owner_only(tmp_path: Path) -> None:
-    settings = Settings(state_dir=tmp_path)
-
-    table = load_tokens(settings)
-    written = read_or_create_dev_tokens(settings.api_token_file)
-
-    assert settings.api_token_file.stat().st_mode & 0o777 == 0o600
-    assert {(who.actor, who.role) for who in written.values()} == set(DEV_ACTORS)
-    assert all(table.identify(token) == who for token, who in written.items())
-    assert table.identify("not-a-token") is None
-    assert read_or_create_dev_tokens(settings.api_token_file) == written
-
-
 # --- Courses -----------------------------------------------------------------------------------
 
 
@@ -275,8 +268,11 @@ async def test_a_madrs_without_its_baseline_is_refused_a_phq9_always_recorded_an
     assert refused.status_code == 409
     assert refused.json() == {"detail": "no baseline madrs to compare against"}
     assert (by_nurse.status_code, by_gateway.status_code) == (204, 204)
-    # Only the person's action is audited, and the refused one not at all.
-    assert await audit_trail(db_pool, course_id) == [("nurse-test", "course.score_recorded")]
+    # Both are audited, the person's and the system's; the refused one not as done.
+    assert await audit_trail(db_pool, course_id) == [
+        ("nurse-test", "course.score_recorded"),
+        ("gateway-test", "course.score_recorded"),
+    ]
 
 
 # --- Bad input ---------------------------------------------------------------------------------
@@ -323,6 +319,7 @@ async def test_a_madrs_without_its_baseline_is_refused_a_phq9_always_recorded_an
 async def test_bad_input_is_422_writes_nothing_and_echoes_nothing(
     api: httpx.AsyncClient, db_pool: asyncpg.Pool, method: str, action: str, body: dict[str, Any]
 ) -> None:
+    await claim_course(db_pool, "c-1", DEMO_CLINIC)  # known, so that the body is what is judged
     before = await row_counts(db_pool)
 
     response = await api.request(method, path("c-1", 1, action), json=body, headers=NURSE)
@@ -355,7 +352,7 @@ async def test_vitals_for_an_unknown_session_are_404_and_not_stored(
     check_in = await api.post(path("no-such-course", 1, "check-in"), headers=NURSE)
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "course-no-such-course-session-1 not found"}
+    assert response.json() == {"detail": "course-no-such-course not found"}
     assert check_in.status_code == 404
     assert await row_counts(db_pool) == before
 
@@ -490,6 +487,7 @@ async def test_a_whole_session_through_the_api(
         ("nurse-test", "session.transport_arranged"),
         ("driver", "session.transport_confirmed"),
         ("nurse-test", "session.checked_in"),
+        ("gateway-test", "session.vitals_recorded"),  # systems are audited too
         ("dr-test", "session.hold_decided"),
         ("nurse-test", "session.dose_recorded"),
         ("nurse-test", "session.vitals_recorded"),
@@ -569,6 +567,75 @@ async def test_behind_a_proxy_the_signature_covers_the_public_url(
         )
 
     assert (as_seen.status_code, as_public.status_code) == (403, 200)
+
+
+async def test_a_replayed_yes_has_no_second_effect(
+    api: httpx.AsyncClient, env: WorkflowEnvironment, client: Client, db_pool: asyncpg.Pool
+) -> None:
+    driver_phone = f"+1555{secrets.randbelow(10**7):07d}"
+    course_id = await start_course(api, "sms-replay")
+    await course_in_record(db_pool, course_id)
+    ride = {"driver_name": "Sam Driver", "driver_phone": driver_phone}
+    arranged = await api.put(path(course_id, 1, "transport"), json=ride, headers=NURSE)
+    assert arranged.status_code == 204
+    await assess_ahead(env, course_id)
+    session = await first_session(client, course_id)
+    await skip_to_check_in(env, session)  # the driver is asked on the way
+    await eventually(lambda: ride_requested(db_pool, course_id, 1))
+    captured = signed_sms("YES", driver_phone)
+    [sid] = parse_qs(captured["content"])["MessageSid"]
+    try:
+        # Twilio's retry (or a replay) racing the delivery it repeats: one confirms.
+        both = await asyncio.gather(api.post(SMS_URL, **captured), api.post(SMS_URL, **captured))
+        # Later the same driver is asked about another ride; the captured YES comes again.
+        revision = await arrange_transport(
+            db_pool,
+            course_id,
+            2,
+            driver_name="Sam Driver",
+            driver_phone=driver_phone,
+            arranged_by="nurse-test",
+        )
+        await mark_requested(db_pool, course_id, 2, revision=revision, provider_id=None)
+        replayed = await api.post(SMS_URL, **captured)
+
+        for response in (*both, replayed):
+            assert (response.status_code, response.text) == (200, EMPTY_TWIML)
+        assert await rides_confirmed(db_pool, course_id) == {1: "driver_sms", 2: None}
+        confirmations = await db_pool.fetch(
+            "SELECT details FROM audit_log WHERE course_id = $1"
+            " AND action = 'session.transport_confirmed'",
+            course_id,
+        )
+        assert [row["details"]["message_sid"] for row in confirmations] == [sid]
+        claims = await db_pool.fetchval(
+            "SELECT count(*) FROM webhook_events WHERE source = 'twilio' AND event_id = $1", sid
+        )
+        assert claims == 1
+        # The driver's own new reply is what confirms the next ride.
+        fresh = await api.post(SMS_URL, **signed_sms("yes", driver_phone))
+        assert fresh.status_code == 200
+        assert await rides_confirmed(db_pool, course_id) == {1: "driver_sms", 2: "driver_sms"}
+    finally:
+        await discontinue(client, course_id)
+
+
+async def ride_requested(pool: asyncpg.Pool, course_id: str, session: int) -> bool | None:
+    requested = await pool.fetchval(
+        "SELECT requested_at IS NOT NULL FROM transport_arrangements"
+        " WHERE course_id = $1 AND session = $2",
+        course_id,
+        session,
+    )
+    return True if requested else None
+
+
+async def rides_confirmed(pool: asyncpg.Pool, course_id: str) -> dict[int, str | None]:
+    rows = await pool.fetch(
+        "SELECT session, confirmed_via FROM transport_arrangements WHERE course_id = $1",
+        course_id,
+    )
+    return {row["session"]: row["confirmed_via"] for row in rows}
 
 
 async def test_without_a_twilio_token_the_webhook_is_unavailable(

@@ -22,6 +22,7 @@ from typer.testing import CliRunner, Result
 from cli.main import app
 from cli.schemas import schema_files
 from cli.simulation import PERSONAS, assessment_for
+from domain.access import Role
 from domain.conditions import Condition
 from domain.contract import CLINIC_ID, COURSE_PHASE, PATIENT_REF, course_workflow_id
 from domain.escalation import (
@@ -34,6 +35,7 @@ from domain.escalation import (
     escalation_workflow_id,
 )
 from domain.protocol import PROTOCOL_VERSION, Protocol
+from store import tokens
 from store.escalations import upsert_from_record
 from store.oncall import on_call
 from tests.escalations import details, paged_escalation
@@ -465,3 +467,43 @@ async def test_a_clinic_without_a_protocol_shows_the_labels() -> None:
 
     assert f"runs the label's {PROTOCOL_VERSION}" in " ".join(listed.output.split())
     assert Protocol.model_validate_json(shown.output) == Protocol()
+
+
+# --- Tokens ------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("cli_db")
+async def test_tokens_issue_list_and_revoke_audited_and_the_secret_shown_once(
+    db_pool: asyncpg.Pool,
+) -> None:
+    actor = f"nurse-{uuid.uuid4().hex[:8]}"
+    issued = await cli(
+        "tokens", "issue", actor, "--kind", "person", "--role", "nurse",
+        "--clinic", "clinic-a", "--clinic", "clinic-b", "--by", "admin-1", "--days", "7", "--json",
+    )  # fmt: skip
+    assert issued.exit_code == 0, issued.output
+    [token] = json.loads(issued.output)
+    found = await tokens.identify(db_pool, token["token"])
+    assert found is not None
+    assert found[1].clinics == {"clinic-a", "clinic-b"} and found[1].roles == {Role.NURSE}
+
+    listed = await cli("tokens", "list", "--json")
+    revoked = await cli("tokens", "revoke", "--actor", actor, "--by", "admin-1")
+    nothing = await cli("tokens", "revoke", token["token_id"], "--by", "admin-1")
+    wrong = await cli(
+        "tokens", "issue", actor, "--kind", "person", "--role", "ehr",
+        "--clinic", "clinic-a", "--by", "admin-1",
+    )  # fmt: skip
+
+    assert token["token_id"] in listed.output and actor in listed.output
+    assert token["token"].removeprefix(f"trd_{token['token_id']}_") not in listed.output
+    assert revoked.exit_code == 0 and token["token_id"] in revoked.output
+    assert await tokens.identify(db_pool, token["token"]) is None
+    assert nothing.exit_code == 1 and "nothing was revoked" in nothing.output
+    assert wrong.exit_code == 2 and "cannot hold" in wrong.output
+    audited = await db_pool.fetch(
+        "SELECT action FROM audit_log WHERE actor = 'admin-1' AND details->>'token_id' = $1"
+        " ORDER BY id",
+        token["token_id"],
+    )
+    assert [row["action"] for row in audited] == ["token.issued", "token.revoked"]

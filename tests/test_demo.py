@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from cli.demo import DAY_IN_A_SECOND, demo_courses, play_demo
+from cli.devtokens import NURSE
 from cli.localstack import live_stack
 from cli.oncall import seed_demo
-from cli.room import NURSE
 from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL
 from domain.course import Phase
 from store.escalations import PAGE_KIND

@@ -30,7 +30,7 @@ from store.db import create_pool
 from store.embedded import EmbeddedPostgres, start_postgres
 from store.migrate import migrate
 from tests.audit_rows import attempts, request_keys
-from tests.http_api import api_client, api_settings, token_of
+from tests.http_api import api_client, api_settings, install_test_tokens, token_of
 from tests.sessions import (
     GATEWAY,
     NURSE,
@@ -89,6 +89,7 @@ async def own_postgres(data_dir: Path) -> AsyncIterator[tuple[EmbeddedPostgres, 
         pool = await create_pool(postgres.url)
         try:
             await migrate(pool)
+            await install_test_tokens(pool)
             yield postgres, pool
         finally:
             await pool.close()

@@ -688,7 +688,7 @@ async def test_open_escalations_list_the_most_severe_then_the_newest(
     )
     await run(write, record(trigger(new_clinic()), "raised", NOW))  # another clinic's
 
-    listed = await escalations.list_open(db_pool, clinic)
+    listed = await escalations.list_open(db_pool, [clinic])
 
     names = {escalation_workflow_id(t.dedup_key): name for name, t in raised.items()}
     assert [names[row.escalation_id] for row in listed] == [

@@ -23,3 +23,13 @@ def create_private_once(path: Path, text: str) -> None:
         pass
     finally:
         tmp.unlink()
+
+
+def replace_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable by its owner only, replacing it in one step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

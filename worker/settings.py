@@ -6,31 +6,12 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
-    field_validator,
-)
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
-
-ApiRole = Literal["service", "staff"]
-
-
-class ApiIdentity(BaseModel):
-    """Who an HTTP API bearer token signs in, and with which role."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    actor: str = Field(min_length=1, max_length=120)
-    role: ApiRole
 
 
 class Settings(BaseSettings):
@@ -80,28 +61,12 @@ class Settings(BaseSettings):
         description="Interface the HTTP API listens on (0.0.0.0 behind a deployment's proxy).",
     )
     api_port: int = Field(8000, ge=1, le=65535, alias="TRDFLOW_API_PORT")
-    api_tokens: dict[SecretStr, ApiIdentity] | None = Field(
-        None,
-        alias="TRDFLOW_API_TOKENS",
-        description=(
-            'JSON object {"token": {"actor": "...", "role": "service"|"staff"}}. '
-            "None: use (or create) the dev token file <state>/api-tokens.json."
-        ),
-    )
     public_url: str | None = Field(
         None,
         alias="TRDFLOW_PUBLIC_URL",
         description=(
             "The API's URL as callers see it (behind a proxy), e.g. https://clinic.example; "
             "webhook signatures are computed over it. None: the URL the request arrived at."
-        ),
-    )
-    console_secret: SecretStr | None = Field(
-        None,
-        alias="TRDFLOW_CONSOLE_SECRET",
-        description=(
-            "Signs the on-call console's session cookies (HMAC-SHA256). "
-            "None: use (or create) the dev secret file <state>/console-secret."
         ),
     )
     twilio_auth_token: SecretStr | None = Field(
@@ -137,24 +102,6 @@ class Settings(BaseSettings):
     )
     log_level: LogLevel = Field("INFO", alias="TRDFLOW_LOG_LEVEL")
 
-    @field_validator("api_tokens", mode="wrap")
-    @classmethod
-    def _entries_named_by_position(
-        cls, value: object, handler: ValidatorFunctionWrapHandler
-    ) -> object:
-        """A refused entry is named by its position: its key is the token itself."""
-        try:
-            return handler(value)
-        except ValidationError as err:
-            tokens = list(value) if isinstance(value, dict) else []
-            problems = []
-            for problem in err.errors(include_input=False, include_url=False):
-                token, *field = problem["loc"] or ("",)
-                entry = f"entry {tokens.index(token) + 1}" if token in tokens else "an entry"
-                where = ".".join(str(part) for part in field) or "token"
-                problems.append(f"{entry} ({where}): {problem['msg']}")
-            raise ValueError("; ".join(problems)) from None
-
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -166,11 +113,8 @@ class Settings(BaseSettings):
 
     @property
     def api_token_file(self) -> Path:
+        """The local stack's dev tokens, issued by `make run` (owner-only)."""
         return self.state_dir / "api-tokens.json"
-
-    @property
-    def console_secret_file(self) -> Path:
-        return self.state_dir / "console-secret"
 
     @property
     def postgres_dir(self) -> Path:

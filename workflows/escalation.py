@@ -2,9 +2,10 @@
 
 It climbs the policy's ladder (on-call nurse, on-call psychiatrist, medical director): each rung
 is paged, then waits its delay in real time for an acknowledgement before the next rung is paged,
-and the whole ladder runs again for each repeat. An acknowledgement stops the paging; a
-resolution, with its note, closes the escalation; a reassignment pages the named role or person
-next and the ladder goes on from there. A repeated trigger only counts: it never pages again.
+and the whole ladder runs again for each repeat. An acknowledgement stops the paging (one on
+the pager only when it answers the latest page); a resolution, with its note, closes the
+escalation; a reassignment pages the named role or person next and the ladder goes on from
+there. A repeated trigger only counts: it never pages again.
 Every step is recorded (the console's row and the audit log), the pager service hears of
 acknowledgements and resolutions, and its owners (the course, and the workflow that raised
 it) of every change of status.
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.contract import course_workflow_id
     from domain.escalation import (
         ESCALATION_CHANGED,
+        AckChannel,
         Acknowledge,
         EscalationChanged,
         EscalationInput,
@@ -33,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         EscalationStatus,
         OnCallRole,
         Page,
+        PageAcknowledge,
         PagerAction,
         PageRequest,
         PageResult,
@@ -77,6 +80,9 @@ class Escalation:
         """Where the ladder is: rung `step % len(rungs)` of round `step // len(rungs)`."""
         self._reassign: Reassign | None = None
         """A reassignment not paged yet."""
+        self._requested = 0
+        """The latest page asked for, delivered or still on its way: the only one that may be
+        acknowledged on the pager."""
         self._one_at_a_time = asyncio.Lock()
         """Steps reach the record, the pager service and the course one at a time, in order."""
 
@@ -124,6 +130,8 @@ class Escalation:
         """Page the role's on-call person (or the named one); False if the page reached nobody
         (nobody on call, or refused on every channel)."""
         attempt = len(self.state.pages) + 1
+        # Before the activity: an acknowledgement of the previous page is stale from now on.
+        self._requested = attempt
         at = workflow.now()
         request = PageRequest(
             escalation_id=self._id,
@@ -191,6 +199,32 @@ class Escalation:
     @workflow.update
     async def acknowledge(self, ack: Acknowledge) -> EscalationState:
         """Stops the paging; the escalation then waits for its resolution."""
+        return await self._acknowledge(ack)
+
+    @acknowledge.validator
+    def _check_acknowledge(self, ack: Acknowledge) -> None:
+        require_argument(ack, Acknowledge)
+        if not self._open():
+            raise ValueError(f"the escalation is {self.state.status} already")
+
+    @workflow.update
+    async def acknowledge_page(self, ack: PageAcknowledge) -> EscalationState:
+        """An acknowledgement on the pager of the escalation's latest page: as `acknowledge`."""
+        return await self._acknowledge(Acknowledge(by=ack.by, via=AckChannel.PAGER))
+
+    @acknowledge_page.validator
+    def _check_acknowledge_page(self, ack: PageAcknowledge) -> None:
+        # Validators do not run on replay, so this check changes no history's commands.
+        require_argument(ack, PageAcknowledge)
+        if ack.escalation_id != self._id:
+            raise ValueError(f"the page is {ack.escalation_id}'s, not this escalation's")
+        if not self._open():
+            raise ValueError(f"the escalation is {self.state.status} already")
+        # A reassignment not paged yet makes every page sent so far an older one.
+        if ack.page != self._requested or self._reassign is not None:
+            raise ValueError(f"page {ack.page} is not the escalation's latest page")
+
+    async def _acknowledge(self, ack: Acknowledge) -> EscalationState:
         self.state.status = EscalationStatus.ACKNOWLEDGED
         self.state.acknowledged, self.state.acknowledged_at = ack, workflow.now()
         self._log("escalation acknowledged", by=ack.by, via=ack.via)
@@ -202,12 +236,6 @@ class Escalation:
             pager=PagerAction.ACKNOWLEDGE,
         )
         return self.state
-
-    @acknowledge.validator
-    def _check_acknowledge(self, ack: Acknowledge) -> None:
-        require_argument(ack, Acknowledge)
-        if not self._open():
-            raise ValueError(f"the escalation is {self.state.status} already")
 
     @workflow.update
     async def resolve(self, resolution: Resolve) -> EscalationState:

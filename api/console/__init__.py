@@ -1,5 +1,5 @@
 """The on-call console: a web page served with the API, where staff see the open escalations
-update live, and acknowledge and resolve them."""
+of their clinics update live, and acknowledge and resolve them."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from fastapi import FastAPI
 from api.console.access import ConsoleContext
 from api.console.live import LiveFeed
 from api.console.routes import router
-from api.console.sessions import SessionSigner, load_console_secret
+from api.console.throttle import SignInThrottle
 from api.context import ApiContext
 
 
 def install(app: FastAPI, ctx: ApiContext) -> None:
-    app.state.console = ConsoleContext(
-        signer=SessionSigner(load_console_secret(ctx.settings)), feed=LiveFeed(ctx.pool)
-    )
+    app.state.console = ConsoleContext(feed=LiveFeed(ctx.pool), throttle=SignInThrottle())
     app.include_router(router)

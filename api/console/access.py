@@ -1,21 +1,25 @@
-"""Who is at the console: the session cookie, the CSRF token and the same-origin check.
+"""Who is at the console: the server-side session behind the cookie, the CSRF token and the
+same-origin check.
 
-* The cookie is HttpOnly, SameSite=Strict, scoped to /console, Secure over https.
+* The cookie holds a random secret naming a row of `console_sessions`: HttpOnly,
+  SameSite=Strict, scoped to /console, Secure over https. Signing out, revoking the token the
+  session was opened with, 30 idle minutes or 12 hours end it (`store.console_sessions`).
 * Every POST must come from the console's own pages (`Sec-Fetch-Site`, which browsers set and
   pages cannot) and, once signed in, carry the session's CSRF token.
 """
 
 from __future__ import annotations
 
-import time
+import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, Response, status
 
 from api.console.live import LiveFeed
-from api.console.sessions import SESSION_LENGTH, ConsoleSession, SessionSigner
+from api.console.throttle import SignInThrottle
 from api.context import Ctx
+from store.console_sessions import LIFETIME, ConsoleSession, find
 
 COOKIE = "trdflow_console"
 PATH = "/console"
@@ -25,8 +29,8 @@ SAME_ORIGIN = frozenset({"same-origin", "none"})
 
 @dataclass(frozen=True)
 class ConsoleContext:
-    signer: SessionSigner
     feed: LiveFeed
+    throttle: SignInThrottle
 
 
 def get_console(request: Request) -> ConsoleContext:
@@ -37,9 +41,9 @@ def get_console(request: Request) -> ConsoleContext:
 Console = Annotated[ConsoleContext, Depends(get_console)]
 
 
-def current_session(request: Request, console: Console) -> ConsoleSession | None:
+async def current_session(request: Request, ctx: Ctx) -> ConsoleSession | None:
     cookie = request.cookies.get(COOKIE)
-    return console.signer.read(cookie, time.time()) if cookie else None
+    return await find(ctx.pool, cookie) if cookie else None
 
 
 MaybeSignedIn = Annotated[ConsoleSession | None, Depends(current_session)]
@@ -64,19 +68,18 @@ def same_origin(
 
 def acting(
     session: SignedIn,
-    console: Console,
     x_csrf_token: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> ConsoleSession:
     """A signed-in action from a console page: it carries the session's CSRF token."""
-    require_csrf(console, session, x_csrf_token)
+    require_csrf(session, x_csrf_token)
     return session
 
 
 Acting = Annotated[ConsoleSession, Depends(acting)]
 
 
-def require_csrf(console: ConsoleContext, session: ConsoleSession, presented: str | None) -> None:
-    if not console.signer.csrf_ok(session, presented):
+def require_csrf(session: ConsoleSession, presented: str | None) -> None:
+    if presented is None or not hmac.compare_digest(presented, session.csrf_token):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
 
 
@@ -84,7 +87,7 @@ def set_cookie(response: Response, value: str, ctx: Ctx, request: Request) -> No
     response.set_cookie(
         COOKIE,
         value,
-        max_age=int(SESSION_LENGTH.total_seconds()),
+        max_age=int(LIFETIME.total_seconds()),
         path=PATH,
         secure=_https(ctx, request),
         httponly=True,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
+from domain.access import Identity
 from domain.escalation import EscalationStatus, Severity
 from domain.vitals import VitalSigns
 from store import escalations
@@ -47,9 +48,10 @@ class Snapshot(BaseModel):
     escalations: list[EscalationView]
 
 
-async def snapshot(pool: asyncpg.Pool) -> Snapshot:
+async def snapshot(pool: asyncpg.Pool, who: Identity) -> Snapshot:
+    """The open escalations of the clinics `who` may see."""
     now = datetime.now(UTC)
-    rows = await escalations.list_open(pool)
+    rows = await escalations.list_open(pool, who.clinic_filter)
     views = await asyncio.gather(*(_view(pool, row) for row in rows))
     return Snapshot(now=now, escalations=list(views))
 

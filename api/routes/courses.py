@@ -7,14 +7,16 @@ from fastapi import APIRouter, Response, status
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.actions import Action, send_action
-from api.auth import Service, ServiceOrStaff
+from api.audit import audited
+from api.auth import ReadsCourse, ReportsScore, StartsCourses, out_of_scope
 from api.context import Ctx
 from api.errors import WorkflowRejectedError, build, invalid, responses
 from api.messaging import query
-from api.models import CourseCreated, CourseId
+from api.models import CourseCreated
 from domain.contract import course_workflow_id
 from domain.course import CourseStart, CourseStatus, ScoreReport
 from domain.scales import Score
+from store.patients import claim_course
 from worker.client import SimulationNotAllowedError, start_course
 from workflows.course import TreatmentCourse
 
@@ -34,20 +36,30 @@ router = APIRouter(prefix="/v1/courses", tags=["courses"])
     ),
     responses=responses(401, 403, 409, 422, 503),
 )
-async def start(body: CourseStart, ctx: Ctx, who: Service, response: Response) -> CourseCreated:
+async def start(
+    body: CourseStart, ctx: Ctx, who: StartsCourses, response: Response
+) -> CourseCreated:
     if body.carried_state is not None:
         raise invalid(
             [{"loc": ("carried_state",), "msg": "set by the course itself", "type": "value_error"}]
         )
+    if not who.covers(body.clinic_id):
+        raise out_of_scope(who, body.clinic_id)
+    workflow_id = course_workflow_id(body.course_id)
+    taken = f"{workflow_id} already exists: a course id is started only once"
+    # The clinic is claimed with the audit row, before the start: every later request is
+    # scoped by it. A start that then fails leaves the claim, for its retry.
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        if await claim_course(conn, body.course_id, body.clinic_id) != body.clinic_id:
+            raise WorkflowRejectedError(workflow_id, taken)
+        await audited(conn, who, "course.start_requested", body.course_id, body.clinic_id)
     try:
         handle = await start_course(ctx.client, body, ctx.settings)
     except SimulationNotAllowedError as err:
         raise invalid([{"loc": ("time_scale",), "msg": str(err), "type": "value_error"}]) from None
     except WorkflowAlreadyStartedError as err:
-        raise WorkflowRejectedError(
-            err.workflow_id, f"{err.workflow_id} already exists: a course id is started only once"
-        ) from None
-    log.info("course_started", course_id=body.course_id, workflow_id=handle.id, actor=who.actor)
+        raise WorkflowRejectedError(err.workflow_id, taken) from None
+    await audited(ctx.pool, who, "course.started", body.course_id, body.clinic_id)
     response.headers["Location"] = f"{router.prefix}/{body.course_id}"
     return CourseCreated(
         course_id=body.course_id, workflow_id=handle.id, run_id=handle.result_run_id
@@ -63,8 +75,10 @@ async def start(body: CourseStart, ctx: Ctx, who: Service, response: Response) -
     ),
     responses=responses(401, 403, 404, 422, 503),
 )
-async def course_status(course_id: CourseId, ctx: Ctx, _: ServiceOrStaff) -> CourseStatus:
-    return await query(ctx.client, course_workflow_id(course_id), TreatmentCourse.status)
+async def course_status(ctx: Ctx, caller: ReadsCourse) -> CourseStatus:
+    found = await query(ctx.client, course_workflow_id(caller.course_id), TreatmentCourse.status)
+    await audited(ctx.pool, caller.who, "course.read", caller.course_id, caller.clinic_id)
+    return found
 
 
 @router.post(
@@ -78,18 +92,17 @@ async def course_status(course_id: CourseId, ctx: Ctx, _: ServiceOrStaff) -> Cou
     ),
     responses=responses(401, 403, 404, 409, 422, 503, 504),
 )
-async def record_score(
-    course_id: CourseId, body: Score, ctx: Ctx, who: ServiceOrStaff, request: Action
-) -> None:
-    report = build(ScoreReport, {"score": body, "reported_by": who.actor})
+async def record_score(caller: ReportsScore, body: Score, ctx: Ctx, request: Action) -> None:
+    report = build(ScoreReport, {"score": body, "reported_by": caller.who.actor})
     await send_action(
         ctx,
-        who,
+        caller.who,
         request,
-        course_workflow_id(course_id),
+        course_workflow_id(caller.course_id),
         TreatmentCourse.record_score,
         report,
         action="course.score_recorded",
-        course_id=course_id,
+        course_id=caller.course_id,
+        clinic_id=caller.clinic_id,
         scale=body.scale,
     )

@@ -20,13 +20,12 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from api.actions import Action, ActionRequest, send_action
 from api.audit import audited
-from api.auth import ServiceOrStaff, Staff
+from api.auth import ActsInRoom, OnCourse, SubmitsVitals
 from api.context import ApiContext, Ctx
 from api.errors import WorkflowNotFoundError, WorkflowRejectedError, responses
 from api.messaging import require_running, send_signal
 from api.models import (
     AdministrationRequest,
-    CourseId,
     DischargeRequest,
     HoldDecisionRequest,
     OutcomeRequest,
@@ -47,7 +46,6 @@ from domain.session_core import SessionState
 from domain.vitals import VitalSigns
 from store.readings import insert_reading
 from store.transport import arrange_transport
-from worker.settings import ApiIdentity
 from workflows.session import DosingSession
 
 M = TypeVar("M", bound=BaseModel)
@@ -67,10 +65,17 @@ class InRoom:
     """A staff member acting on one session."""
 
     ctx: ApiContext
-    who: ApiIdentity
+    caller: OnCourse
     request: ActionRequest
-    course_id: str
     n: int
+
+    @property
+    def course_id(self) -> str:
+        return self.caller.course_id
+
+    @property
+    def actor(self) -> str:
+        return self.caller.who.actor
 
     @property
     def workflow_id(self) -> str:
@@ -87,22 +92,21 @@ class InRoom:
         await require_session(self.ctx, self.course_id, self.n)
         return await send_action(
             self.ctx,
-            self.who,
+            self.caller.who,
             self.request,
             self.workflow_id,
             update,
             message,
             action=action,
             course_id=self.course_id,
+            clinic_id=self.caller.clinic_id,
             session=self.n,
             **details,
         )
 
 
-def _in_room(
-    course_id: CourseId, n: SessionNumber, ctx: Ctx, who: Staff, request: Action
-) -> InRoom:
-    return InRoom(ctx, who, request, course_id, n)
+def _in_room(caller: ActsInRoom, n: SessionNumber, ctx: Ctx, request: Action) -> InRoom:
+    return InRoom(ctx, caller, request, n)
 
 
 Room = Annotated[InRoom, Depends(_in_room)]
@@ -154,8 +158,9 @@ async def require_session(ctx: ApiContext, course_id: str, n: int) -> None:
     responses=responses(401, 403, 404, 409, 422, 503),
 )
 async def submit_vitals(
-    course_id: CourseId, n: SessionNumber, body: VitalSigns, ctx: Ctx, who: ServiceOrStaff
+    caller: SubmitsVitals, n: SessionNumber, body: VitalSigns, ctx: Ctx
 ) -> ReadingAccepted:
+    course_id, who = caller.course_id, caller.who
     workflow_id = session_workflow_id(course_id, n)
     # Checked before storing rather than storing in a transaction that rolls back when the
     # signal fails: the workflow reads the reading back from Postgres as soon as it is
@@ -165,7 +170,13 @@ async def submit_vitals(
     async with ctx.pool.acquire() as conn, conn.transaction():
         reading_id = await insert_reading(conn, course_id, n, body, source=who.actor)
         await audited(
-            conn, who, "session.vitals_recorded", course_id, session=n, reading_id=reading_id
+            conn,
+            who,
+            "session.vitals_recorded",
+            course_id,
+            caller.clinic_id,
+            session=n,
+            reading_id=reading_id,
         )
     arrived = ReadingArrived(reading_id=reading_id, signs=body)
     await send_signal(ctx.client, workflow_id, DosingSession.reading_arrived, arrived)
@@ -179,7 +190,7 @@ async def submit_vitals(
     responses=STAFF_ACTION,
 )
 async def check_in(room: Room) -> SessionState:
-    message = CheckIn(by=room.who.actor)
+    message = CheckIn(by=room.actor)
     return await room.act(DosingSession.check_in, message, "session.checked_in")
 
 
@@ -196,8 +207,9 @@ async def check_in(room: Room) -> SessionState:
     responses=responses(401, 403, 404, 422, 503),
 )
 async def arrange_ride(
-    course_id: CourseId, n: SessionNumber, body: TransportArrangement, ctx: Ctx, who: Staff
+    caller: ActsInRoom, n: SessionNumber, body: TransportArrangement, ctx: Ctx
 ) -> None:
+    course_id, who = caller.course_id, caller.who
     try:
         # The ride and its audit row in one transaction: one is never written without the other.
         async with ctx.pool.acquire() as conn, conn.transaction():
@@ -209,7 +221,9 @@ async def arrange_ride(
                 driver_phone=body.driver_phone,
                 arranged_by=who.actor,
             )
-            await audited(conn, who, "session.transport_arranged", course_id, session=n)
+            await audited(
+                conn, who, "session.transport_arranged", course_id, caller.clinic_id, session=n
+            )
     except asyncpg.ForeignKeyViolationError:
         # Rides hang off the course's record, which the course writes when it starts.
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"course {course_id} not found") from None
@@ -235,7 +249,7 @@ async def arrange_ride(
     responses=STAFF_ACTION,
 )
 async def confirm_ride(room: Room) -> SessionState:
-    message = TransportConfirmation(by=room.who.actor, via=TransportConfirmedVia.STAFF)
+    message = TransportConfirmation(by=room.actor, via=TransportConfirmedVia.STAFF)
     return await room.act(DosingSession.confirm_transport, message, "session.transport_confirmed")
 
 
@@ -252,7 +266,7 @@ async def confirm_ride(room: Room) -> SessionState:
 async def decide_hold(room: Room, body: HoldDecisionRequest) -> SessionState:
     return await room.act(
         DosingSession.decide_hold,
-        body.message(clinician=room.who.actor),
+        body.message(clinician=room.actor),
         "session.hold_decided",
         proceed=body.proceed,
         rescheduled=body.reschedule_to is not None,
@@ -272,7 +286,7 @@ async def decide_hold(room: Room, body: HoldDecisionRequest) -> SessionState:
 async def record_administration(room: Room, body: AdministrationRequest) -> SessionState:
     return await room.act(
         DosingSession.record_administration,
-        body.message(by=room.who.actor),
+        body.message(by=room.actor),
         "session.dose_recorded",
         dose_mg=body.dose_mg,
         devices=len(body.device_times),
@@ -290,7 +304,7 @@ async def record_administration(room: Room, body: AdministrationRequest) -> Sess
     responses=STAFF_ACTION,
 )
 async def discharge(room: Room, body: DischargeRequest) -> SessionState:
-    message = body.message(by=room.who.actor)
+    message = body.message(by=room.actor)
     return await room.act(DosingSession.discharge, message, "session.discharged")
 
 
@@ -303,7 +317,7 @@ async def discharge(room: Room, body: DischargeRequest) -> SessionState:
 async def report_outcome(room: Room, body: OutcomeRequest) -> SessionSummary:
     return await room.act(
         DosingSession.report_outcome,
-        body.message(reported_by=room.who.actor),
+        body.message(reported_by=room.actor),
         "session.outcome_reported",
         outcome=body.outcome,
     )

@@ -1,4 +1,9 @@
-"""The inbound-SMS webhook (Twilio's form post): a driver's YES confirms the ride home."""
+"""The inbound-SMS webhook (Twilio's form post): a driver's YES confirms the ride home.
+
+Each message acts once, by its `MessageSid`: the signature has no timestamp, so a captured
+request verifies again, and a replayed YES would confirm whatever ride the driver has pending
+then. The sid is claimed in the transaction that confirms the ride and audits it.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +24,11 @@ from api.errors import (
 from api.messaging import send_update
 from domain.contract import session_workflow_id
 from domain.session import TransportConfirmation, TransportConfirmedVia
+from store import webhook_events
 from store.audit import record_audit
+from store.db import Executor
 from store.transport import confirm_transport_by_driver_phone
+from store.webhook_events import EVENT_ID_LIMIT, Source
 from workflows.session import DosingSession
 
 log = structlog.get_logger(__name__)
@@ -39,7 +47,7 @@ class InboundSms(BaseModel):
     From: str = Field(description="The sender's number, E.164.")
     To: str = Field(description="The clinic's number.")
     Body: str = Field(max_length=1600)
-    MessageSid: str
+    MessageSid: str = Field(min_length=1, max_length=EVENT_ID_LIMIT)
 
 
 async def _signed_by_twilio(
@@ -75,7 +83,8 @@ async def _signed_by_twilio(
         "Twilio posts each SMS to the clinic's number here, signed with X-Twilio-Signature "
         "(set TWILIO_AUTH_TOKEN; behind a proxy also TRDFLOW_PUBLIC_URL). A reply of YES, Y "
         "or OK (any case) confirms the sender's latest pending ride-home request, and the "
-        "session is told. Any other text is ignored. The answer is always empty TwiML."
+        "session is told. Any other text is ignored, and so is a message delivered again "
+        "(same MessageSid). The answer is always empty TwiML."
     ),
     response_class=Response,
     responses={
@@ -88,15 +97,20 @@ async def _signed_by_twilio(
     dependencies=[Depends(_signed_by_twilio)],
 )
 async def inbound_sms(sms: Annotated[InboundSms, Form()], ctx: Ctx) -> Response:
-    if sms.Body.strip().upper() in YES:
-        await _confirm_ride(ctx, sms)
-    else:
-        log.info("sms_ignored", message_sid=sms.MessageSid)
+    # Every message is claimed, not only a YES that confirmed something: a YES replayed once
+    # the driver has a later ride pending would confirm that one.
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        if not await webhook_events.first_delivery(conn, Source.TWILIO, sms.MessageSid):
+            log.warning("sms_replayed", message_sid=sms.MessageSid)
+        elif sms.Body.strip().upper() in YES:
+            await _confirm_ride(ctx, conn, sms)
+        else:
+            log.info("sms_ignored", message_sid=sms.MessageSid)
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
-async def _confirm_ride(ctx: ApiContext, sms: InboundSms) -> None:
-    found = await confirm_transport_by_driver_phone(ctx.pool, sms.From)
+async def _confirm_ride(ctx: ApiContext, db: Executor, sms: InboundSms) -> None:
+    found = await confirm_transport_by_driver_phone(db, sms.From)
     if found is None:
         log.info("sms_yes_without_pending_ride", message_sid=sms.MessageSid)
         return
@@ -104,7 +118,13 @@ async def _confirm_ride(ctx: ApiContext, sms: InboundSms) -> None:
     workflow_id = session_workflow_id(course_id, n)
     message = TransportConfirmation(by=DRIVER, via=TransportConfirmedVia.DRIVER_SMS)
     try:
-        await send_update(ctx.client, workflow_id, DosingSession.confirm_transport, message)
+        await send_update(
+            ctx.client,
+            workflow_id,
+            DosingSession.confirm_transport,
+            message,
+            update_id=f"twilio-{sms.MessageSid}",
+        )
     except (WorkflowNotFoundError, WorkflowRejectedError, WorkflowUnansweredError) as err:
         # Twilio cannot act on an error answer; the session's own alert covers the ride.
         log.warning(
@@ -116,7 +136,7 @@ async def _confirm_ride(ctx: ApiContext, sms: InboundSms) -> None:
         )
         return
     await record_audit(
-        ctx.pool,
+        db,
         actor=DRIVER,
         action="session.transport_confirmed",
         course_id=course_id,
