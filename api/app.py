@@ -15,10 +15,12 @@ from api.auth import BearerGate
 from api.context import ApiContext
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
-from api.routes import courses, pager, sessions, sms
+from api.limits import RequestLimits
+from api.routes import courses, pager, patients, sessions, sms
 from store.db import create_pool
 from worker.client import connect
 from worker.logs import configure_logging
+from worker.production import check_production
 from worker.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -53,19 +55,28 @@ def create_app(settings: Settings, client: Client, pool: asyncpg.Pool) -> FastAP
     app = FastAPI(title="trdflow", version="1", description=DESCRIPTION)
     app.state.context = context = ApiContext(settings=settings, client=client, pool=pool)
     install_error_handlers(app)
+    app.add_middleware(RequestLimits)
     app.add_middleware(BearerGate)
     app.add_middleware(SecurityHeaders)  # the outermost: on the gate's own answers too
-    for router in (health.router, courses.router, sessions.router, sms.router, pager.router):
+    for router in (
+        health.router,
+        courses.router,
+        sessions.router,
+        patients.router,
+        sms.router,
+        pager.router,
+    ):
         app.include_router(router)
     console.install(app, context)
     return app
 
 
 async def serve(settings: Settings) -> None:
+    check_production(settings)
     if settings.database_url is None:
         raise SystemExit("DATABASE_URL is not set (`make run` sets it for the local stack)")
     client = await connect(settings)
-    pool = await create_pool(settings.database_url)
+    pool = await create_pool(settings.database_url, settings.database_role)
     try:
         app = create_app(settings, client, pool)
         config = uvicorn.Config(

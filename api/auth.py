@@ -1,7 +1,8 @@
 """Who is calling, checked before anything else: the bearer-token gate, permissions and scopes.
 
-`BearerGate` signs callers of `/v1/courses` in from their token before the route reads a byte of the
-body, so an unauthenticated request costs one indexed lookup and no parsing. Routes then ask
+`BearerGate` signs callers of `/v1/courses` and `/v1/patients` in from their token before the
+route reads a byte of the body, so an unauthenticated request costs one indexed lookup and no
+parsing. Routes then ask
 for a permission (`require`) and check the course's clinic against the caller's scope
 (`course_in_scope`): a course of another clinic is a 404, as if it did not exist.
 """
@@ -29,8 +30,9 @@ from store.db import UNREACHABLE, unreachable
 
 log = structlog.get_logger(__name__)
 
-GUARDED_PREFIX = "/v1/courses"
+GUARDED_PREFIXES = ("/v1/courses", "/v1/patients")
 """Callers' routes. Webhooks (`/v1/webhooks`) prove themselves by their provider's signature."""
+DOCUMENTS = frozenset({"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"})
 
 # Documents the scheme in OpenAPI; `BearerGate` does the checking.
 bearer_scheme = HTTPBearer(
@@ -39,18 +41,24 @@ bearer_scheme = HTTPBearer(
 
 
 class BearerGate:
-    """Pure ASGI: a request under `GUARDED_PREFIX` without a live token is a 401 before its
+    """Pure ASGI: a request under `GUARDED_PREFIXES` without a live token is a 401 before its
     body is read. The identity goes into the request's state for `require`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(GUARDED_PREFIX):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        context: ApiContext = scope["app"].state.context
+        path = scope["path"]
+        # In production the API's own documents are for signed-in callers too.
+        documents = context.settings.production and path in DOCUMENTS
+        if not (path.startswith(GUARDED_PREFIXES) or documents):
             await self.app(scope, receive, send)
             return
         scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
-        context: ApiContext = scope["app"].state.context
         try:
             found = await tokens.identify(context.pool, token) if scheme == "Bearer" else None
         except UNREACHABLE as err:
@@ -89,6 +97,7 @@ def require(permission: Permission) -> Callable[..., Awaitable[Identity]]:
 
 
 StartsCourses = Annotated[Identity, Depends(require(Permission.START_COURSE))]
+ChangesContacts = Annotated[Identity, Depends(require(Permission.CHANGE_CONTACT))]
 
 
 @dataclass(frozen=True)

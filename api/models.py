@@ -33,6 +33,14 @@ CourseId = Annotated[
         examples=["c-1042"],
     ),
 ]
+PatientRef = Annotated[
+    str,
+    Path(
+        pattern=REF_PATTERN,
+        description="The patient's pseudonymous reference.",
+        examples=["p-2207"],
+    ),
+]
 SessionNumber = Annotated[
     int,
     Path(

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from domain.access import EVERY_CLINIC, Identity, Kind, Role
 from store import tokens
-from worker.files import replace_private
+from worker.files import read_private, replace_private
 
 GATEWAY = "gateway-demo"
 NURSE = "nurse-demo"
@@ -52,7 +52,7 @@ _FILE = TypeAdapter(dict[str, str])
 def read_dev_tokens(path: Path) -> dict[str, str]:
     """Actor → token, as the stack last issued them; empty if it never did."""
     try:
-        return _FILE.validate_json(path.read_bytes())
+        return _FILE.validate_json(read_private(path))
     except (FileNotFoundError, ValidationError):
         return {}
 

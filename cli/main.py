@@ -7,7 +7,19 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from cli import course, db, demo, escalation, oncall, protocol, schemas, session, stack, tokens
+from cli import (
+    audit,
+    course,
+    db,
+    demo,
+    escalation,
+    oncall,
+    protocol,
+    schemas,
+    session,
+    stack,
+    tokens,
+)
 from worker.client import exit_process
 from worker.logs import configure_logging
 from worker.settings import LogLevel
@@ -51,6 +63,7 @@ app.add_typer(escalation.app, name="escalation")
 app.add_typer(oncall.app, name="oncall")
 app.add_typer(protocol.app, name="protocol")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(audit.app, name="audit")
 app.command()(demo.demo)
 
 

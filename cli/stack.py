@@ -36,7 +36,7 @@ from cli.devtokens import issue_dev_tokens
 from cli.oncall import seed_demo
 from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL
 from domain.contract import SEARCH_ATTRIBUTES
-from store.db import create_pool
+from store.db import APP_ROLE, create_pool
 from store.embedded import start_postgres
 from store.migrate import migrate
 from worker.codec import load_keyring
@@ -152,6 +152,10 @@ async def _run(settings: Settings, *, worker: bool) -> int:
 
 async def _start(settings: Settings, stack: AsyncExitStack, *, worker: bool) -> list[_Child]:
     """Start the parts in order; the exit stack stops them in reverse."""
+    if settings.production:
+        raise SystemExit(
+            "`trdflow dev up` is the local stack: it does not run with TRDFLOW_ENV=production"
+        )
     state = settings.state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
     # Creates the dev key file now, before the children race to it.
@@ -178,6 +182,8 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, worker: bool) -> 
         "TEMPORAL_NAMESPACE": settings.temporal_namespace,
         "DATABASE_URL": database_url,
         "TRDFLOW_STATE_DIR": str(state),
+        # The processes act as the application's role: the audit log is append-only to it.
+        "TRDFLOW_DATABASE_ROLE": APP_ROLE,
     }
     children: list[_Child] = []
     own_temporal = settings.temporal_address == DEFAULT_TEMPORAL_ADDRESS
@@ -192,7 +198,11 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, worker: bool) -> 
         )
         await register_search_attributes(client)
 
-    codec = await _spawn("codec server", [sys.executable, "-m", "worker.codec_server"], state, env)
+    # The local UI sends the codec server no credentials: it serves it from loopback, audited.
+    codec_env = {**env, "TRDFLOW_CODEC_LOCAL_UI": "true"}
+    codec = await _spawn(
+        "codec server", [sys.executable, "-m", "worker.codec_server"], state, codec_env
+    )
     stack.push_async_callback(codec.stop)
     children.append(codec)
     await _wait_for_health(codec, settings.codec_server_port)

@@ -4,7 +4,11 @@ course."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from domain.access import Kind
 from store.db import Executor
@@ -44,9 +48,22 @@ async def record_audit_once(
     action: str,
     course_id: str | None,
     details: Mapping[str, object],
+    *,
+    actor_kind: Kind | None = None,
+    clinic_id: str | None = None,
 ) -> bool:
     """Append the entry unless one with this effect key exists: True if appended now."""
-    return await _append(db, actor, action, course_id, details, effect_key=effect_key) is not None
+    entry_id = await _append(
+        db,
+        actor,
+        action,
+        course_id,
+        details,
+        effect_key=effect_key,
+        actor_kind=actor_kind,
+        clinic_id=clinic_id,
+    )
+    return entry_id is not None
 
 
 async def record_attempt(
@@ -119,3 +136,63 @@ async def _append(
         clinic_id,
     )
     return entry_id
+
+
+class AuditEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    at: datetime
+    actor: str
+    actor_kind: str | None
+    clinic_id: str | None
+    action: str
+    course_id: str | None
+    stage: Stage
+    details: dict[str, Any]
+
+
+class AuditQuery(BaseModel):
+    """What an auditor looks for; every field narrows the search."""
+
+    model_config = ConfigDict(frozen=True)
+
+    actor: str | None = None
+    course_id: str | None = None
+    clinic_id: str | None = None
+    action: str | None = None
+    """An action, or a prefix ending in '.' (e.g. `console.`)."""
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    limit: int = Field(200, ge=1, le=10_000)
+
+
+async def search(db: Executor, query: AuditQuery) -> list[AuditEntry]:
+    """The matching entries, oldest first (the last `limit` of them)."""
+    action_prefix = query.action if query.action and query.action.endswith(".") else None
+    rows = await db.fetch(
+        """
+        SELECT * FROM (
+            SELECT id, at, actor, actor_kind, clinic_id, action, course_id, stage, details
+            FROM audit_log
+            WHERE ($1::text IS NULL OR actor = $1)
+              AND ($2::text IS NULL OR course_id = $2)
+              AND ($3::text IS NULL OR clinic_id = $3)
+              AND ($4::text IS NULL OR action = $4)
+              AND ($5::text IS NULL OR starts_with(action, $5))
+              AND ($6::timestamptz IS NULL OR at >= $6)
+              AND ($7::timestamptz IS NULL OR at < $7)
+            ORDER BY id DESC
+            LIMIT $8
+        ) found ORDER BY id
+        """,
+        query.actor,
+        query.course_id,
+        query.clinic_id,
+        None if action_prefix else query.action,
+        action_prefix,
+        query.since,
+        query.until,
+        query.limit,
+    )
+    return [AuditEntry.model_validate(dict(row)) for row in rows]

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from domain.access import Kind
 from domain.course import PatientContact
 from domain.notices import Channel
 from domain.protocol import Protocol
 from domain.records import PatientRegistration
 from store import protocols
+from store.audit import record_audit_once
 from store.db import Executor
 
 
@@ -23,22 +25,18 @@ class CourseRecord:
 
 
 async def register(pool: asyncpg.Pool, registration: PatientRegistration) -> Protocol:
-    """Upsert the patient and the course: the latest contact details win. The course pins its
-    clinic's current protocol the first time; a retry gets the version pinned then (S8)."""
+    """Record the patient, unless their ref is known, and the course. A known patient's contact
+    details are never overwritten here: a change is its own audited action (`change_contact`);
+    a registration that brings other details keeps the recorded ones, and says so in the audit
+    log. The course pins its clinic's current protocol the first time; a retry gets the
+    version pinned then (S8)."""
     patient = registration.patient
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             """
             INSERT INTO patients (patient_ref, name, phone, email, date_of_birth, reminders_by)
             VALUES ($1, $2, $3, $4, $5, $6)
-            ON CONFLICT (patient_ref) DO UPDATE SET
-                name = EXCLUDED.name, phone = EXCLUDED.phone, email = EXCLUDED.email,
-                date_of_birth = EXCLUDED.date_of_birth, reminders_by = EXCLUDED.reminders_by,
-                updated_at = now()
-            WHERE (patients.name, patients.phone, patients.email, patients.date_of_birth,
-                   patients.reminders_by)
-                IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.phone, EXCLUDED.email,
-                                  EXCLUDED.date_of_birth, EXCLUDED.reminders_by)
+            ON CONFLICT (patient_ref) DO NOTHING
             """,
             registration.patient_ref,
             patient.name,
@@ -47,6 +45,17 @@ async def register(pool: asyncpg.Pool, registration: PatientRegistration) -> Pro
             patient.date_of_birth,
             sorted(patient.reminders_by),
         )
+        if await contact(conn, registration.patient_ref) != patient:
+            await record_audit_once(
+                conn,
+                f"registration-contact-kept/{registration.course_id}",
+                actor="system",
+                action="patient.registration_contact_kept",
+                course_id=registration.course_id,
+                details={},
+                actor_kind=Kind.SYSTEM,
+                clinic_id=registration.clinic_id,
+            )
         pinned_version = await conn.fetchval(
             """
             INSERT INTO courses
@@ -96,17 +105,50 @@ async def clinic_of(db: Executor, course_id: str) -> str | None:
     return clinic
 
 
-async def contact_for_course(db: Executor, course_id: str) -> PatientContact | None:
+async def contact(db: Executor, patient_ref: str) -> PatientContact | None:
+    """The patient's recorded contact details, if the ref is known."""
     row = await db.fetchrow(
-        """
-        SELECT p.name, p.phone, p.email, p.date_of_birth, p.reminders_by
-        FROM courses c JOIN patients p USING (patient_ref)
-        WHERE c.course_id = $1
-        """,
-        course_id,
+        f"SELECT {_CONTACT} FROM patients p WHERE p.patient_ref = $1", patient_ref
     )
-    if row is None:
-        return None
+    return None if row is None else _contact(row)
+
+
+async def change_contact(db: Executor, patient_ref: str, new: PatientContact) -> list[str]:
+    """Replace a known patient's contact details: the names of the fields that changed."""
+    old = await contact(db, patient_ref)
+    if old is None:
+        raise LookupError(f"no patient {patient_ref}")
+    changed = [
+        field for field in PatientContact.model_fields if getattr(old, field) != getattr(new, field)
+    ]
+    await db.execute(
+        """
+        UPDATE patients SET name = $2, phone = $3, email = $4, date_of_birth = $5,
+                            reminders_by = $6, updated_at = now()
+        WHERE patient_ref = $1
+        """,
+        patient_ref,
+        new.name,
+        new.phone,
+        new.email,
+        new.date_of_birth,
+        sorted(new.reminders_by),
+    )
+    return changed
+
+
+async def clinics_of_patient(db: Executor, patient_ref: str) -> set[str]:
+    """The clinics whose courses the patient is on."""
+    rows = await db.fetch(
+        "SELECT DISTINCT clinic_id FROM courses WHERE patient_ref = $1", patient_ref
+    )
+    return {row["clinic_id"] for row in rows}
+
+
+_CONTACT = "p.name, p.phone, p.email, p.date_of_birth, p.reminders_by"
+
+
+def _contact(row: asyncpg.Record) -> PatientContact:
     return PatientContact(
         name=row["name"],
         phone=row["phone"],
@@ -114,6 +156,18 @@ async def contact_for_course(db: Executor, course_id: str) -> PatientContact | N
         date_of_birth=row["date_of_birth"],
         reminders_by=frozenset(Channel(c) for c in row["reminders_by"]),
     )
+
+
+async def contact_for_course(db: Executor, course_id: str) -> PatientContact | None:
+    row = await db.fetchrow(
+        f"""
+        SELECT {_CONTACT}
+        FROM courses c JOIN patients p USING (patient_ref)
+        WHERE c.course_id = $1
+        """,
+        course_id,
+    )
+    return None if row is None else _contact(row)
 
 
 async def course(db: Executor, course_id: str) -> CourseRecord | None:

@@ -56,7 +56,7 @@ from domain.contract import course_workflow_id
 from domain.course import Phase
 from domain.session import SessionOutcome, SessionSummary
 from store import protocols
-from store.db import create_pool
+from store.db import APP_ROLE, create_pool
 from store.embedded import EmbeddedPostgres, start_postgres
 from store.migrate import migrate
 from tests.histories.files import history_file
@@ -245,6 +245,7 @@ async def process_stack(work_dir: Path, counts: Counts) -> AsyncIterator[FaultSt
                 "TEMPORAL_ADDRESS": settings.temporal_address,
                 "DATABASE_URL": postgres.url,
                 "TRDFLOW_STATE_DIR": str(state),
+                "TRDFLOW_DATABASE_ROLE": APP_ROLE,
                 "TRDFLOW_CODEC_KEYS": json.dumps({TEST_KEY_ID: TEST_KEY}),
                 "TRDFLOW_CODEC_ACTIVE_KEY": TEST_KEY_ID,
                 # Most tasks then replay their history first, as on a worker just restarted.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -27,7 +27,7 @@ from tests.sessions import InRoom, discharge_if_dosed, discontinue, scheduled_se
 from worker.client import exit_process
 from worker.converter import data_converter
 from worker.main import build_worker
-from worker.settings import Settings
+from worker.settings import Settings, get_settings
 
 EXIT_STATUS = pytest.StashKey[int]()
 
@@ -61,6 +61,15 @@ async def postgres_url() -> AsyncIterator[str]:
     with tempfile.TemporaryDirectory(prefix="trdflow-tests-") as work:
         async with migrated_postgres(Path(work) / "data") as url:
             yield url
+
+
+@pytest.fixture
+def cli_db(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point the CLI at the test suite's PostgreSQL."""
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -137,6 +137,7 @@ async def test_openapi_documents_every_endpoint(api: httpx.AsyncClient) -> None:
         ("POST", "/v1/courses"),
         ("GET", "/v1/courses/{course_id}"),
         ("POST", "/v1/courses/{course_id}/scores"),
+        ("PUT", "/v1/patients/{patient_ref}/contact"),
         ("POST", f"{session}/vitals"),
         ("POST", f"{session}/check-in"),
         ("PUT", f"{session}/transport"),

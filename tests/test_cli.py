@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,6 @@ import typer
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from typer.core import TyperGroup
-from typer.testing import CliRunner, Result
 
 from cli.main import app
 from cli.schemas import schema_files
@@ -38,25 +36,13 @@ from domain.protocol import PROTOCOL_VERSION, Protocol
 from store import tokens
 from store.escalations import upsert_from_record
 from store.oncall import on_call
+from tests.cli_runs import cli, invoke
 from tests.escalations import details, paged_escalation
 from worker.settings import Settings, get_settings
 from workflows.course import TreatmentCourse
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 PHONE = "+15550100999"
-
-runner = CliRunner()
-
-
-def invoke(*args: str) -> Result:
-    # The CLI configures logging for the whole process; put the test run's logging back.
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    try:
-        return runner.invoke(app, list(args))
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
 
 
 def start_args(course_id: str, **overrides: str) -> list[str]:
@@ -202,11 +188,6 @@ def cli_env(client: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch)
     get_settings.cache_clear()
 
 
-async def cli(*args: str) -> Result:
-    # The CLI runs its own event loop, so it gets a thread; the worker keeps this loop.
-    return await asyncio.to_thread(invoke, *args)
-
-
 async def exists(client: Client, workflow_id: str) -> bool:
     try:
         await client.get_workflow_handle(workflow_id).describe()
@@ -287,15 +268,6 @@ async def test_a_compressed_clock_needs_simulation_allowed(client: Client) -> No
 
 
 # --- Escalations and the on-call schedule, in PostgreSQL -------------------------------------
-
-
-@pytest.fixture
-def cli_db(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Point the CLI at the test suite's PostgreSQL."""
-    monkeypatch.setenv("DATABASE_URL", postgres_url)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.mark.usefixtures("cli_db")

@@ -3,6 +3,7 @@ transient failures retried."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import asyncpg
@@ -11,7 +12,10 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 from temporalio.exceptions import ApplicationError
 
+from activities.adapters.email import SmtpEmail, SmtpTls
+from activities.adapters.errors import ProviderUnavailable
 from activities.adapters.factory import Adapters, adapters_from, local_adapters
+from activities.adapters.ports import OutgoingMessage
 from activities.patients import PatientRegistry
 from activities.reminders import Reminders, reminder_key
 from activities.transport import TransportRequests
@@ -27,7 +31,7 @@ from domain.records import (
 )
 from store.transport import arrange_transport, confirm_transport_by_driver_phone
 from tests.activity_runs import CLINIC_TIMEZONE, PATIENT, phi_of, registration, run
-from tests.providers import SmtpServer
+from tests.providers import SmtpServer, smtp_server
 from worker.settings import Settings
 
 SCHEDULED = datetime(2026, 3, 3, 14, 0, tzinfo=UTC)  # Tuesday 09:00 in New York
@@ -57,7 +61,7 @@ def twilio(providers: HttpProviders, pool: asyncpg.Pool) -> Adapters:
 
 
 def smtp_adapters(smtp: SmtpServer, pool: asyncpg.Pool) -> Adapters:
-    return adapters_from(
+    adapters = adapters_from(
         Settings(
             email_provider="smtp",
             smtp_host=smtp.host,
@@ -65,6 +69,19 @@ def smtp_adapters(smtp: SmtpServer, pool: asyncpg.Pool) -> Adapters:
             smtp_from="clinic@trdflow.test",
         ),
         pool,
+    )
+    assert isinstance(adapters.senders[Channel.EMAIL], SmtpEmail)
+    # The same sender, trusting the stand-in's throwaway CA as a deployment trusts its relay's.
+    return replace(adapters, senders={**adapters.senders, Channel.EMAIL: smtp_email(smtp)})
+
+
+def smtp_email(smtp: SmtpServer, tls: SmtpTls | None = None) -> SmtpEmail:
+    return SmtpEmail(
+        host=smtp.host,
+        port=smtp.port,
+        sender="clinic@trdflow.test",
+        tls=tls,
+        tls_context=smtp.trust,
     )
 
 
@@ -216,6 +233,43 @@ async def test_a_refused_email_is_recorded_as_failed(
 
     assert deliveries[Channel.EMAIL].status is DeliveryStatus.FAILED
     assert deliveries[Channel.EMAIL].error == "smtp answered 550"
+    assert smtp.received == []
+
+
+MAIL = OutgoingMessage(
+    effect_key="reminder/c-1/1/email", to="jane@example.org", subject="Reminder", body="hello"
+)
+
+
+async def test_email_goes_over_starttls_with_the_certificate_checked(smtp: SmtpServer) -> None:
+    await smtp_email(smtp).send(MAIL)
+
+    [received] = smtp.received  # the stand-in takes no mail before STARTTLS
+    assert received["To"] == MAIL.to
+
+
+async def test_email_goes_over_implicit_tls() -> None:
+    async with smtp_server(tls="implicit") as smtp:
+        await smtp_email(smtp, tls="implicit").send(MAIL)
+
+        assert len(smtp.received) == 1
+
+
+async def test_a_server_that_offers_no_starttls_gets_nothing_in_plaintext() -> None:
+    async with smtp_server(tls="none") as smtp:
+        with pytest.raises(ProviderUnavailable, match="smtp offered no STARTTLS"):
+            await smtp_email(smtp).send(MAIL)
+
+        assert smtp.received == []
+
+
+async def test_a_server_whose_certificate_is_not_trusted_gets_nothing(smtp: SmtpServer) -> None:
+    # The system's CAs only, as a deployment without the relay's CA would have.
+    untrusting = SmtpEmail(host=smtp.host, port=smtp.port, sender="clinic@trdflow.test")
+
+    with pytest.raises(ProviderUnavailable, match="smtp unreachable"):
+        await untrusting.send(MAIL)
+
     assert smtp.received == []
 
 

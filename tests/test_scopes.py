@@ -22,10 +22,10 @@ from cli.localstack import new_course_id, served
 from cli.simulation import PERSONAS, demo_course
 from domain.access import Identity, Kind, Role
 from domain.escalation import Severity
-from store import tokens
+from store import patients, tokens
 from tests.console_rows import CLINIC, next_snapshot, seed
 from tests.http_api import api_settings
-from tests.sessions import GATEWAY
+from tests.sessions import GATEWAY, course_in_record
 from worker.settings import Settings
 
 OTHER_CLINIC = "other-clinic"
@@ -49,6 +49,9 @@ COURSE_ROUTES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", f"{SESSION}/outcome"): {"outcome": "missed", "note": "no show"},
 }
 """Every route under a course, with a body that would be valid."""
+
+CONTACT_ROUTE = ("PUT", "/v1/patients/{patient_ref}/contact")
+"""The patient's, whose clinics are those of their courses."""
 
 CONSOLE_ROUTES = {
     ("GET", "/console/escalations"),
@@ -120,7 +123,8 @@ def test_every_route_is_in_the_scope_matrix(
         for method in route.methods or ()
     }
 
-    assert api_routes | console_routes == set(COURSE_ROUTES) | CONSOLE_ROUTES | UNSCOPED
+    placed = {*COURSE_ROUTES, CONTACT_ROUTE, *CONSOLE_ROUTES, *UNSCOPED}
+    assert api_routes | console_routes == placed
 
 
 @pytest.mark.usefixtures("worker")
@@ -144,7 +148,20 @@ async def test_no_route_under_a_course_serves_a_caller_of_another_clinic(
             if response.status_code == 404:
                 assert response.json() == unknown
 
+    await course_in_record(db_pool, course.course_id)  # its patient is known from now on
+    method, template = CONTACT_ROUTE
+    contact = course.patient.model_copy(update={"phone": "+15550100123"})
+    for headers in outsiders:
+        response = await api.request(
+            method,
+            template.format(patient_ref=course.patient_ref),
+            json=contact.model_dump(mode="json"),
+            headers=headers,
+        )
+        assert response.status_code in (403, 404), response.text
+
     assert await writes(db_pool, {who.actor for who in OUTSIDERS}) == before
+    assert await patients.contact(db_pool, course.patient_ref) == course.patient
     # The course is there, and its own clinic's nurse reads it.
     own = await api.get(f"/v1/courses/{course.course_id}", headers=insider)
     assert own.status_code == 200

@@ -18,3 +18,17 @@ def test_a_refused_secret_is_not_quoted(monkeypatch: pytest.MonkeyPatch) -> None
 
     assert "TRDFLOW_CODEC_KEYS.k1" in str(refused.value)
     assert "98765432123456789" not in str(refused.value)
+
+
+def test_the_environment_is_development_unless_production_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TRDFLOW_ENV", raising=False)
+    assert not Settings().production
+
+    monkeypatch.setenv("TRDFLOW_ENV", "production")
+    assert Settings().production
+
+    monkeypatch.setenv("TRDFLOW_ENV", "prod")  # a typo must not pass for development
+    with pytest.raises(ValidationError, match="TRDFLOW_ENV"):
+        Settings()

@@ -7,6 +7,7 @@ import asyncio
 import atexit
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any, NoReturn, TypeVar
 
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
@@ -16,6 +17,8 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
+from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
+from temporalio.service import TLSConfig
 from temporalio.types import MethodSyncOrAsyncNoParam
 
 from domain.contract import (
@@ -43,12 +46,65 @@ class SimulationNotAllowedError(ValueError):
     """A compressed clock was asked for where simulation is not enabled."""
 
 
+class TemporalConfigError(ValueError):
+    """The SDK's environment configuration (profile, config file, TLS files) cannot be loaded.
+    A ValueError, so a worker waiting for the server does not retry it as an outage."""
+
+
+def temporal_connect_config(
+    settings: Settings, env: Mapping[str, str] | None = None
+) -> ClientConnectConfig:
+    """`Client.connect`'s arguments from the SDK's environment configuration
+    (`temporalio.envconfig`: the `TEMPORAL_PROFILE` profile of the config file, then the
+    `TEMPORAL_*` variables of `env`, this process's by default): address, namespace, API key,
+    TLS and gRPC metadata. An address or namespace set in `settings` (by name, or by its
+    variable) wins; the defaults apply only where neither sets one."""
+    try:
+        config = ClientConfigProfile.load(override_env_vars=env).to_client_connect_config()
+    except (RuntimeError, OSError) as err:
+        # The first line only: a TOML parse error then quotes the line, which may be an API key.
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise TemporalConfigError(
+            "TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE or TEMPORAL_TLS_*: the Temporal client "
+            f"configuration cannot be loaded: {first_line}"
+        ) from None
+    if "temporal_address" in settings.model_fields_set or "target_host" not in config:
+        config["target_host"] = settings.temporal_address
+    if "temporal_namespace" in settings.model_fields_set or "namespace" not in config:
+        config["namespace"] = settings.temporal_namespace
+    return config
+
+
+def temporal_transport_problems(config: ClientConnectConfig) -> list[str]:
+    """Why a connection with `config` is not fit for production: plaintext, or no credentials
+    (anyone who reaches the frontend could otherwise drive every course). Never quotes one."""
+    tls = config.get("tls")
+    if tls is None:  # the SDK's own default: TLS exactly when there is an API key
+        tls = "api_key" in config
+    problems = []
+    if tls is False:
+        problems.append(
+            "TEMPORAL_TLS: the Temporal connection is plaintext: set TEMPORAL_API_KEY (TLS by "
+            "default) or TEMPORAL_TLS=true, and never TEMPORAL_TLS=false"
+        )
+    client_cert = isinstance(tls, TLSConfig) and tls.client_cert and tls.client_private_key
+    authorization = any(key.lower() == "authorization" for key in config.get("rpc_metadata", {}))
+    if "api_key" not in config and not client_cert and not authorization:
+        problems.append(
+            "TEMPORAL_API_KEY: the Temporal connection carries no credentials: set "
+            "TEMPORAL_API_KEY, or an mTLS client certificate (TEMPORAL_TLS_CLIENT_CERT_PATH "
+            "and TEMPORAL_TLS_CLIENT_KEY_PATH)"
+        )
+    return problems
+
+
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=data_converter(settings),
-    )
+    """A client as `temporal_connect_config` says, with the project's data converter; in
+    production, never over plaintext or without credentials."""
+    config = temporal_connect_config(settings)
+    if settings.production and (problems := temporal_transport_problems(config)):
+        raise TemporalConfigError("; ".join(problems))
+    return await Client.connect(**config, data_converter=data_converter(settings))
 
 
 async def ask(handle: WorkflowHandle[Any, Any], query: MethodSyncOrAsyncNoParam[Any, R]) -> R:

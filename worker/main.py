@@ -29,6 +29,7 @@ from domain.notices import Channel
 from store.db import create_pool
 from worker.client import connect, exit_process
 from worker.logs import configure_logging
+from worker.production import check_production
 from worker.runner import GuardedRunner
 from worker.settings import Settings, get_settings
 from workflows.course import TreatmentCourse
@@ -115,7 +116,9 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     database_url = settings.database_url
     client = await when_up("temporal", lambda: connect(settings), stop)
-    pool = await when_up("postgres", lambda: create_pool(database_url), stop)
+    pool = await when_up(
+        "postgres", lambda: create_pool(database_url, settings.database_role), stop
+    )
     if client is None or pool is None:
         return
     try:
@@ -123,7 +126,12 @@ async def serve(settings: Settings) -> None:
             client, pool, adapters_from(settings, pool), cache_size=settings.worker_cache_size
         )
         async with worker:
-            log.info("worker started", task_queue=TASK_QUEUE, address=settings.temporal_address)
+            log.info(
+                "worker started",
+                task_queue=TASK_QUEUE,
+                address=client.service_client.config.target_host,
+                namespace=client.namespace,
+            )
             await stop.wait()
             log.info("worker stopping: letting running tasks finish")
     finally:
@@ -133,6 +141,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
+    check_production(settings)
     asyncio.run(serve(settings))
     exit_process(0)  # never a crash at exit: see exit_process
 

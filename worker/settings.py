@@ -49,7 +49,42 @@ class Settings(BaseSettings):
         alias="TRDFLOW_ALLOW_SIMULATION",
         description="Accept courses with a time_scale other than 1 (demos, load tests).",
     )
+    database_role: str | None = Field(
+        None,
+        alias="TRDFLOW_DATABASE_ROLE",
+        description=(
+            "The role the API, the workers and the codec server act as in PostgreSQL: "
+            "trdflow_app (store.db.APP_ROLE) may append to the audit log but never change it. "
+            "None: the connecting user's own."
+        ),
+    )
+    environment: Literal["development", "production"] = Field(
+        "development",
+        alias="TRDFLOW_ENV",
+        description=(
+            "production: fail closed. Every secret must be set (no dev files), and the codec "
+            "refuses unencrypted payloads."
+        ),
+    )
+    codec_server_host: str = Field(
+        "127.0.0.1",
+        alias="TRDFLOW_CODEC_SERVER_HOST",
+        description="Interface the codec server listens on: loopback unless deployed.",
+    )
     codec_server_port: int = Field(8081, ge=1, le=65535, alias="TRDFLOW_CODEC_SERVER_PORT")
+    codec_allowed_hosts: list[str] = Field(
+        ["localhost", "127.0.0.1"],
+        alias="TRDFLOW_CODEC_ALLOWED_HOSTS",
+        description="Host headers the codec server answers (a DNS-rebinding page sends its own).",
+    )
+    codec_local_ui: bool = Field(
+        False,
+        alias="TRDFLOW_CODEC_LOCAL_UI",
+        description=(
+            "The local stack's Temporal UI sends no credentials: serve its requests without a "
+            "token, from loopback only, audited as the operator 'local-ui'. Never in production."
+        ),
+    )
     ui_origin: str = Field(
         "http://localhost:8233",
         alias="TRDFLOW_UI_ORIGIN",
@@ -106,6 +141,10 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
 
     @property
     def codec_key_file(self) -> Path:

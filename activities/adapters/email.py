@@ -1,9 +1,14 @@
-"""E-mail over SMTP (aiosmtplib); STARTTLS whenever the server offers it."""
+"""E-mail over SMTP (aiosmtplib), always over verified TLS: implicit TLS on port 465, else
+STARTTLS, required. A server that does not offer STARTTLS is refused, never written to in
+plaintext: stripping the offer is how an attacker on the path would read the patient's e-mail
+and the SMTP credentials."""
 
 from __future__ import annotations
 
 import hashlib
+import ssl
 from email.message import EmailMessage
+from typing import Literal
 
 import aiosmtplib
 
@@ -11,6 +16,10 @@ from activities.adapters.errors import ProviderRejected, ProviderUnavailable, co
 from activities.adapters.ports import OutgoingMessage
 
 TIMEOUT_SECONDS = 30.0
+IMPLICIT_TLS_PORT = 465
+"""SMTP submission over TLS from the first byte (RFC 8314); other ports upgrade by STARTTLS."""
+
+SmtpTls = Literal["starttls", "implicit"]
 
 
 class SmtpEmail:
@@ -24,12 +33,18 @@ class SmtpEmail:
         sender: str,
         username: str | None = None,
         password: str | None = None,
+        tls: SmtpTls | None = None,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
+        """`tls`: None for implicit TLS on port 465, STARTTLS elsewhere. `tls_context`: whom
+        to trust (None: the system's CAs, with the host name checked)."""
         self._host = host
         self._port = port
         self._sender = sender
         self._username = username
         self._password = password
+        self._tls: SmtpTls = tls or ("implicit" if port == IMPLICIT_TLS_PORT else "starttls")
+        self._tls_context = tls_context
 
     async def send(self, message: OutgoingMessage) -> str:
         email = EmailMessage()
@@ -47,13 +62,21 @@ class SmtpEmail:
                 port=self._port,
                 username=self._username,
                 password=self._password,
+                use_tls=self._tls == "implicit",
+                start_tls=self._tls == "starttls",  # True: required, not "if offered"
+                validate_certs=True,
+                tls_context=self._tls_context,
                 timeout=TIMEOUT_SECONDS,
             )
         except aiosmtplib.SMTPRecipientsRefused as err:
             raise self._refusal(err.recipients[0].code) from err
         except aiosmtplib.SMTPResponseException as err:
             raise self._refusal(err.code) from err
-        except (aiosmtplib.SMTPException, OSError) as err:
+        except aiosmtplib.SMTPException as err:
+            if "STARTTLS" in str(err):  # aiosmtplib's own text, when the server offers none
+                raise ProviderUnavailable(f"{self.provider} offered no STARTTLS") from err
+            raise connection_failure(self.provider, err) from err
+        except OSError as err:  # ssl.SSLError (a certificate not trusted) included
             raise connection_failure(self.provider, err) from err
         return str(email["Message-ID"])
 

@@ -16,7 +16,7 @@ from api.models import CourseCreated
 from domain.contract import course_workflow_id
 from domain.course import CourseStart, CourseStatus, ScoreReport
 from domain.scales import Score
-from store.patients import claim_course
+from store.patients import claim_course, contact
 from worker.client import SimulationNotAllowedError, start_course
 from workflows.course import TreatmentCourse
 
@@ -50,6 +50,15 @@ async def start(
     # The clinic is claimed with the audit row, before the start: every later request is
     # scoped by it. A start that then fails leaves the claim, for its retry.
     async with ctx.pool.acquire() as conn, conn.transaction():
+        recorded = await contact(conn, body.patient_ref)
+        if recorded is not None and recorded != body.patient:
+            # Never a silent overwrite: another course's reminders would reach this caller's
+            # phone number. A change of details is its own action.
+            raise WorkflowRejectedError(
+                workflow_id,
+                f"patient {body.patient_ref} is registered with other contact details: "
+                f"change them with PUT /v1/patients/{body.patient_ref}/contact first",
+            )
         if await claim_course(conn, body.course_id, body.clinic_id) != body.clinic_id:
             raise WorkflowRejectedError(workflow_id, taken)
         await audited(conn, who, "course.start_requested", body.course_id, body.clinic_id)
