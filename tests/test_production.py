@@ -150,6 +150,11 @@ def test_development_checks_nothing(tmp_path: Path) -> None:
         ({"rems_portal_url": "http://rems.test"}, "REMS_PORTAL_URL: must be an https://"),
         ({"allow_simulation": True}, "TRDFLOW_ALLOW_SIMULATION: must be off"),
         ({"codec_local_ui": True}, "TRDFLOW_CODEC_LOCAL_UI: must be off"),
+        (
+            {"oidc_issuer": "http://idp.example.org", "oidc_client_id": "trdflow"},
+            "TRDFLOW_OIDC_ISSUER: must be an https://",
+        ),
+        ({"oidc_issuer": "https://idp.example.org"}, "TRDFLOW_OIDC_CLIENT_ID: not set"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )

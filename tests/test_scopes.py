@@ -71,6 +71,8 @@ UNSCOPED = {
     ("POST", "/console/sign-in"),
     ("POST", "/console/sign-out"),
     ("GET", "/console/assets/{name}"),
+    ("GET", "/console/sso"),
+    ("GET", "/console/sso/callback"),
 }
 """Routes that touch no clinic's data."""
 

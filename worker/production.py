@@ -134,6 +134,11 @@ def _providers(settings: Settings) -> Iterator[str]:
             yield "REMS_PORTAL_TOKEN: not set, with TRDFLOW_REMS_PROVIDER=portal"
     if settings.pager_provider == "pagerduty" and not _https(settings.pagerduty_events_base):
         yield "PAGERDUTY_EVENTS_BASE: must be an https:// URL"
+    if settings.oidc_issuer is not None:
+        if not _https(settings.oidc_issuer):
+            yield "TRDFLOW_OIDC_ISSUER: must be an https:// URL (ID tokens are fetched from it)"
+        if settings.oidc_client_id is None:
+            yield "TRDFLOW_OIDC_CLIENT_ID: not set, with TRDFLOW_OIDC_ISSUER"
 
 
 def _dev_switches(settings: Settings) -> Iterator[str]:

@@ -58,6 +58,22 @@ class Settings(BaseSettings):
             "None: the connecting user's own."
         ),
     )
+    oidc_issuer: str | None = Field(
+        None,
+        alias="TRDFLOW_OIDC_ISSUER",
+        description=(
+            "The identity provider's issuer URL: staff sign in to the console through it "
+            "(OpenID Connect, code flow with PKCE). None: token sign-in only."
+        ),
+    )
+    oidc_client_id: str | None = Field(None, alias="TRDFLOW_OIDC_CLIENT_ID")
+    oidc_client_secret: SecretStr | None = Field(
+        None,
+        alias="TRDFLOW_OIDC_CLIENT_SECRET",
+        description="For a confidential client (client_secret_basic); None: a public client.",
+    )
+    oidc_roles_claim: str = Field("trdflow_roles", alias="TRDFLOW_OIDC_ROLES_CLAIM")
+    oidc_clinics_claim: str = Field("trdflow_clinics", alias="TRDFLOW_OIDC_CLINICS_CLAIM")
     environment: Literal["development", "production"] = Field(
         "development",
         alias="TRDFLOW_ENV",

@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, Response, status
 
 from api.console.live import LiveFeed
+from api.console.sso import SingleSignOn
 from api.console.throttle import SignInThrottle
 from api.context import Ctx
 from store.console_sessions import LIFETIME, ConsoleSession, find
@@ -31,6 +32,8 @@ SAME_ORIGIN = frozenset({"same-origin", "none"})
 class ConsoleContext:
     feed: LiveFeed
     throttle: SignInThrottle
+    sso: SingleSignOn | None
+    """Single sign-on, where an identity provider is configured."""
 
 
 def get_console(request: Request) -> ConsoleContext:

@@ -25,8 +25,11 @@ PAGE_HEADERS = {
 }
 
 
-def sign_in_page(error: str = "", code: int = status.HTTP_200_OK) -> HTMLResponse:
-    return _page("sign-in.html", code, error=error)
+def sign_in_page(
+    error: str = "", code: int = status.HTTP_200_OK, *, sso: bool = False
+) -> HTMLResponse:
+    """The sign-in form; with `sso`, the link to sign in through the identity provider too."""
+    return _page("sign-in.html", code, error=error, sso_hidden="" if sso else "hidden")
 
 
 def console_page(actor: str, csrf_token: str) -> HTMLResponse:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response, status
 from fastapi.responses import RedirectResponse, StreamingResponse
 from pydantic import BaseModel
 
@@ -32,6 +32,7 @@ from api.console.access import (
 )
 from api.console.listing import Snapshot, snapshot
 from api.console.pages import asset, console_page, sign_in_page
+from api.console.sso import SignOnRefused
 from api.context import ApiContext, Ctx
 from api.errors import WorkflowNotFoundError, build
 from domain.access import Identity, Permission
@@ -59,9 +60,9 @@ class ResolveRequest(BaseModel):
 
 
 @router.get("")
-async def page(session: MaybeSignedIn) -> Response:
+async def page(session: MaybeSignedIn, console: Console) -> Response:
     if session is None:
-        return sign_in_page()
+        return sign_in_page(sso=console.sso is not None)
     return console_page(session.identity.actor, session.csrf_token)
 
 
@@ -69,37 +70,105 @@ async def page(session: MaybeSignedIn) -> Response:
 async def sign_in(
     token: Annotated[str, Form(max_length=500)], request: Request, ctx: Ctx, console: Console
 ) -> Response:
-    client = request.client.host if request.client else "unknown"
-    if console.throttle.blocked(client):
-        log.warning("console_sign_in_throttled")
-        return sign_in_page("Too many failed sign-ins: wait a few minutes.", 429)
+    if console.throttle.blocked(_client(request)):
+        return _throttled(console)
     found = await tokens.identify(ctx.pool, token)
-    refusal = _refusal(found[1] if found else None)
-    if found is None or refusal is not None:
-        console.throttle.failed(client)
-        reason = "unknown token" if found is None else "not permitted"
-        await record_audit(
-            ctx.pool,
-            actor=found[1].actor if found else "unknown",
-            action="console.sign_in_refused",
-            course_id=None,
-            details={"reason": reason, "token_id": tokens.token_id_of(token)},
-        )
-        log.warning("console_sign_in_refused", reason=reason)
-        message, code = refusal or ("That token is not valid.", status.HTTP_401_UNAUTHORIZED)
-        return sign_in_page(message, code)
+    details: dict[str, object] = {"via": "token", "token_id": tokens.token_id_of(token)}
+    if found is None:
+        await _refuse(request, ctx, console, "unknown", "unknown token", details)
+        return sign_in_page("That token is not valid.", 401, sso=console.sso is not None)
     token_id, identity = found
+    return await _open(request, ctx, console, identity, token_id, details)
+
+
+@router.get("/sso")
+async def single_sign_on(request: Request, ctx: Ctx, console: Console) -> Response:
+    """To the identity provider, with a one-time state, a nonce and a PKCE challenge."""
+    if console.sso is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "single sign-on is not configured")
+    if console.throttle.blocked(_client(request)):
+        return _throttled(console)
+    url = await console.sso.start(_public_base(ctx, request) + router.prefix + "/sso/callback")
+    return RedirectResponse(url, status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/sso/callback")
+async def single_sign_on_callback(
+    request: Request,
+    ctx: Ctx,
+    console: Console,
+    code: Annotated[str | None, Query(max_length=2000)] = None,
+    state: Annotated[str | None, Query(max_length=200)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The provider's answer: the code is exchanged and its ID token checked (`sso`)."""
+    if console.sso is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "single sign-on is not configured")
+    if console.throttle.blocked(_client(request)):
+        return _throttled(console)
+    try:
+        if code is None or state is None:
+            raise SignOnRefused(f"the provider answered {error or 'without a code'}")
+        identity = await console.sso.finish(code, state)
+    except SignOnRefused as refused:
+        await _refuse(request, ctx, console, "unknown", str(refused), {"via": "sso"})
+        return sign_in_page("Single sign-on did not succeed.", 401, sso=True)
+    return await _open(request, ctx, console, identity, None, {"via": "sso"})
+
+
+async def _open(
+    request: Request,
+    ctx: Ctx,
+    console: ConsoleContext,
+    identity: Identity,
+    token_id: str | None,
+    details: dict[str, object],
+) -> Response:
+    """A session for `identity` if it may handle escalations; else the sign-in page again."""
+    if not identity.may(Permission.HANDLE_ESCALATIONS):
+        await _refuse(request, ctx, console, identity.actor, "not permitted", details)
+        message = "You may not handle escalations."
+        return sign_in_page(message, status.HTTP_403_FORBIDDEN, sso=console.sso is not None)
     cookie = await open_session(ctx.pool, identity, token_id)
-    await audited(ctx.pool, identity, "console.signed_in", None, None, token_id=token_id)
+    await audited(ctx.pool, identity, "console.signed_in", None, None, **details)
     response = RedirectResponse(router.prefix, status.HTTP_303_SEE_OTHER)
     set_cookie(response, cookie, ctx, request)
     return response
 
 
-def _refusal(identity: Identity | None) -> tuple[str, int] | None:
-    if identity is not None and not identity.may(Permission.HANDLE_ESCALATIONS):
-        return "This token may not handle escalations.", status.HTTP_403_FORBIDDEN
-    return None
+async def _refuse(
+    request: Request,
+    ctx: Ctx,
+    console: ConsoleContext,
+    actor: str,
+    reason: str,
+    details: dict[str, object],
+) -> None:
+    """Count a failed sign-in against its client, and audit it."""
+    console.throttle.failed(_client(request))
+    await record_audit(
+        ctx.pool,
+        actor=actor,
+        action="console.sign_in_refused",
+        course_id=None,
+        details={"reason": reason, **details},
+    )
+    log.warning("console_sign_in_refused", reason=reason, via=details.get("via"))
+
+
+def _throttled(console: ConsoleContext) -> Response:
+    log.warning("console_sign_in_throttled")
+    message = "Too many failed sign-ins: wait a few minutes."
+    return sign_in_page(message, status.HTTP_429_TOO_MANY_REQUESTS, sso=console.sso is not None)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _public_base(ctx: Ctx, request: Request) -> str:
+    """The API's URL as the browser sees it: the provider sends the person back there."""
+    return (ctx.settings.public_url or str(request.base_url)).rstrip("/")
 
 
 @router.post("/sign-out", dependencies=[Depends(same_origin)])
