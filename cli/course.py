@@ -5,19 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+import asyncpg
 import typer
 from rich.table import Column, Table
 from temporalio.client import Client, WorkflowExecution
 
 from cli import events, options
-from cli.errors import reported
+from cli.caller import NOT_PERMITTED, caller
+from cli.errors import CliError, reported
 from cli.inputs import build
 from cli.render import console, echo_json, named, status_panel, when
-from cli.runtime import course_status, ui_link, with_client
+from cli.runtime import course_status, open_client, ui_link, with_client, with_pool
+from domain.access import Identity, Permission
 from domain.contract import CLINIC_ID, COURSE_PHASE, NEXT_SESSION_AT, PATIENT_REF
 from domain.course import CourseStart, Phase
 from domain.protocol import Indication
-from worker.client import start_course
+from store.audit import record_audit
+from store.db import Executor
+from store.patients import admit
+from worker.client import check_simulation, start_course
 from worker.settings import get_settings
 
 COURSE_WORKFLOW_TYPE = "TreatmentCourse"
@@ -58,11 +64,22 @@ def start(
     }
     course = build(CourseStart, file, fields)
     settings = get_settings()
+    check_simulation(course, settings)  # bad input, refused before anything is looked up
 
-    async def begin(client: Client) -> str:
-        return (await start_course(client, course, settings)).id
+    async def begin(pool: asyncpg.Pool) -> str:
+        who = await caller(pool, settings, Permission.START_COURSE)
+        if not who.covers(course.clinic_id):
+            raise CliError(f"{who.actor} may not act for {course.clinic_id}", NOT_PERMITTED)
+        async with pool.acquire() as conn, conn.transaction():
+            refusal = await admit(conn, course)
+            if refusal is not None:
+                raise CliError(refusal)
+            await _audit(conn, who, "cli.course_start_requested", course)
+        started = await start_course(await open_client(settings), course, settings)
+        await _audit(pool, who, "cli.course_started", course)
+        return started.id
 
-    workflow_id = with_client(begin, settings)
+    workflow_id = with_pool(begin, settings)
     # The operator's summary names the patient by ref only: no PHI on the terminal.
     rows = Table.grid(padding=(0, 2))
     rows.add_column(style="bold cyan")
@@ -127,6 +144,18 @@ def list_courses(
             when(row["next_session_at"]),
         )
     console.print(table if rows else "No courses match.")
+
+
+async def _audit(db: Executor, who: Identity, action: str, course: CourseStart) -> None:
+    await record_audit(
+        db,
+        who.actor,
+        action,
+        course.course_id,
+        {},
+        actor_kind=who.kind,
+        clinic_id=course.clinic_id,
+    )
 
 
 def visibility_query(phase: Phase | None, clinic: str | None) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from cli import options
+from cli.caller import on_escalation
 from cli.errors import reported
 from cli.render import console, echo_json, escalation_list
 from cli.runtime import deliver, with_pool
@@ -45,7 +46,7 @@ def list_escalations(
 def ack(escalation_id: EscalationId, by: By = None) -> None:
     """Acknowledge the escalation: its paging stops."""
     deliver(
-        escalation_id,
+        on_escalation(escalation_id),
         Escalation.acknowledge,
         Acknowledge,
         None,
@@ -59,7 +60,7 @@ def ack(escalation_id: EscalationId, by: By = None) -> None:
 def resolve(escalation_id: EscalationId, by: By = None, note: options.Note = None) -> None:
     """Resolve the escalation, saying what was done."""
     deliver(
-        escalation_id,
+        on_escalation(escalation_id),
         Escalation.resolve,
         Resolve,
         None,

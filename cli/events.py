@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 
 from cli import options
+from cli.caller import on_course
 from cli.errors import reported
 from cli.render import eligibility, session_line
 from cli.runtime import deliver
-from domain.contract import course_workflow_id
+from domain.access import Permission
 from domain.course import (
     AssessmentReport,
     Discontinue,
@@ -34,7 +35,7 @@ app = typer.Typer()
 def assess(course_id: options.CourseId, file: options.File = None) -> None:
     """Submit the assessment (an AssessmentReport JSON) and print the eligibility."""
     deliver(
-        course_workflow_id(course_id),
+        on_course(course_id, Permission.DECIDE_COURSE),
         TreatmentCourse.submit_assessment,
         AssessmentReport,
         file,
@@ -56,7 +57,7 @@ def score(
 ) -> None:
     """Record a PHQ-9 or MADRS score (a follow-up check-in, or any time during the course)."""
     deliver(
-        course_workflow_id(course_id),
+        on_course(course_id, Permission.REPORT_SCORE),
         TreatmentCourse.record_score,
         ScoreReport,
         file,
@@ -79,7 +80,7 @@ def review(
 ) -> None:
     """Decide the end-of-induction review."""
     deliver(
-        course_workflow_id(course_id),
+        on_course(course_id, Permission.DECIDE_COURSE),
         TreatmentCourse.decide_review,
         ReviewDecision,
         file,
@@ -99,7 +100,7 @@ def frequency(
 ) -> None:
     """Change the maintenance frequency."""
     deliver(
-        course_workflow_id(course_id),
+        on_course(course_id, Permission.DECIDE_COURSE),
         TreatmentCourse.change_frequency,
         FrequencyChange,
         file,
@@ -118,7 +119,7 @@ def end_maintenance(
 ) -> None:
     """End maintenance: the course moves on to follow-up."""
     deliver(
-        course_workflow_id(course_id),
+        on_course(course_id, Permission.DECIDE_COURSE),
         TreatmentCourse.end_maintenance,
         EndMaintenance,
         file,
@@ -143,7 +144,7 @@ def relapse(
 ) -> None:
     """Decide on a relapse flagged at follow-up."""
     deliver(
-        course_workflow_id(course_id),
+        on_course(course_id, Permission.DECIDE_COURSE),
         TreatmentCourse.decide_relapse,
         RelapseDecision,
         file,
@@ -162,7 +163,7 @@ def pause(
 ) -> None:
     """Pause the course: the scheduled session is cancelled until it resumes."""
     deliver(
-        course_workflow_id(course_id),
+        on_course(course_id, Permission.DECIDE_COURSE),
         TreatmentCourse.pause,
         Pause,
         file,
@@ -176,7 +177,7 @@ def pause(
 def resume(course_id: options.CourseId, by: options.By = None, file: options.File = None) -> None:
     """Resume a paused course."""
     deliver(
-        course_workflow_id(course_id),
+        on_course(course_id, Permission.DECIDE_COURSE),
         TreatmentCourse.resume,
         Resume,
         file,
@@ -195,7 +196,7 @@ def discontinue(
 ) -> None:
     """Discontinue the course."""
     deliver(
-        course_workflow_id(course_id),
+        on_course(course_id, Permission.DECIDE_COURSE),
         TreatmentCourse.discontinue,
         Discontinue,
         file,
@@ -219,7 +220,7 @@ def reschedule(
 ) -> None:
     """Move the scheduled session to a new time."""
     deliver(
-        course_workflow_id(course_id),
+        on_course(course_id, Permission.DECIDE_COURSE),
         TreatmentCourse.reschedule_session,
         Reschedule,
         file,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -12,14 +13,21 @@ import asyncpg
 from pydantic import BaseModel
 from rich.console import RenderableType
 from rich.markup import escape
-from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
+from cli.caller import Target, as_caller, caller, sent_by_caller
 from cli.errors import CliError
 from cli.inputs import build
 from cli.render import console, echo_json
 from domain.contract import course_workflow_id
 from domain.course import CourseStatus
+from store.audit import Stage, record_attempt
 from store.db import create_pool
 from worker.client import ask, connect
 from worker.settings import Settings, get_settings
@@ -81,7 +89,7 @@ def ui_link(settings: Settings, workflow_id: str) -> str:
 
 
 def deliver(
-    workflow_id: str,
+    target: Target,
     update: UpdateMethodMultiParam[[Any, M], R],
     model: type[M],
     file: Path | None,
@@ -91,24 +99,58 @@ def deliver(
     show: Callable[[R], RenderableType] | None = None,
     as_json: bool = False,
 ) -> None:
-    """The path of every clinic event: build the message, send the Update, show the answer."""
-    message = build(model, file, fields)
+    """The path of every clinic event: the caller (`TRDFLOW_TOKEN`) checked for the permission
+    and the clinic, the message built as theirs, its audit intent, the Update, its outcome."""
+    settings = get_settings()
+    # Bad input is refused before anything is looked up: the sender, unknown yet, aside.
+    build(model, file, fields if file else as_caller(model, fields, None))
 
-    async def send(client: Client) -> R:
-        handle = client.get_workflow_handle(workflow_id)
+    async def send(pool: asyncpg.Pool) -> R:
+        who = await caller(pool, settings, target.permission)
+        found = await target.clinic(pool)
+        if found is None or not who.covers(found[0]):
+            raise CliError(f"{target.workflow_id} not found")  # as for no such workflow
+        clinic_id, course_id = found
+        message = build(model, file, fields if file else as_caller(model, fields, who))
+        sent_by_caller(message, who)
+        key, action = uuid.uuid4().hex, f"cli.{getattr(update, '__name__', 'update')}"
+
+        async def audit(stage: Stage) -> None:
+            await record_attempt(
+                pool,
+                key,
+                1,
+                stage,
+                who.actor,
+                action,
+                course_id,
+                {"workflow_id": target.workflow_id},
+                actor_kind=who.kind,
+                clinic_id=clinic_id,
+            )
+
+        await audit(Stage.INTENT)
+        client = await open_client(settings)
+        handle = client.get_workflow_handle(target.workflow_id)
         try:
             async with asyncio.timeout(ANSWER_TIMEOUT.total_seconds()):
-                return await handle.execute_update(update, message)
+                result = await handle.execute_update(update, message, id=f"cli-{key}")
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
+            # Its outcome unknown, the intent stays alone in the audit log.
             raise CliError(
-                f"{workflow_id} did not answer in {ANSWER_TIMEOUT.seconds} s: is a worker "
-                "running? The update may still be applied when one picks it up."
+                f"{target.workflow_id} did not answer in {ANSWER_TIMEOUT.seconds} s: is a "
+                "worker running? The update may still be applied when one picks it up."
             ) from err
+        except (WorkflowUpdateFailedError, RPCError):
+            await audit(Stage.REFUSED)
+            raise
+        await audit(Stage.DONE)
+        return result
 
-    result = with_client(send)
+    result = with_pool(send, settings)
     if as_json and isinstance(result, BaseModel):
         echo_json(result)
         return
-    console.print(f"[green]✓[/green] {escape(done)} ({workflow_id})")
+    console.print(f"[green]✓[/green] {escape(done)} ({target.workflow_id})")
     if show is not None:
         console.print(show(result))

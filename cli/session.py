@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 
 from cli import options
+from cli.caller import on_session
 from cli.errors import reported
 from cli.render import session_line
 from cli.runtime import deliver
-from domain.contract import session_workflow_id
 from domain.session import OutcomeReport, SessionOutcome
 from workflows.session import DosingSession
 
@@ -38,7 +38,7 @@ def outcome(
 ) -> None:
     """Report a session's outcome: attended (with the dose), missed or cancelled."""
     deliver(
-        session_workflow_id(course_id, session),
+        on_session(course_id, session),
         DosingSession.report_outcome,
         OutcomeReport,
         file,

@@ -50,6 +50,9 @@ class Permission(StrEnum):
     SUBMIT_VITALS = "submit_vitals"
     ACT_IN_ROOM = "act_in_room"
     """Check-in, transport, hold decisions, dosing, discharge, outcomes."""
+    DECIDE_COURSE = "decide_course"
+    """The course's clinical decisions: assessment, reviews, frequency, pauses, discontinuation,
+    rescheduling, relapse."""
     HANDLE_ESCALATIONS = "handle_escalations"
     """The on-call console: see, acknowledge and resolve escalations."""
     CHANGE_CONTACT = "change_contact"
@@ -62,6 +65,7 @@ _CLINICIAN = frozenset(
         Permission.REPORT_SCORE,
         Permission.SUBMIT_VITALS,
         Permission.ACT_IN_ROOM,
+        Permission.DECIDE_COURSE,
         Permission.HANDLE_ESCALATIONS,
     }
 )

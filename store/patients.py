@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import asyncpg
 
 from domain.access import Kind
-from domain.course import PatientContact
+from domain.contract import course_workflow_id
+from domain.course import CourseStart, PatientContact
 from domain.notices import Channel
 from domain.protocol import Protocol
 from domain.records import PatientRegistration
@@ -95,6 +96,24 @@ async def claim_course(db: Executor, course_id: str, clinic_id: str) -> str | No
         clinic_id,
     )
     return owner
+
+
+async def admit(db: Executor, start: CourseStart) -> str | None:
+    """Before a course starts, whoever starts it: None when it may (its clinic is claimed now),
+    else why not. A known patient with other contact details is refused, never overwritten:
+    another course's reminders would reach the new number. A change is its own action."""
+    recorded = await contact(db, start.patient_ref)
+    if recorded is not None and recorded != start.patient:
+        return (
+            f"patient {start.patient_ref} is registered with other contact details: "
+            f"change them with PUT /v1/patients/{start.patient_ref}/contact first"
+        )
+    if await claim_course(db, start.course_id, start.clinic_id) != start.clinic_id:
+        return STARTED_ONCE.format(workflow_id=course_workflow_id(start.course_id))
+    return None
+
+
+STARTED_ONCE = "{workflow_id} already exists: a course id is started only once"
 
 
 async def clinic_of(db: Executor, course_id: str) -> str | None:

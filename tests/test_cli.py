@@ -38,6 +38,7 @@ from store.escalations import upsert_from_record
 from store.oncall import on_call
 from tests.cli_runs import cli, invoke
 from tests.escalations import details, paged_escalation
+from tests.http_api import token_of
 from worker.settings import Settings, get_settings
 from workflows.course import TreatmentCourse
 
@@ -174,16 +175,26 @@ def test_every_group_and_command_has_help(path: tuple[str, ...]) -> None:
 # --- Against the time-skipping server, with the project's worker ----------------------------
 
 
+def acting_as(monkeypatch: pytest.MonkeyPatch, actor: str) -> None:
+    """The CLI's caller from now on: the test token of `actor`."""
+    monkeypatch.setenv("TRDFLOW_TOKEN", token_of(actor))
+    get_settings.cache_clear()
+
+
 @pytest.fixture
-def cli_env(client: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Point the CLI at the test server, with the test suite's codec keys."""
+def cli_env(
+    client: Client, settings: Settings, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Point the CLI at the test server and the suite's PostgreSQL, with the test suite's codec
+    keys, acting as the test nurse."""
     assert settings.codec_keys is not None
     keys = {kid: secret.get_secret_value() for kid, secret in settings.codec_keys.items()}
     monkeypatch.setenv("TEMPORAL_ADDRESS", client.service_client.config.target_host)
     monkeypatch.setenv("TEMPORAL_NAMESPACE", client.namespace)
     monkeypatch.setenv("TRDFLOW_CODEC_KEYS", json.dumps(keys))
     monkeypatch.setenv("TRDFLOW_STATE_DIR", str(settings.state_dir))
-    get_settings.cache_clear()
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    acting_as(monkeypatch, "nurse-test")
     yield
     get_settings.cache_clear()
 
@@ -200,12 +211,15 @@ async def exists(client: Client, workflow_id: str) -> bool:
 
 @pytest.mark.usefixtures("cli_env", "worker")
 async def test_a_course_started_read_and_assessed_from_the_cli(
-    client: Client, tmp_path: Path
+    client: Client, db_pool: asyncpg.Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     course_id = f"cli-{uuid.uuid4().hex[:8]}"
     workflow_id = course_workflow_id(course_id)
 
+    by_nurse = await cli(*start_args(course_id))  # people do not start courses
+    acting_as(monkeypatch, "gateway-test")  # the clinic's EHR does
     started = await cli(*start_args(course_id))
+    assert by_nurse.exit_code == 3 and "may start_course" in by_nurse.output
     assert started.exit_code == 0, started.output
     assert PHONE not in started.output and "Alex Example" not in started.output
     description = await client.get_workflow_handle(workflow_id).describe()
@@ -217,6 +231,7 @@ async def test_a_course_started_read_and_assessed_from_the_cli(
     again = await cli(*start_args(course_id))
     assert again.exit_code == 1
     assert f"{workflow_id} already exists" in again.output
+    acting_as(monkeypatch, "nurse-test")
 
     status = await cli("course", "status", course_id, "--json")
     assert status.exit_code == 0, status.output
@@ -233,10 +248,29 @@ async def test_a_course_started_read_and_assessed_from_the_cli(
     assert "rejected: the course is in" in rejected.output
 
     session = await first_session(client, course_id)
-    options = f"--session {session} --outcome missed --by nurse-a --json"
+    as_other = f"--session {session} --outcome missed --by nurse-a --json"
+    refused = await cli("session", "outcome", course_id, *as_other.split())
+    options = f"--session {session} --outcome missed --json"
     missed = await cli("session", "outcome", course_id, *options.split())
+    assert refused.exit_code == 2 and "--reported-by must be you (nurse-test)" in refused.output
     assert missed.exit_code == 0, missed.output
     assert json.loads(missed.stdout)["outcome"] == "missed"
+    audited = await db_pool.fetch(
+        "SELECT actor, actor_kind, action, stage FROM audit_log WHERE course_id = $1"
+        " AND action LIKE 'cli.%' ORDER BY id",
+        course_id,
+    )
+    assert [tuple(row.values()) for row in audited] == [
+        ("gateway-test", "system", "cli.course_start_requested", "done"),
+        ("gateway-test", "system", "cli.course_started", "done"),
+        ("gateway-test", "system", "cli.course_start_requested", "done"),  # the second start
+        ("nurse-test", "person", "cli.submit_assessment", "intent"),
+        ("nurse-test", "person", "cli.submit_assessment", "done"),
+        ("nurse-test", "person", "cli.submit_assessment", "intent"),
+        ("nurse-test", "person", "cli.submit_assessment", "refused"),
+        ("nurse-test", "person", "cli.report_outcome", "intent"),
+        ("nurse-test", "person", "cli.report_outcome", "done"),
+    ]
 
 
 async def first_session(client: Client, course_id: str) -> int:
@@ -355,20 +389,18 @@ async def test_an_escalation_acknowledged_and_resolved_from_the_cli(
     assert listed.exit_code == 0, listed.output
     assert [row["escalation_id"] for row in json.loads(listed.stdout)] == [escalation_id]
 
-    acked = await cli("escalation", "ack", escalation_id, "--by", "nurse-cli")
+    acked = await cli("escalation", "ack", escalation_id)
     assert acked.exit_code == 0, acked.output
     state = await details(paged.handle)
     assert state.acknowledged is not None
-    assert (state.acknowledged.by, state.acknowledged.via) == ("nurse-cli", AckChannel.CLI)
+    assert (state.acknowledged.by, state.acknowledged.via) == ("nurse-test", AckChannel.CLI)
 
-    no_note = await cli("escalation", "resolve", escalation_id, "--by", "nurse-cli")
+    no_note = await cli("escalation", "resolve", escalation_id)
     assert no_note.exit_code == 2
     assert "note: Field required" in no_note.output
 
     note = "Repeat BP settled; stayed for observation"
-    resolved = await cli(
-        "escalation", "resolve", escalation_id, "--by", "nurse-cli", "--note", note
-    )
+    resolved = await cli("escalation", "resolve", escalation_id, "--note", note)
     assert resolved.exit_code == 0, resolved.output
     state = await details(paged.handle)
     assert state.status is EscalationStatus.RESOLVED

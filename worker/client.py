@@ -138,16 +138,21 @@ def exit_process(status: int) -> NoReturn:
     os._exit(status)
 
 
-async def start_course(
-    client: Client, start: CourseStart, settings: Settings
-) -> WorkflowHandle[TreatmentCourse, CourseResult]:
-    """Start a course once: a second start of the same course id raises
-    `temporalio.exceptions.WorkflowAlreadyStartedError`, even after the first has closed."""
+def check_simulation(start: CourseStart, settings: Settings) -> None:
+    """A compressed clock only where simulation is allowed: else `SimulationNotAllowedError`."""
     if start.time_scale != 1 and not settings.allow_simulation:
         raise SimulationNotAllowedError(
             f"time_scale {start.time_scale:g} compresses the protocol clock, which is for "
             "simulation only: set TRDFLOW_ALLOW_SIMULATION=true to allow it"
         )
+
+
+async def start_course(
+    client: Client, start: CourseStart, settings: Settings
+) -> WorkflowHandle[TreatmentCourse, CourseResult]:
+    """Start a course once: a second start of the same course id raises
+    `temporalio.exceptions.WorkflowAlreadyStartedError`, even after the first has closed."""
+    check_simulation(start, settings)
     return await client.start_workflow(
         TreatmentCourse.run,
         start,

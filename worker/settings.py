@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     )
     oidc_roles_claim: str = Field("trdflow_roles", alias="TRDFLOW_OIDC_ROLES_CLAIM")
     oidc_clinics_claim: str = Field("trdflow_clinics", alias="TRDFLOW_OIDC_CLINICS_CLAIM")
+    cli_token: SecretStr | None = Field(
+        None,
+        alias="TRDFLOW_TOKEN",
+        description=(
+            "The command line's caller: clinic events sent with `trdflow` act as this token's "
+            "holder, within its roles and clinics, and are audited as theirs."
+        ),
+    )
     environment: Literal["development", "production"] = Field(
         "development",
         alias="TRDFLOW_ENV",

@@ -16,8 +16,8 @@ from api.models import CourseCreated
 from domain.contract import course_workflow_id
 from domain.course import CourseStart, CourseStatus, ScoreReport
 from domain.scales import Score
-from store.patients import claim_course, contact
-from worker.client import SimulationNotAllowedError, start_course
+from store.patients import STARTED_ONCE, admit
+from worker.client import SimulationNotAllowedError, check_simulation, start_course
 from workflows.course import TreatmentCourse
 
 log = structlog.get_logger(__name__)
@@ -43,31 +43,26 @@ async def start(
         raise invalid(
             [{"loc": ("carried_state",), "msg": "set by the course itself", "type": "value_error"}]
         )
+    try:
+        check_simulation(body, ctx.settings)
+    except SimulationNotAllowedError as err:
+        raise invalid([{"loc": ("time_scale",), "msg": str(err), "type": "value_error"}]) from None
     if not who.covers(body.clinic_id):
         raise out_of_scope(who, body.clinic_id)
     workflow_id = course_workflow_id(body.course_id)
-    taken = f"{workflow_id} already exists: a course id is started only once"
     # The clinic is claimed with the audit row, before the start: every later request is
     # scoped by it. A start that then fails leaves the claim, for its retry.
     async with ctx.pool.acquire() as conn, conn.transaction():
-        recorded = await contact(conn, body.patient_ref)
-        if recorded is not None and recorded != body.patient:
-            # Never a silent overwrite: another course's reminders would reach this caller's
-            # phone number. A change of details is its own action.
-            raise WorkflowRejectedError(
-                workflow_id,
-                f"patient {body.patient_ref} is registered with other contact details: "
-                f"change them with PUT /v1/patients/{body.patient_ref}/contact first",
-            )
-        if await claim_course(conn, body.course_id, body.clinic_id) != body.clinic_id:
-            raise WorkflowRejectedError(workflow_id, taken)
+        refusal = await admit(conn, body)
+        if refusal is not None:
+            raise WorkflowRejectedError(workflow_id, refusal)
         await audited(conn, who, "course.start_requested", body.course_id, body.clinic_id)
     try:
         handle = await start_course(ctx.client, body, ctx.settings)
-    except SimulationNotAllowedError as err:
-        raise invalid([{"loc": ("time_scale",), "msg": str(err), "type": "value_error"}]) from None
     except WorkflowAlreadyStartedError as err:
-        raise WorkflowRejectedError(err.workflow_id, taken) from None
+        raise WorkflowRejectedError(
+            err.workflow_id, STARTED_ONCE.format(workflow_id=err.workflow_id)
+        ) from None
     await audited(ctx.pool, who, "course.started", body.course_id, body.clinic_id)
     response.headers["Location"] = f"{router.prefix}/{body.course_id}"
     return CourseCreated(
