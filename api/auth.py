@@ -18,10 +18,11 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from api.context import ApiContext, Ctx
 from api.errors import Part, WorkflowNotFoundError, unavailable
+from api.middleware import HttpMiddleware
 from api.models import CourseId
 from domain.access import Identity, Permission
 from domain.contract import course_workflow_id
@@ -40,17 +41,11 @@ bearer_scheme = HTTPBearer(
 )
 
 
-class BearerGate:
+class BearerGate(HttpMiddleware):
     """Pure ASGI: a request under `GUARDED_PREFIXES` without a live token is a 401 before its
     body is read. The identity goes into the request's state for `require`."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         context: ApiContext = scope["app"].state.context
         path = scope["path"]
         # In production the API's own documents are for signed-in callers too.

@@ -98,7 +98,7 @@ ActorName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@
 class Identity(BaseModel):
     """A signed-in caller: who, what kind, which roles, which clinics."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     actor: ActorName
     kind: Kind

@@ -40,7 +40,7 @@ class CourseClock(BaseModel):
     deadlines) are what the clinic sees; real times are what the workflow sleeps on.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     anchor: datetime
     scale: float = Field(default=1.0, gt=0, le=1)

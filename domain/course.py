@@ -32,7 +32,7 @@ def _known_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as err:
-        raise ValueError(f"unknown time zone {name!r}") from err
+        raise ValueError("unknown time zone") from err  # the name, not echoed: it may be PHI
     return name
 
 
@@ -169,6 +169,8 @@ SCORE_HISTORY_KEPT = 8
 class CourseState(BaseModel):
     """All state of one course; carried whole across continue-as-new."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     phase: Phase = Phase.ASSESSMENT
     clock: CourseClock
     protocol: Protocol | None = None
@@ -219,6 +221,8 @@ class CourseState(BaseModel):
 class CourseStatus(BaseModel):
     """The `status` query's answer."""
 
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     course_id: str
     patient_ref: str
     clinic_id: str
@@ -249,6 +253,8 @@ class CourseStatus(BaseModel):
 
 
 class CourseResult(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     course_id: str
     phase: Phase
     sessions_done: int

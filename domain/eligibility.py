@@ -20,7 +20,7 @@ class Contraindication(StrEnum):
 
 
 class BloodPressure(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     systolic: int = Field(ge=50, le=300)
     diastolic: int = Field(ge=20, le=200)
@@ -29,7 +29,7 @@ class BloodPressure(BaseModel):
 class Assessment(BaseModel):
     """What the assessing clinician records."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     clinician: str = Field(min_length=1)
     failed_antidepressants: int = Field(ge=0, le=50)
@@ -42,7 +42,7 @@ class Assessment(BaseModel):
 
 
 class Eligibility(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     eligible: bool
     reasons: tuple[str, ...] = ()

@@ -231,7 +231,7 @@ class EscalationChanged(Frozen):
 
 
 class Page(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     attempt: int
     role: OnCallRole
@@ -242,6 +242,8 @@ class Page(BaseModel):
 
 class EscalationState(BaseModel):
     """All state of one escalation (the `details` query's answer)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     status: EscalationStatus = EscalationStatus.OPEN
     pages: list[Page] = []

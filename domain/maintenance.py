@@ -11,7 +11,7 @@ from domain.scales import Scale, Score, benefit
 
 
 class Suggestion(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     frequency: Frequency
     reason: str

@@ -20,7 +20,7 @@ class NoticeKind(StrEnum):
 
 
 class ClinicNotice(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     effect_key: str
     """One notice per key, however often the activity is retried or the workflow replayed."""

@@ -23,7 +23,7 @@ class LocalCode(StrEnum):
 
 
 class SignObservation(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     code_system: str
     code: str
@@ -107,7 +107,7 @@ def observations_of(
 class CheckpointVitals(BaseModel):
     """A vitals checkpoint as recorded: the signs the REMS form reports, and its worst level."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     checkpoint: str
     taken_at: AwareDatetime

@@ -12,7 +12,7 @@ from domain.escalation import EscalationChanged, EscalationStatus, Severity
 class RaiseAlert(BaseModel):
     """Command: open the occurrence's escalation, or join it if it is open."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     condition: Condition
     severity: Severity
@@ -25,6 +25,8 @@ class RaiseAlert(BaseModel):
 
 
 class Occurrence(BaseModel):
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     number: int = 1
     severity: Severity
     open: bool = True
@@ -34,6 +36,8 @@ class Occurrence(BaseModel):
 
 class Occurrences(BaseModel):
     """The escalations an owner (a session, a course) raised, by condition."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     by_condition: dict[Condition, Occurrence] = {}
 

@@ -21,7 +21,7 @@ from domain.vitals import Classification
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
 
 class PatientRegistration(Record):

@@ -23,7 +23,7 @@ def form_id(course_id: str, session: int) -> str:
 
 
 class BloodPressure(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     systolic: int
     diastolic: int
@@ -34,7 +34,7 @@ class RemsMonitoringForm(BaseModel):
     """The form's fields (shared/DESIGN.md, "Each session"). Carries no PHI: the patient is
     identified by the pseudonymous patient_ref."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     form_id: str
     course_id: str

@@ -22,7 +22,7 @@ class Scale(StrEnum):
 class Score(BaseModel):
     """One administered scale. `item9` is PHQ-9's self-harm item (0-3)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     scale: Scale
     total: int = Field(ge=0)
@@ -47,7 +47,7 @@ class Score(BaseModel):
 class Benefit(BaseModel):
     """Therapeutic benefit of the latest score against baseline."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     scale: Scale
     baseline: int

@@ -27,7 +27,7 @@ class SessionOutcome(StrEnum):
 
 
 class SessionInput(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     course_id: str
     number: int = Field(ge=1)
@@ -46,7 +46,7 @@ class SessionInput(BaseModel):
 class OutcomeReport(BaseModel):
     """What the clinic reports when a session is over."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     outcome: SessionOutcome
     reported_by: str = Field(min_length=1, max_length=120)
@@ -67,13 +67,13 @@ class OutcomeReport(BaseModel):
 
 
 class Cancel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     reason: str = Field(min_length=3)
 
 
 class SessionSummary(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     number: int
     phase: str
@@ -91,7 +91,7 @@ Actor = Annotated[str, Field(min_length=1, max_length=120)]
 
 
 class CheckIn(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     by: Actor
 
@@ -104,7 +104,7 @@ class TransportConfirmedVia(StrEnum):
 class TransportConfirmation(BaseModel):
     """A ride home confirmed by the driver's SMS reply or by staff."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     by: Actor
     via: TransportConfirmedVia
@@ -113,7 +113,7 @@ class TransportConfirmation(BaseModel):
 class DriverNamed(BaseModel):
     """Signal from the API: staff named the session's driver (`revision` counts the drivers)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     revision: int = Field(ge=1)
 
@@ -121,7 +121,7 @@ class DriverNamed(BaseModel):
 class ReadingArrived(BaseModel):
     """Signal from the API: a reading is stored in Postgres; the session judges it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     reading_id: int
     signs: VitalSigns
@@ -130,7 +130,7 @@ class ReadingArrived(BaseModel):
 class HoldDecision(BaseModel):
     """A clinician's decision on a session held for high blood pressure."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     proceed: bool
     clinician: Actor
@@ -146,7 +146,7 @@ class HoldDecision(BaseModel):
 
 
 class Administration(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     dose_mg: int = Field(gt=0)
     lot: str = Field(pattern=r"^[A-Za-z0-9-]{1,40}$")
@@ -182,7 +182,7 @@ class ConcomitantMedication(StrEnum):
 
 
 class Discharge(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     by: Actor
     concomitant_medications: frozenset[ConcomitantMedication] = frozenset()

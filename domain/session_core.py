@@ -55,7 +55,7 @@ class Checkpoint:
 class RoomTimes(BaseModel):
     """The in-room durations, in real time on this session's clock."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     monitoring: timedelta
     """At least this long from the dose to discharge (2 h)."""
@@ -101,7 +101,7 @@ class RoomTimes(BaseModel):
 
 
 class Notify(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     command: Literal["notify"] = "notify"
     kind: NoticeKind
@@ -112,7 +112,7 @@ class Notify(BaseModel):
 
 
 class RecordJudgement(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     command: Literal["record_judgement"] = "record_judgement"
     reading_id: int
@@ -121,7 +121,7 @@ class RecordJudgement(BaseModel):
 
 
 class RecordEvent(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     command: Literal["record_event"] = "record_event"
     event: SessionEvent
@@ -132,7 +132,7 @@ class RecordEvent(BaseModel):
 class RequestRide(BaseModel):
     """Ask the driver named last to confirm the ride home (once per driver)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     command: Literal["request_ride"] = "request_ride"
 
@@ -153,7 +153,7 @@ Command = Annotated[
 class JudgedReading(BaseModel):
     """A reading as the session judged it, once, when it arrived."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     reading_id: int
     signs: VitalSigns
@@ -172,6 +172,8 @@ class JudgedReading(BaseModel):
 
 class SessionState(BaseModel):
     """All state of one dosing session (the `details` query's answer)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     stage: Stage = Stage.SCHEDULED
     scheduled_at: AwareDatetime

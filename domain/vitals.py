@@ -32,7 +32,7 @@ AWAKE_MOAAS = 5
 class VitalSigns(BaseModel):
     """One reading from the nurse's tablet or a device gateway; any subset of the signs."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     taken_at: ClinicalTime
     systolic: int | None = Field(default=None, ge=50, le=300)
@@ -66,7 +66,7 @@ class VitalSigns(BaseModel):
 
 
 class Finding(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     level: Level
     condition: Condition
@@ -74,7 +74,7 @@ class Finding(BaseModel):
 
 
 class Classification(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     level: Level
     findings: tuple[Finding, ...] = ()
@@ -185,7 +185,7 @@ class SignsAtRest(BaseModel):
     """The latest value of each sign the dose and discharge look at, from whichever reading
     had it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     systolic: int | None = None
     diastolic: int | None = None

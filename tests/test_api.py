@@ -48,6 +48,8 @@ from tests.sessions import (
 from worker.settings import Settings
 
 SMS_URL = "http://api/v1/webhooks/sms"
+CLINIC_NUMBER = "+15550100000"
+"""The clinic's Twilio number, which ride requests are sent from."""
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 TABLES = ("readings", "transport_arrangements", "doses", "audit_log")
 
@@ -99,13 +101,15 @@ async def audit_trail(pool: asyncpg.Pool, course_id: str) -> list[tuple[str, str
     return [(row["actor"], row["action"]) for row in rows]
 
 
-def signed_sms(body: str, sender: str, *, url: str = SMS_URL) -> dict[str, Any]:
+def signed_sms(
+    body: str, sender: str, *, url: str = SMS_URL, to: str = CLINIC_NUMBER
+) -> dict[str, Any]:
     """A Twilio-style form post, with the extra fields Twilio sends (all of them signed)."""
     form = {
         "MessageSid": f"SM{secrets.token_hex(16)}",
         "AccountSid": "AC0000",
         "From": sender,
-        "To": "+15550100000",
+        "To": to,
         "Body": body,
         "NumMedia": "0",
     }
@@ -621,6 +625,31 @@ async def test_a_replayed_yes_has_no_second_effect(
         await discontinue(client, course_id)
 
 
+async def test_only_a_yes_to_the_clinics_number_confirms_a_ride(
+    api: httpx.AsyncClient, settings: Settings, client: Client, db_pool: asyncpg.Pool
+) -> None:
+    driver_phone = f"+1555{secrets.randbelow(10**7):07d}"
+    course_id = await start_course(api, "sms-number")
+    await course_in_record(db_pool, course_id)
+    revision = await arrange_transport(
+        db_pool,
+        course_id,
+        1,
+        driver_name="Sam Driver",
+        driver_phone=driver_phone,
+        arranged_by="nurse-test",
+    )
+    await mark_requested(db_pool, course_id, 1, revision=revision, provider_id=None)
+    clinic = api_settings(settings).model_copy(update={"twilio_from_number": CLINIC_NUMBER})
+    async with api_client(clinic, client, db_pool) as http:
+        elsewhere = await http.post(SMS_URL, **signed_sms("YES", driver_phone, to="+15550100999"))
+        assert await rides_confirmed(db_pool, course_id) == {1: None}
+        ours = await http.post(SMS_URL, **signed_sms("YES", driver_phone))
+
+    assert (elsewhere.status_code, ours.status_code) == (200, 200)
+    assert await rides_confirmed(db_pool, course_id) == {1: "driver_sms"}
+
+
 async def ride_requested(pool: asyncpg.Pool, course_id: str, session: int) -> bool | None:
     requested = await pool.fetchval(
         "SELECT requested_at IS NOT NULL FROM transport_arrangements"
@@ -666,4 +695,5 @@ async def test_every_answer_carries_the_security_headers(
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["strict-transport-security"].startswith("max-age=31536000")
     assert response.headers["cache-control"] == cache_control

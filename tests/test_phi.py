@@ -7,11 +7,14 @@ event of a whole course (every run, every session child), as the server stores t
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+import pkgutil
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ValidationError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.failure.v1 import Failure
@@ -25,6 +28,7 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+import domain
 from cli.localstack import new_course_id, play
 from cli.room import ClinicApi
 from cli.simulation import PERSONAS, demo_course
@@ -197,3 +201,24 @@ async def describe(client: Client, workflow_id: str) -> DescribeWorkflowExecutio
             namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
         )
     )
+
+
+def test_no_domain_message_quotes_its_input_in_an_error() -> None:
+    # Errors reach the SDK's failure logs and the API's answers: a quoted value may be PHI.
+    models = [
+        model
+        for module in pkgutil.iter_modules(domain.__path__)
+        for model in vars(importlib.import_module(f"domain.{module.name}")).values()
+        if isinstance(model, type) and issubclass(model, BaseModel) and model is not BaseModel
+    ]
+
+    assert len(models) > 40
+    assert [m.__name__ for m in models if not m.model_config.get("hide_input_in_errors")] == []
+    with pytest.raises(ValidationError) as refused:
+        CourseStart.model_validate(
+            {
+                **demo_course("c-zone", PERSONAS["responder"], 1.0).model_dump(),
+                "clinic_timezone": "Jane/Roe",
+            }
+        )
+    assert "Jane" not in str(refused.value) and "unknown time zone" in str(refused.value)

@@ -82,9 +82,10 @@ async def _signed_by_twilio(
     description=(
         "Twilio posts each SMS to the clinic's number here, signed with X-Twilio-Signature "
         "(set TWILIO_AUTH_TOKEN; behind a proxy also TRDFLOW_PUBLIC_URL). A reply of YES, Y "
-        "or OK (any case) confirms the sender's latest pending ride-home request, and the "
-        "session is told. Any other text is ignored, and so is a message delivered again "
-        "(same MessageSid). The answer is always empty TwiML."
+        "or OK (any case) to the clinic's number (TWILIO_FROM_NUMBER) confirms the sender's "
+        "latest pending ride-home request, and the session is told. Any other text is "
+        "ignored, and so is a message delivered again (same MessageSid) or sent to another "
+        "number. The answer is always empty TwiML."
     ),
     response_class=Response,
     responses={
@@ -100,8 +101,12 @@ async def inbound_sms(sms: Annotated[InboundSms, Form()], ctx: Ctx) -> Response:
     # Every message is claimed, not only a YES that confirmed something: a YES replayed once
     # the driver has a later ride pending would confirm that one.
     async with ctx.pool.acquire() as conn, conn.transaction():
+        clinic_number = ctx.settings.twilio_from_number
         if not await webhook_events.first_delivery(conn, Source.TWILIO, sms.MessageSid):
             log.warning("sms_replayed", message_sid=sms.MessageSid)
+        elif clinic_number is not None and sms.To != clinic_number:
+            # Only a reply to the number the ride request was sent from confirms a ride.
+            log.warning("sms_to_another_number_ignored", message_sid=sms.MessageSid)
         elif sms.Body.strip().upper() in YES:
             await _confirm_ride(ctx, conn, sms)
         else:
