@@ -8,21 +8,27 @@ from typing import Annotated, Any
 import asyncpg
 import typer
 from rich.table import Column, Table
-from temporalio.client import Client, WorkflowExecution
+from temporalio.client import WorkflowExecution
 
 from cli import events, options
 from cli.caller import NOT_PERMITTED, caller
 from cli.errors import CliError, reported
 from cli.inputs import build
 from cli.render import console, echo_json, named, status_panel, when
-from cli.runtime import course_status, open_client, ui_link, with_client, with_pool
+from cli.runtime import course_status, open_client, ui_link, with_pool
 from domain.access import Identity, Permission
-from domain.contract import CLINIC_ID, COURSE_PHASE, NEXT_SESSION_AT, PATIENT_REF
-from domain.course import CourseStart, Phase
+from domain.contract import (
+    CLINIC_ID,
+    COURSE_PHASE,
+    NEXT_SESSION_AT,
+    PATIENT_REF,
+    course_workflow_id,
+)
+from domain.course import CourseStart, CourseStatus, Phase
 from domain.protocol import Indication
 from store.audit import record_audit
 from store.db import Executor
-from store.patients import admit
+from store.patients import admit, clinic_of
 from worker.client import check_simulation, start_course
 from worker.settings import get_settings
 
@@ -99,7 +105,25 @@ def start(
 @reported
 def status(course_id: options.CourseId, as_json: options.Json = False) -> None:
     """The course's phase, sessions, scores and what it is waiting for."""
-    result = with_client(lambda client: course_status(client, course_id))
+    settings = get_settings()
+
+    async def read(pool: asyncpg.Pool) -> CourseStatus:
+        who = await caller(pool, settings, Permission.READ_COURSE)
+        clinic_id = await clinic_of(pool, course_id)
+        if clinic_id is None or not who.covers(clinic_id):
+            raise CliError(f"{course_workflow_id(course_id)} not found")
+        await record_audit(
+            pool,
+            who.actor,
+            "cli.course_read",
+            course_id,
+            {},
+            actor_kind=who.kind,
+            clinic_id=clinic_id,
+        )
+        return await course_status(await open_client(settings), course_id)
+
+    result = with_pool(read, settings)
     if as_json:
         echo_json(result)
     else:
@@ -116,13 +140,17 @@ def list_courses(
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 100,
     as_json: options.Json = False,
 ) -> None:
-    """Find courses by phase and clinic (Temporal visibility, search attributes)."""
-    query = visibility_query(phase, clinic)
+    """Find courses by phase and clinic (Temporal visibility, search attributes), among the
+    clinics of TRDFLOW_TOKEN's holder."""
+    settings = get_settings()
 
-    async def find(client: Client) -> list[dict[str, Any]]:
+    async def find(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+        who = await caller(pool, settings, Permission.READ_COURSE)
+        query = visibility_query(phase, clinic, who.clinic_filter)
+        client = await open_client(settings)
         return [_row(execution) async for execution in client.list_workflows(query, limit=limit)]
 
-    rows = with_client(find)
+    rows = with_pool(find, settings)
     if as_json:
         echo_json(rows)
         return
@@ -158,14 +186,20 @@ async def _audit(db: Executor, who: Identity, action: str, course: CourseStart) 
     )
 
 
-def visibility_query(phase: Phase | None, clinic: str | None) -> str:
-    """Only validated values reach the query (the Phase enum, the ref pattern): no injection."""
+def visibility_query(
+    phase: Phase | None, clinic: str | None, scope: list[str] | None = None
+) -> str:
+    """Only validated values reach the query (the Phase enum, the ref pattern): no injection.
+    `scope`: the clinics the caller may see (None: every clinic)."""
     # A course that continued-as-new leaves closed runs behind: list each course once.
     clauses = [f"WorkflowType = '{COURSE_WORKFLOW_TYPE}'", "ExecutionStatus != 'ContinuedAsNew'"]
     if phase is not None:
         clauses.append(f"{COURSE_PHASE.name} = '{phase.value}'")
     if clinic is not None:
         clauses.append(f"{CLINIC_ID.name} = '{options.ref(clinic)}'")
+    if scope is not None:
+        clinics = ", ".join(f"'{options.ref(each)}'" for each in scope)
+        clauses.append(f"{CLINIC_ID.name} IN ({clinics})")
     return " AND ".join(clauses)
 
 

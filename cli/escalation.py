@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import asyncpg
 import typer
 
 from cli import options
-from cli.caller import on_escalation
+from cli.caller import caller, on_escalation
 from cli.errors import reported
 from cli.render import console, echo_json, escalation_list
 from cli.runtime import deliver, with_pool
+from domain.access import Permission
 from domain.escalation import AckChannel, Acknowledge, Resolve
 from store import escalations
+from worker.settings import get_settings
 from workflows.escalation import Escalation
 
 app = typer.Typer(help="Escalations (workflows escalation-<dedup key>).", no_args_is_help=True)
@@ -31,8 +34,17 @@ def list_escalations(
     ] = None,
     as_json: options.Json = False,
 ) -> None:
-    """Escalations not yet resolved, the most severe first, then the newest (from PostgreSQL)."""
-    rows = with_pool(lambda pool: escalations.list_open(pool, None if clinic is None else [clinic]))
+    """Escalations not yet resolved, the most severe first, then the newest (from PostgreSQL),
+    of the clinics of TRDFLOW_TOKEN's holder."""
+    settings = get_settings()
+
+    async def find(pool: asyncpg.Pool) -> list[escalations.EscalationRow]:
+        who = await caller(pool, settings, Permission.HANDLE_ESCALATIONS)
+        if clinic is not None and not who.covers(clinic):
+            return []
+        return await escalations.list_open(pool, [clinic] if clinic else who.clinic_filter)
+
+    rows = with_pool(find, settings)
     if as_json:
         echo_json([row.model_dump(mode="json") for row in rows])
     elif rows:

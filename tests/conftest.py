@@ -21,7 +21,7 @@ from cli.standins import HttpProviders, http_providers
 from store import protocols
 from store.db import create_pool
 from tests.histories.keys import settings_with_test_key
-from tests.http_api import NURSE, api_client, api_settings, install_test_tokens
+from tests.http_api import NURSE, api_client, api_settings, install_test_tokens, token_of
 from tests.providers import SmtpServer, smtp_server
 from tests.sessions import InRoom, discharge_if_dosed, discontinue, scheduled_session
 from worker.client import exit_process
@@ -65,8 +65,9 @@ async def postgres_url() -> AsyncIterator[str]:
 
 @pytest.fixture
 def cli_db(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Point the CLI at the test suite's PostgreSQL."""
+    """Point the CLI at the test suite's PostgreSQL, acting as the test nurse (every clinic)."""
     monkeypatch.setenv("DATABASE_URL", postgres_url)
+    monkeypatch.setenv("TRDFLOW_TOKEN", token_of("nurse-test"))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

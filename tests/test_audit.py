@@ -84,9 +84,10 @@ async def test_a_day_through_every_door_leaves_exactly_the_expected_rows(
     ).status_code == 404
     assert (await api.post(url, json=score, headers=as_stranger)).status_code == 404
 
-    # The console: the nurse signs in and out.
+    # The console: the nurse signs in, reads the open escalations, and signs out.
     issued = await tokens.issue(db_pool, nurse, timedelta(days=1), "tests")
     assert (await api.post("/console/sign-in", data={"token": issued.token})).status_code == 303
+    assert (await api.get("/console/escalations")).status_code == 200
     page = await api.get("/console")
     csrf = page.text.split('name="csrf-token" content="')[1].split('"')[0]
     assert (await api.post("/console/sign-out", data={"csrf": csrf})).status_code == 303
@@ -116,6 +117,7 @@ async def test_a_day_through_every_door_leaves_exactly_the_expected_rows(
         (ehr.actor, "system", "course.score_recorded", "done", clinic),
         (ehr.actor, "system", "patient.contact_changed", "done", clinic),
         (nurse.actor, "person", "console.signed_in", "done", None),
+        (nurse.actor, "person", "console.escalations_read", "done", None),
         (nurse.actor, "person", "console.signed_out", "done", None),
         (operator.actor, "person", "codec.decoded", "done", None),
         (admin, "person", "token.issued", "done", None),
@@ -136,6 +138,7 @@ async def test_a_day_through_every_door_leaves_exactly_the_expected_rows(
     )
     assert [entry["action"] for entry in json.loads(by_prefix.output)] == [
         "console.signed_in",
+        "console.escalations_read",
         "console.signed_out",
     ]
 

@@ -17,10 +17,11 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from typer.core import TyperGroup
 
+from cli.course import visibility_query
 from cli.main import app
 from cli.schemas import schema_files
 from cli.simulation import PERSONAS, assessment_for
-from domain.access import Role
+from domain.access import Identity, Kind, Role
 from domain.conditions import Condition
 from domain.contract import CLINIC_ID, COURSE_PHASE, PATIENT_REF, course_workflow_id
 from domain.escalation import (
@@ -36,7 +37,9 @@ from domain.protocol import PROTOCOL_VERSION, Protocol
 from store import tokens
 from store.escalations import upsert_from_record
 from store.oncall import on_call
+from store.patients import claim_course
 from tests.cli_runs import cli, invoke
+from tests.console_rows import seed
 from tests.escalations import details, paged_escalation
 from tests.http_api import token_of
 from worker.settings import Settings, get_settings
@@ -264,6 +267,7 @@ async def test_a_course_started_read_and_assessed_from_the_cli(
         ("gateway-test", "system", "cli.course_start_requested", "done"),
         ("gateway-test", "system", "cli.course_started", "done"),
         ("gateway-test", "system", "cli.course_start_requested", "done"),  # the second start
+        ("nurse-test", "person", "cli.course_read", "done"),
         ("nurse-test", "person", "cli.submit_assessment", "intent"),
         ("nurse-test", "person", "cli.submit_assessment", "done"),
         ("nurse-test", "person", "cli.submit_assessment", "intent"),
@@ -511,3 +515,34 @@ async def test_tokens_issue_list_and_revoke_audited_and_the_secret_shown_once(
         token["token_id"],
     )
     assert [row["action"] for row in audited] == ["token.issued", "token.revoked"]
+
+
+@pytest.mark.usefixtures("cli_db")
+async def test_the_cli_reads_and_acts_within_its_callers_clinics_only(
+    db_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    course_id = f"cli-scope-{uuid.uuid4().hex[:6]}"
+    await claim_course(db_pool, course_id, "clinic-a")
+    escalation_id = await seed(db_pool, Severity.URGENT, 1)  # the console clinic's
+    outsider = Identity(
+        actor="nurse-elsewhere", kind=Kind.PERSON, roles=frozenset({Role.NURSE}),
+        clinics=frozenset({"clinic-b"}),
+    )  # fmt: skip
+    issued = await tokens.issue(db_pool, outsider, timedelta(days=1), "tests")
+    monkeypatch.setenv("TRDFLOW_TOKEN", issued.token)
+    get_settings.cache_clear()
+
+    status = await cli("course", "status", course_id)
+    listed = await cli("escalation", "list", "--json")
+    acked = await cli("escalation", "ack", escalation_id)
+    scored = await cli("course", "score", course_id, "--total", "9", "--item9", "0")
+
+    assert (status.exit_code, acked.exit_code, scored.exit_code) == (1, 1, 1)
+    assert f"course-{course_id} not found" in status.output
+    assert f"{escalation_id} not found" in acked.output
+    assert escalation_id not in listed.output
+    assert (
+        await db_pool.fetchval("SELECT count(*) FROM audit_log WHERE actor = 'nurse-elsewhere'")
+        == 0
+    )
+    assert "ClinicId IN ('clinic-b')" in visibility_query(None, None, outsider.clinic_filter)

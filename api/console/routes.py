@@ -197,7 +197,10 @@ async def assets(name: str) -> Response:
 
 @router.get("/escalations")
 async def open_escalations(session: SignedIn, ctx: Ctx) -> Snapshot:
-    return await snapshot(ctx.pool, session.identity)
+    listing = await snapshot(ctx.pool, session.identity)
+    shown = len(listing.escalations)
+    await audited(ctx.pool, session.identity, "console.escalations_read", None, None, shown=shown)
+    return listing
 
 
 @router.get("/events")
@@ -205,6 +208,8 @@ async def events(
     session: SignedIn, request: Request, ctx: Ctx, console: Console
 ) -> StreamingResponse:
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    # Once per stream: it then shows every change while it lives.
+    await audited(ctx.pool, session.identity, "console.stream_opened", None, None)
     stream = _stream(session, request.cookies[COOKIE], ctx, console)
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
