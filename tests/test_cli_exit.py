@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli.errors import FAILED
 from cli.stack import venv_binary
+from tests.http_api import token_of
 
 pytestmark = pytest.mark.devserver
 
@@ -40,7 +41,7 @@ CALLS = (
     # Twice: with its output piped, the old exit failed most often here (about 1 run in 10).
     LIST,
     LIST,
-    Call(("course", "status", "no-such-course", "--json"), FAILED, "workflow not found"),
+    Call(("course", "status", "no-such-course", "--json"), FAILED, "not found"),
 )
 
 
@@ -70,11 +71,16 @@ async def temporal_address() -> AsyncIterator[str]:
         await env.shutdown()
 
 
-async def test_every_run_exits_with_its_own_status(temporal_address: str, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("db_pool")  # the suite's PostgreSQL, with the test tokens in it
+async def test_every_run_exits_with_its_own_status(
+    temporal_address: str, postgres_url: str, tmp_path: Path
+) -> None:
     environment = {
         **os.environ,
         "TEMPORAL_ADDRESS": temporal_address,
         "TRDFLOW_STATE_DIR": str(tmp_path),
+        "DATABASE_URL": postgres_url,
+        "TRDFLOW_TOKEN": token_of("nurse-test"),  # the CLI's caller
     }
     trdflow = str(venv_binary("trdflow"))
     slots = asyncio.Semaphore(PARALLEL)
