@@ -9,7 +9,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.logs import activity_log
-from domain.contract import TASK_QUEUE
+from domain.contract import ESCALATION_TASK_QUEUE
 from domain.escalation import (
     EscalationInput,
     EscalationPolicies,
@@ -48,7 +48,7 @@ class Alerts:
                     policy=alert.policy or EscalationPolicies().for_severity(alert.severity),
                 ),
                 id=escalation_workflow_id(alert.dedup_key),
-                task_queue=TASK_QUEUE,
+                task_queue=ESCALATION_TASK_QUEUE,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 start_signal="retrigger",

@@ -5,6 +5,11 @@ from __future__ import annotations
 from temporalio.common import SearchAttributeKey
 
 TASK_QUEUE = "trd-courses"
+"""Courses, sessions, REMS filings and their activities."""
+ESCALATION_TASK_QUEUE = "trd-escalations"
+"""Escalations and their activities (paging first): a lane of their own, with their own worker
+slots, so that a backlog of routine work never delays a page. Escalations opened before it
+existed finish on `TASK_QUEUE`, whose workers still run them."""
 
 COURSE_PHASE = SearchAttributeKey.for_keyword("CoursePhase")
 CLINIC_ID = SearchAttributeKey.for_keyword("ClinicId")

@@ -12,7 +12,6 @@ import pytest
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from cli.localstack import migrated_postgres, time_skipping_server
 from cli.room import ClinicApi
@@ -26,7 +25,7 @@ from tests.providers import SmtpServer, smtp_server
 from tests.sessions import InRoom, discharge_if_dosed, discontinue, scheduled_session
 from worker.client import exit_process
 from worker.converter import data_converter
-from worker.main import build_worker
+from worker.main import Workers, build_worker
 from worker.settings import Settings, get_settings
 
 EXIT_STATUS = pytest.StashKey[int]()
@@ -97,7 +96,7 @@ def client(env: WorkflowEnvironment) -> Client:
 
 
 @pytest.fixture(scope="module")
-async def worker(client: Client, db_pool: asyncpg.Pool) -> AsyncIterator[Worker]:
+async def worker(client: Client, db_pool: asyncpg.Pool) -> AsyncIterator[Workers]:
     """The project's own worker (every workflow and activity) on the test server."""
     async with build_worker(client, db_pool) as running:
         yield running

@@ -11,7 +11,6 @@ import asyncpg
 import pytest
 from pydantic import SecretStr
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.worker import Worker
 
 from activities.adapters.factory import adapters_from
 from cli.standins import PORTAL_PATH, PORTAL_TOKEN, HttpProviders
@@ -27,7 +26,7 @@ from tests.sessions import (
     skip_to_check_in,
     sleep_until,
 )
-from worker.main import build_worker
+from worker.main import Workers, build_worker
 from worker.settings import Settings
 from workflows.rems import RemsFiling
 
@@ -38,7 +37,7 @@ OUTAGE = 10_000
 @pytest.fixture
 async def portal_worker(
     client: Client, db_pool: asyncpg.Pool, providers: HttpProviders
-) -> AsyncIterator[Worker]:
+) -> AsyncIterator[Workers]:
     settings = Settings(
         rems_provider="portal",
         rems_portal_url=f"{providers.url}{PORTAL_PATH}",
@@ -49,7 +48,7 @@ async def portal_worker(
 
 
 @pytest.fixture
-def room(portal_worker: Worker, room: InRoom) -> InRoom:
+def room(portal_worker: Workers, room: InRoom) -> InRoom:
     """The shared room (conftest), served by this module's worker with the portal stand-in."""
     return room
 

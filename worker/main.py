@@ -24,7 +24,7 @@ from activities.rems import RemsForms
 from activities.rems_filings import RemsFilings
 from activities.transport import TransportRequests
 from activities.vitals import VitalsRecords
-from domain.contract import TASK_QUEUE
+from domain.contract import ESCALATION_TASK_QUEUE, TASK_QUEUE
 from domain.notices import Channel
 from store.db import create_pool
 from worker.client import connect, exit_process
@@ -51,7 +51,6 @@ def activities(
     """Every activity. Without `adapters`, the local outbox defaults: nothing leaves the machine."""
     adapters = adapters or local_adapters(pool)
     records = SessionRecords(pool)
-    paging = Paging(pool, adapters.pager, adapters.senders[Channel.SMS])
     return [
         ClinicNotifier(pool).notify_clinic,
         PatientRegistry(pool).register_patient,
@@ -63,10 +62,30 @@ def activities(
         RemsForms(pool, adapters.rems_portal).submit_rems_form,
         RemsFilings(client).start_rems_filing,
         Alerts(pool, client).raise_alert,
-        paging.page_on_call,
-        paging.update_pager,
-        EscalationRecords(pool).record_escalation,
+        *escalation_activities(pool, adapters),
     ]
+
+
+def escalation_activities(pool: asyncpg.Pool, adapters: Adapters) -> Sequence[Any]:
+    """What an Escalation runs: the page first, then its records and the pager's updates."""
+    paging = Paging(pool, adapters.pager, adapters.senders[Channel.SMS])
+    return [paging.page_on_call, paging.update_pager, EscalationRecords(pool).record_escalation]
+
+
+class Workers:
+    """The worker's lanes, run together: `async with` starts them all and stops them all."""
+
+    def __init__(self, *lanes: Worker) -> None:
+        self.lanes = lanes
+        self._running = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> Workers:
+        for lane in self.lanes:
+            await self._running.enter_async_context(lane)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._running.aclose()
 
 
 def build_worker(
@@ -75,8 +94,11 @@ def build_worker(
     adapters: Adapters | None = None,
     *,
     cache_size: int = 1000,
-) -> Worker:
-    return Worker(
+) -> Workers:
+    """The courses' lane (every workflow and activity: escalations opened before the
+    escalations' lane existed finish there) and the escalations' lane, with slots of its own."""
+    adapters = adapters or local_adapters(pool)
+    courses = Worker(
         client,
         task_queue=TASK_QUEUE,
         workflows=list(WORKFLOWS),
@@ -84,6 +106,15 @@ def build_worker(
         max_cached_workflows=cache_size,
         workflow_runner=GuardedRunner(),
     )
+    escalations = Worker(
+        client,
+        task_queue=ESCALATION_TASK_QUEUE,
+        workflows=[Escalation],
+        activities=escalation_activities(pool, adapters),
+        max_cached_workflows=cache_size,
+        workflow_runner=GuardedRunner(),
+    )
+    return Workers(courses, escalations)
 
 
 async def when_up(what: str, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
@@ -128,7 +159,7 @@ async def serve(settings: Settings) -> None:
         async with worker:
             log.info(
                 "worker started",
-                task_queue=TASK_QUEUE,
+                task_queues=[TASK_QUEUE, ESCALATION_TASK_QUEUE],
                 address=client.service_client.config.target_host,
                 namespace=client.namespace,
             )
