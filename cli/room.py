@@ -21,6 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from cli.devtokens import read_dev_tokens
 from domain.clock import CourseClock
+from domain.escalation import Severity
 from domain.protocol import LABEL_DEVICE_MG, DosingRules, SessionRules
 from domain.session import SessionSummary, Stage
 from domain.session_core import SessionState
@@ -297,7 +298,8 @@ class RoomPlayer:
             visit.forty_minutes_sent = True
         await self._until(dosed + visit.room_time(LAST_READING_MINUTES))
         stable = await self.vitals(visit.course_id, visit.session, **STABLE)
-        await self.until_judged(visit.session, stable)
+        judged = await self.until_judged(visit.session, stable)
+        await self._settle_escalations(visit, judged)
         await self._api.act("POST", f"{visit.path}/discharge")
         await self.until_stage(visit.session, ENDED)
 
@@ -313,6 +315,18 @@ class RoomPlayer:
         recovered = await self.vitals(visit.course_id, visit.session, **RECOVERED)
         await self.until_judged(visit.session, recovered)
         await self._on_call.resolve(escalation, RESOLUTION)
+
+    async def _settle_escalations(self, visit: _Visit, state: SessionState) -> None:
+        """An urgent escalation still open holds the discharge (e.g. the end of monitoring came
+        before the last, stable reading, when the room ran late): the on-call nurse sees the
+        patient is stable, acknowledges and resolves it."""
+        for condition in state.escalations.open_at_least(Severity.URGENT):
+            if self._on_call is None:
+                raise Stalled(f"session {visit.session.number} of {visit.course_id}: {condition}")
+            escalation = await self._on_call.acknowledge(
+                visit.course_id, visit.session.number, condition.value
+            )
+            await self._on_call.resolve(escalation, RESOLUTION)
 
     async def vitals(self, course_id: str, session: SessionSummary, **signs: int) -> int:
         taken_at = (await self._now()).isoformat()
