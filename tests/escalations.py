@@ -35,17 +35,15 @@ class Paged:
     page: PagerPage
 
 
-async def paged_escalation(client: Client, pool: asyncpg.Pool) -> Paged:
-    """Start a critical escalation whose on-call nurse has a pager; returns once it is paged."""
-    tag = uuid.uuid4().hex[:8]
-    clinic_id = f"clinic-{tag}"
+async def nurse_on_call(pool: asyncpg.Pool, clinic_id: str, staff_id: str) -> None:
+    """A nurse with a pager, on call at the clinic for the next year."""
     now = datetime.now(UTC)
     await add_shift(
         pool,
         Shift(
             clinic_id=clinic_id,
             role=OnCallRole.NURSE,
-            staff_id=f"nurse-{tag}",
+            staff_id=staff_id,
             display_name="Test Nurse",
             phone="+15550102001",
             pager_routing_key=PAGER_ROUTING_KEY,
@@ -53,6 +51,14 @@ async def paged_escalation(client: Client, pool: asyncpg.Pool) -> Paged:
             ends_at=now + timedelta(days=365),
         ),
     )
+
+
+async def paged_escalation(client: Client, pool: asyncpg.Pool) -> Paged:
+    """Start a critical escalation whose on-call nurse has a pager; returns once it is paged."""
+    tag = uuid.uuid4().hex[:8]
+    clinic_id = f"clinic-{tag}"
+    now = datetime.now(UTC)
+    await nurse_on_call(pool, clinic_id, f"nurse-{tag}")
     trigger = Trigger(
         dedup_key=f"course-c-{tag}/session-1/bp_critical",
         course_id=f"c-{tag}",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from temporalio.api.enums.v1 import EventType
@@ -14,35 +13,17 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 from activities.alerts import Alerts
-from cli.standins import PAGER_ROUTING_KEY
 from domain.conditions import Condition
 from domain.contract import ESCALATION_TASK_QUEUE
-from domain.escalation import OnCallRole, Severity, escalation_workflow_id
-from domain.records import Alert, AlertOutcome, PatientRegistration
+from domain.escalation import Severity, escalation_workflow_id
+from domain.records import Alert, AlertOutcome
 from store import patients
 from store.escalations import pager_pages
-from store.oncall import Shift, add_shift
 from tests.activity_runs import registration, run
+from tests.escalations import nurse_on_call
 from worker.main import build_worker
 
 POLLS = 200
-
-
-async def on_call_nurse(pool: asyncpg.Pool, course: PatientRegistration) -> None:
-    now = datetime.now(UTC)
-    await add_shift(
-        pool,
-        Shift(
-            clinic_id=course.clinic_id,
-            role=OnCallRole.NURSE,
-            staff_id=f"nurse-{uuid.uuid4().hex[:8]}",
-            display_name="Lane Nurse",
-            phone="+15550102002",
-            pager_routing_key=PAGER_ROUTING_KEY,
-            starts_at=now - timedelta(days=1),
-            ends_at=now + timedelta(days=365),
-        ),
-    )
 
 
 async def test_a_page_goes_out_on_the_escalations_lane_alone(
@@ -50,7 +31,7 @@ async def test_a_page_goes_out_on_the_escalations_lane_alone(
 ) -> None:
     course = registration().model_copy(update={"clinic_id": f"lane-{uuid.uuid4().hex[:8]}"})
     await patients.register(db_pool, course)
-    await on_call_nurse(db_pool, course)
+    await nurse_on_call(db_pool, course.clinic_id, f"nurse-{uuid.uuid4().hex[:8]}")
     alert = Alert(
         dedup_key=f"course-{course.course_id}-session-1/spo2_low/1",
         course_id=course.course_id,
