@@ -10,13 +10,14 @@ import typer
 from rich.table import Column, Table
 from temporalio.client import WorkflowExecution
 
+from api.audit import audited
 from cli import events, options
 from cli.caller import NOT_PERMITTED, caller
 from cli.errors import CliError, reported
 from cli.inputs import build
 from cli.render import console, echo_json, named, status_panel, when
 from cli.runtime import course_status, open_client, ui_link, with_pool
-from domain.access import Identity, Permission
+from domain.access import Permission
 from domain.contract import (
     CLINIC_ID,
     COURSE_PHASE,
@@ -26,8 +27,6 @@ from domain.contract import (
 )
 from domain.course import CourseStart, CourseStatus, Phase
 from domain.protocol import Indication
-from store.audit import record_audit
-from store.db import Executor
 from store.patients import admit, clinic_of
 from worker.client import check_simulation, start_course
 from worker.settings import get_settings
@@ -80,9 +79,11 @@ def start(
             refusal = await admit(conn, course)
             if refusal is not None:
                 raise CliError(refusal)
-            await _audit(conn, who, "cli.course_start_requested", course)
+            await audited(
+                conn, who, "cli.course_start_requested", course.course_id, course.clinic_id
+            )
         started = await start_course(await open_client(settings), course, settings)
-        await _audit(pool, who, "cli.course_started", course)
+        await audited(pool, who, "cli.course_started", course.course_id, course.clinic_id)
         return started.id
 
     workflow_id = with_pool(begin, settings)
@@ -112,15 +113,7 @@ def status(course_id: options.CourseId, as_json: options.Json = False) -> None:
         clinic_id = await clinic_of(pool, course_id)
         if clinic_id is None or not who.covers(clinic_id):
             raise CliError(f"{course_workflow_id(course_id)} not found")
-        await record_audit(
-            pool,
-            who.actor,
-            "cli.course_read",
-            course_id,
-            {},
-            actor_kind=who.kind,
-            clinic_id=clinic_id,
-        )
+        await audited(pool, who, "cli.course_read", course_id, clinic_id)
         return await course_status(await open_client(settings), course_id)
 
     result = with_pool(read, settings)
@@ -172,18 +165,6 @@ def list_courses(
             when(row["next_session_at"]),
         )
     console.print(table if rows else "No courses match.")
-
-
-async def _audit(db: Executor, who: Identity, action: str, course: CourseStart) -> None:
-    await record_audit(
-        db,
-        who.actor,
-        action,
-        course.course_id,
-        {},
-        actor_kind=who.kind,
-        clinic_id=course.clinic_id,
-    )
 
 
 def visibility_query(
