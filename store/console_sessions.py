@@ -3,14 +3,13 @@ opened with is revoked or expires, after `IDLE` without a request, and at `LIFET
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain.access import Identity
 from store.db import Executor
-from store.tokens import identity_of
+from store.tokens import identity_of, secret_hash
 
 IDLE = timedelta(minutes=30)
 LIFETIME = timedelta(hours=12)
@@ -24,10 +23,6 @@ class ConsoleSession:
     expires_at: datetime
 
 
-def _hash(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
-
-
 async def open_session(db: Executor, identity: Identity, token_id: str | None) -> str:
     """A new session for `identity`: the secret its cookie carries."""
     secret = secrets.token_urlsafe(32)
@@ -37,7 +32,7 @@ async def open_session(db: Executor, identity: Identity, token_id: str | None) -
             (session_hash, csrf_token, actor, kind, roles, clinics, token_id, expires_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8::interval)
         """,
-        _hash(secret),
+        secret_hash(secret),
         secrets.token_urlsafe(32),
         identity.actor,
         identity.kind,
@@ -61,7 +56,7 @@ async def find(db: Executor, secret: str, *, touch: bool = True) -> ConsoleSessi
                   AND t.revoked_at IS NULL AND t.expires_at > now()))
         RETURNING s.csrf_token, s.expires_at, s.actor, s.kind, s.roles, s.clinics
         """,
-        _hash(secret),
+        secret_hash(secret),
         IDLE,
         touch,
     )
@@ -73,7 +68,7 @@ async def find(db: Executor, secret: str, *, touch: bool = True) -> ConsoleSessi
 async def end(db: Executor, secret: str) -> None:
     await db.execute(
         "UPDATE console_sessions SET ended_at = now() WHERE session_hash = $1 AND ended_at IS NULL",
-        _hash(secret),
+        secret_hash(secret),
     )
 
 

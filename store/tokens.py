@@ -44,6 +44,8 @@ class TokenRow:
 
 
 def secret_hash(secret: str) -> bytes:
+    """What is kept of a random secret (a token's, a console session's, a sign-on's state):
+    256 random bits need no slow hash."""
     return hashlib.sha256(secret.encode()).digest()
 
 

@@ -10,7 +10,6 @@ claims name the person, their roles and their clinics.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,6 +27,7 @@ from joserfc.jws import JWSRegistry
 from pydantic import ValidationError
 
 from domain.access import Identity, Kind, Role
+from store.tokens import secret_hash
 from worker.settings import Settings
 
 LOGIN_LIFETIME = timedelta(minutes=10)
@@ -77,7 +77,7 @@ class SingleSignOn:
         await self._pool.execute(
             "INSERT INTO oidc_logins (state_hash, nonce, code_verifier, redirect_uri, expires_at)"
             " VALUES ($1, $2, $3, $4, now() + $5::interval)",
-            _hash(state),
+            secret_hash(state),
             nonce,
             verifier,
             redirect_uri,
@@ -101,7 +101,7 @@ class SingleSignOn:
         login = await self._pool.fetchrow(
             "DELETE FROM oidc_logins WHERE state_hash = $1 AND expires_at > now()"
             " RETURNING nonce, code_verifier, redirect_uri",
-            _hash(state),
+            secret_hash(state),
         )
         if login is None:
             raise SignOnRefused("unknown, used or expired sign-on state")
@@ -177,7 +177,3 @@ class SingleSignOn:
         except (httpx.HTTPError, ValueError) as err:
             raise SignOnRefused(f"the code was not exchanged: {type(err).__name__}") from err
         return token
-
-
-def _hash(state: str) -> bytes:
-    return hashlib.sha256(state.encode()).digest()
