@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncpg
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.logs import activity_log
 from domain.contract import ESCALATION_TASK_QUEUE
@@ -32,36 +33,46 @@ class Alerts:
 
     @activity.defn(name="raise_alert")
     async def raise_alert(self, alert: Alert) -> AlertOutcome:
-        """Start the occurrence's escalation, or signal it if it is open (signal-with-start),
-        so a repeat never pages twice. Its id is never reused: an occurrence whose escalation
-        has ended answers RESOLVED_ALREADY, and the owner raises the next occurrence."""
+        """Start the occurrence's escalation, or signal it if it is open, so a repeat never
+        pages twice. The start is eager: this process's escalations lane runs its first
+        workflow task straight from the answer, with no trip through the task queue. Its id is
+        never reused: an occurrence whose escalation has ended answers RESOLVED_ALREADY, and
+        the owner raises the next occurrence."""
         created = await alerts.open_alert(self._pool, alert)
         trigger = await self._trigger(alert)
+        escalation_id = escalation_workflow_id(alert.dedup_key)
         log = activity_log(alert.course_id, alert.session).bind(
-            severity=alert.severity, condition=alert.condition, dedup_key=alert.dedup_key
+            severity=alert.severity,
+            condition=alert.condition,
+            dedup_key=alert.dedup_key,
+            escalation_id=escalation_id,
         )
         try:
-            handle = await self._client.start_workflow(
+            await self._client.start_workflow(
                 Escalation.run,
                 EscalationInput(
                     trigger=trigger,
                     policy=alert.policy or EscalationPolicies().for_severity(alert.severity),
                 ),
-                id=escalation_workflow_id(alert.dedup_key),
+                id=escalation_id,
                 task_queue=ESCALATION_TASK_QUEUE,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                start_signal="retrigger",
-                start_signal_args=[Retrigger(reading_id=alert.reading_id, at=trigger.raised_at)],
+                request_eager_start=True,
                 static_summary=f"{alert.severity} {alert.condition} (course {alert.course_id})",
             )
         except WorkflowAlreadyStartedError:
-            log.warning("alert repeated after its escalation ended: the next occurrence")
-            return AlertOutcome.RESOLVED_ALREADY
+            # Open, or ended: a repeat joins it (its own start retried: no repeat at all).
+            again = Retrigger(reading_id=alert.reading_id, at=trigger.raised_at)
+            try:
+                await self._client.get_workflow_handle(escalation_id).signal("retrigger", again)
+            except RPCError as err:
+                if err.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+                log.warning("alert repeated after its escalation ended: the next occurrence")
+                return AlertOutcome.RESOLVED_ALREADY
         # A repeat is no news: the escalation records it as a retrigger step.
         (log.warning if created else log.info)(
-            "alert raised" if created else "alert repeated: joined its open escalation",
-            escalation_id=handle.id,
+            "alert raised" if created else "alert repeated: joined its open escalation"
         )
         return AlertOutcome.OPENED if created else AlertOutcome.JOINED
 
@@ -79,6 +90,6 @@ class Alerts:
             owner_workflow_id=alert.owner_workflow_id,
             summary=alert.summary,
             reading_id=alert.reading_id,
-            # When the workflow asked, the same on every retry: a retried signal is no repeat.
-            raised_at=activity.info().scheduled_time,
+            # The same on every attempt: a retried start's signal is no repeat.
+            raised_at=alert.raised_at or activity.info().scheduled_time,
         )

@@ -161,6 +161,9 @@ class Alert(Record):
     """The course's phase when the condition fired."""
     policy: EscalationPolicy | None = None
     """The course's pinned policy for this severity (None: the default policy)."""
+    raised_at: AwareDatetime | None = None
+    """When the owner raised it (workflow time): the same on every attempt. None from owners
+    before the `local-raise` patch: the activity's scheduled time stands in."""
 
 
 class AlertOutcome(StrEnum):

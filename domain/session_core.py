@@ -33,6 +33,8 @@ from domain.vitals import Classification, SignsAtRest, VitalSigns, classify
 CLOCK_SKEW = timedelta(minutes=1)
 """How far a device's clock may run ahead of the server's before its timestamp is refused."""
 BEFORE_DOSING = (Stage.PRE_DOSE_VITALS, Stage.HELD, Stage.READY_TO_DOSE)
+OVERDUE_STEPS = 2
+"""An overdue reading's steps: the nurse is reminded, then it escalates; nothing follows."""
 
 
 class Checkpoint:
@@ -491,6 +493,7 @@ class SessionCore:
         )
 
     def _overdue(self, condition: Condition, what: str, step: int) -> None:
+        """Step `step` of `OVERDUE_STEPS`."""
         if step == 0:
             self._emit(
                 Notify(

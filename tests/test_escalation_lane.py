@@ -1,6 +1,6 @@
 """Escalations run on a lane of their own (`trd-escalations`): a page goes out with no course
 worker running at all, so a backlog of routine work on `trd-courses` cannot hold it back; and
-the page is the escalation's first command, before any bookkeeping."""
+the page is the escalation's first command, a local activity, before any bookkeeping."""
 
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ from tests.escalations import nurse_on_call
 from worker.main import build_worker
 
 POLLS = 200
+MARKER = EventType.EVENT_TYPE_MARKER_RECORDED
+RECORD = "record_escalation"
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+"""The SDK's marker for a local activity's result."""
 
 
 async def test_a_page_goes_out_on_the_escalations_lane_alone(
@@ -46,28 +50,49 @@ async def test_a_page_goes_out_on_the_escalations_lane_alone(
         assert await run(Alerts(db_pool, client).raise_alert, alert) is AlertOutcome.OPENED
         workflow_id = escalation_workflow_id(alert.dedup_key)
         for _ in range(POLLS):
-            if pages := await pager_pages(db_pool, workflow_id):
+            times = await db_pool.fetchrow(
+                """
+                SELECT (SELECT sent_at FROM notification_outbox WHERE effect_key = $2) AS paged,
+                       (SELECT at FROM audit_log WHERE action = 'escalation.raised'
+                          AND details->>'escalation_id' = $1) AS recorded
+                """,
+                workflow_id,
+                f"{workflow_id}/page-1",
+            )
+            if times["paged"] is not None and times["recorded"] is not None:
                 break
             await asyncio.sleep(0.05)
         else:
-            raise AssertionError(f"{workflow_id} paged nobody on its own lane")
+            raise AssertionError(f"{workflow_id} paged nobody on its own lane, or recorded nothing")
 
-    assert pages[0].escalation_id == workflow_id
+    [page] = await pager_pages(db_pool, workflow_id)
+    assert page.escalation_id == workflow_id
+    assert times["paged"] < times["recorded"]
     handle = client.get_workflow_handle(workflow_id)
     events = [event async for event in handle.fetch_history_events()]
-    scheduled = [
-        (event.activity_task_scheduled_event_attributes, tasks_done)
+    commands = [
+        (tasks_done, event)
         for tasks_done, event in _with_tasks_done(events)
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        or event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
     ]
     description = await handle.describe()
     assert description.task_queue == ESCALATION_TASK_QUEUE
-    assert {attributes.task_queue.name for attributes, _ in scheduled} == {ESCALATION_TASK_QUEUE}
-    # Page first: the page is the first thing the escalation does, in its first workflow task,
-    # with the raised step recorded beside it rather than before it.
-    first, second = scheduled[0], scheduled[1]
-    assert (first[0].activity_type.name, first[1]) == ("page_on_call", 1)
-    assert (second[0].activity_type.name, second[1]) == ("record_escalation", 1)
+    assert {
+        event.activity_task_scheduled_event_attributes.task_queue.name
+        for _, event in commands
+        if event.event_type != MARKER
+    } == {ESCALATION_TASK_QUEUE}
+    # Page first: a local activity in the escalation's first workflow task, which also
+    # schedules the raised step's record; that record runs only once the page is sent.
+    [(page_task, _)] = [c for c in commands if c[1].event_type == MARKER]
+    recorded = [
+        task
+        for task, event in commands
+        if event.event_type != MARKER
+        and event.activity_task_scheduled_event_attributes.activity_type.name == RECORD
+    ]
+    assert (page_task, recorded[0]) == (1, 1)
     await handle.terminate("test over")
 
 

@@ -841,3 +841,29 @@ async def test_the_same_deterioration_after_its_resolution_pages_again(
     key = escalation_key(room.session.workflow_id, Condition.SPO2_LOW, 2)
     handle = room.env.client.get_workflow_handle(escalation_workflow_id(key))
     assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+
+
+# --- No idle churn -----------------------------------------------------------------------------
+
+IDLE_DAY = timedelta(days=1)
+SESSION_EVENT_BUDGET = 400
+"""History events a dosing session may hold, whatever happens in the room."""
+
+
+@pytest.mark.parametrize("left", ["before its pre-dose vitals", "without its 40-minute BP"])
+async def test_a_session_left_in_the_room_for_a_day_stays_within_its_event_budget(
+    room: InRoom, db_pool: asyncpg.Pool, left: str
+) -> None:
+    """The overdue reading is reminded, then escalated; after that the session waits for it
+    without a timer, so a day of nothing adds nothing to its history."""
+    if left == "before its pre-dose vitals":
+        await checked_in(room)
+        overdue = Condition.PRE_DOSE_READING_OVERDUE
+    else:
+        await dosed(room)
+        overdue = Condition.BP_READING_OVERDUE
+    await room.env.sleep(IDLE_DAY)
+    await until_escalated(room, db_pool, overdue.value)
+    handle = room.env.client.get_workflow_handle(room.session.workflow_id)
+    events = [event async for event in handle.fetch_history_events()]
+    assert len(events) <= SESSION_EVENT_BUDGET, f"{len(events)} events after a day {left}"

@@ -20,6 +20,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.records import Alert, AlertOutcome
 
 RAISE_TIMEOUT = timedelta(seconds=30)
+LOCAL_RAISE = "local-raise"
+"""Patch: the alert is raised by a local activity, inside the workflow task that judged the
+condition, instead of waiting its turn on the owner's task queue behind routine work."""
 
 
 @dataclass(frozen=True)
@@ -44,24 +47,33 @@ async def raise_alert(
     repeat was on its way) makes the repeat the next occurrence, which pages anew (S2)."""
     while alert is not None:
         key = alert.dedup_key(owner.workflow_id)
-        outcome = await workflow.execute_activity_method(
-            Alerts.raise_alert,
-            Alert(
-                dedup_key=key,
-                course_id=owner.course_id,
-                session=owner.session,
-                phase=phase,
-                severity=alert.severity,
-                condition=alert.condition,
-                occurrence=alert.occurrence,
-                owner_workflow_id=owner.workflow_id,
-                summary=f"{owner.label}: {alert.detail}",
-                reading_id=alert.reading_id,
-                policy=owner.policies.for_severity(alert.severity),
-            ),
-            start_to_close_timeout=RAISE_TIMEOUT,
-            cancellation_type=cancellation_type,
+        raising = Alert(
+            dedup_key=key,
+            course_id=owner.course_id,
+            session=owner.session,
+            phase=phase,
+            severity=alert.severity,
+            condition=alert.condition,
+            occurrence=alert.occurrence,
+            owner_workflow_id=owner.workflow_id,
+            summary=f"{owner.label}: {alert.detail}",
+            reading_id=alert.reading_id,
+            policy=owner.policies.for_severity(alert.severity),
         )
+        if workflow.patched(LOCAL_RAISE):
+            outcome = await workflow.execute_local_activity_method(
+                Alerts.raise_alert,
+                raising.model_copy(update={"raised_at": workflow.now()}),
+                start_to_close_timeout=RAISE_TIMEOUT,
+                cancellation_type=cancellation_type,
+            )
+        else:
+            outcome = await workflow.execute_activity_method(
+                Alerts.raise_alert,
+                raising,
+                start_to_close_timeout=RAISE_TIMEOUT,
+                cancellation_type=cancellation_type,
+            )
         if outcome is not AlertOutcome.RESOLVED_ALREADY:
             return
         ended = EscalationChanged(

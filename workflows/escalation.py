@@ -54,10 +54,14 @@ RECORD_TIMEOUT = timedelta(seconds=30)
 PAGE_ATTEMPT_TIMEOUT = timedelta(seconds=30)
 PAGE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10))
 
+"""A page is retried briskly, until its rung's time is up."""
+
 PAGE_FIRST = "page-first"
 """Patch: the first page goes out in the escalation's first workflow task, the raised step
 recorded and told beside it; escalations raised before it announced first, then paged."""
-"""A page is retried briskly, until its rung's time is up."""
+LOCAL_FIRST_PAGE = "local-first-page"
+"""Patch: the first page is a local activity, run by the worker that holds the escalation's
+first workflow task (the raised step's record waits for it); before it, it was queued."""
 
 
 class Step(StrEnum):
@@ -152,8 +156,13 @@ class Escalation:
             staff_id=staff_id,
             attempt=attempt,
         )
+        execute = (
+            workflow.execute_local_activity_method
+            if attempt == 1 and workflow.patched(LOCAL_FIRST_PAGE)
+            else workflow.execute_activity_method
+        )
         try:
-            result = await workflow.execute_activity_method(
+            result = await execute(
                 Paging.page_on_call,
                 request,
                 start_to_close_timeout=PAGE_ATTEMPT_TIMEOUT,
@@ -287,8 +296,9 @@ class Escalation:
 
     @workflow.signal
     async def retrigger(self, *args: object) -> None:
-        """The same condition fired again: it counts, and never pages again. Signal-with-start
-        delivers the raising trigger itself first: that one is no repeat."""
+        """The same condition fired again: it counts, and never pages again. The raising
+        trigger itself (from a retried start, or signal-with-start before the start became
+        eager) is no repeat."""
         again = signal_argument(Retrigger, args, "retrigger")
         if again is None:
             return

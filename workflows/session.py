@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.session_core import (
         BEFORE_DOSING,
+        OVERDUE_STEPS,
         Command,
         Escalate,
         Notify,
@@ -78,6 +79,9 @@ RECORD_TIMEOUT = timedelta(seconds=10)
 """A clinical record takes milliseconds; one lost with a crashed worker (eagerly started
 there) is retried elsewhere after this, so it bounds the recovery."""
 SEND_TIMEOUT = timedelta(minutes=2)
+QUIET_WHEN_IDLE = "quiet-when-idle"
+"""Patch: once an overdue reading has been reminded and escalated, the session waits for the
+reading with no timer; sessions before it woke every `reading_due` for nothing."""
 # Every effect is idempotent, so one in flight when the patient checks in may as well finish.
 LEAVE_CANCELLED = ActivityCancellationType.ABANDON
 
@@ -234,7 +238,7 @@ class DosingSession:
         step = 0
         while not await wait_for(
             lambda: self.state.stage is not Stage.PRE_DOSE_VITALS or self._ended(),
-            within=self._core.times.reading_due,
+            within=None if self._overdue_done(step) else self._core.times.reading_due,
         ):
             self._core.pre_dose_overdue(step)
             step += 1
@@ -280,11 +284,10 @@ class DosingSession:
         overdue_step = 0
         while self.state.discharge is None and not self._ended():
             bp_due = self.state.bp_due_at
-            deadlines = [
-                t
-                for t in (self._core.monitoring_ends_at(), self._core.bp_overdue_at(overdue_step))
-                if t is not None
-            ]
+            overdue_at = (
+                None if self._overdue_done(overdue_step) else self._core.bp_overdue_at(overdue_step)
+            )
+            deadlines = [t for t in (self._core.monitoring_ends_at(), overdue_at) if t is not None]
             await wait_for(
                 self._monitoring_moves_on(bp_due),
                 within=min(deadlines) - workflow.now() if deadlines else None,
@@ -296,10 +299,14 @@ class DosingSession:
             ends = self._core.monitoring_ends_at()
             if ends is not None and now >= ends:
                 self._core.monitoring_ended()
-            overdue = self._core.bp_overdue_at(overdue_step)
-            if overdue is not None and now >= overdue:
+            if overdue_at is not None and now >= overdue_at:
                 self._core.bp_overdue(overdue_step)
                 overdue_step += 1
+
+    @staticmethod
+    def _overdue_done(step: int) -> bool:
+        """Every step of an overdue reading taken: nothing is left to wake up for."""
+        return step >= OVERDUE_STEPS and workflow.patched(QUIET_WHEN_IDLE)
 
     def _monitoring_moves_on(self, bp_due: datetime | None) -> Callable[[], bool]:
         """Discharged, ended, or a blood pressure answered the one due."""
