@@ -50,16 +50,16 @@ async def test_a_page_goes_out_on_the_escalations_lane_alone(
         assert await run(Alerts(db_pool, client).raise_alert, alert) is AlertOutcome.OPENED
         workflow_id = escalation_workflow_id(alert.dedup_key)
         for _ in range(POLLS):
-            times = await db_pool.fetchrow(
+            [(paged, recorded)] = await db_pool.fetch(
                 """
-                SELECT (SELECT sent_at FROM notification_outbox WHERE effect_key = $2) AS paged,
+                SELECT (SELECT sent_at FROM notification_outbox WHERE effect_key = $2),
                        (SELECT at FROM audit_log WHERE action = 'escalation.raised'
-                          AND details->>'escalation_id' = $1) AS recorded
+                          AND details->>'escalation_id' = $1)
                 """,
                 workflow_id,
                 f"{workflow_id}/page-1",
             )
-            if times["paged"] is not None and times["recorded"] is not None:
+            if paged is not None and recorded is not None:
                 break
             await asyncio.sleep(0.05)
         else:
@@ -67,7 +67,7 @@ async def test_a_page_goes_out_on_the_escalations_lane_alone(
 
     [page] = await pager_pages(db_pool, workflow_id)
     assert page.escalation_id == workflow_id
-    assert times["paged"] < times["recorded"]
+    assert paged < recorded
     handle = client.get_workflow_handle(workflow_id)
     events = [event async for event in handle.fetch_history_events()]
     commands = [
