@@ -10,7 +10,7 @@ import uuid
 import asyncpg
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from activities.alerts import Alerts
 from domain.conditions import Condition
@@ -18,10 +18,12 @@ from domain.contract import ESCALATION_TASK_QUEUE
 from domain.escalation import Severity, escalation_workflow_id
 from domain.records import Alert, AlertOutcome
 from store import patients
+from store.db import APP_ROLE, create_pool
 from store.escalations import pager_pages
 from tests.activity_runs import registration, run
 from tests.escalations import nurse_on_call
-from worker.main import build_worker
+from tests.sessions import eventually
+from worker.main import escalations_lane
 
 POLLS = 200
 MARKER = EventType.EVENT_TYPE_MARKER_RECORDED
@@ -30,23 +32,25 @@ LOCAL_ACTIVITY_MARKER = "core_local_activity"
 """The SDK's marker for a local activity's result."""
 
 
+def spo2_alert(course_id: str) -> Alert:
+    return Alert(
+        dedup_key=f"course-{course_id}-session-1/spo2_low/1",
+        course_id=course_id,
+        session=1,
+        severity=Severity.CRITICAL,
+        condition=Condition.SPO2_LOW,
+        summary="SpO2 below the critical limit",
+    )
+
+
 async def test_a_page_goes_out_on_the_escalations_lane_alone(
     client: Client, db_pool: asyncpg.Pool
 ) -> None:
     course = registration().model_copy(update={"clinic_id": f"lane-{uuid.uuid4().hex[:8]}"})
     await patients.register(db_pool, course)
     await nurse_on_call(db_pool, course.clinic_id, f"nurse-{uuid.uuid4().hex[:8]}")
-    alert = Alert(
-        dedup_key=f"course-{course.course_id}-session-1/spo2_low/1",
-        course_id=course.course_id,
-        session=1,
-        severity=Severity.CRITICAL,
-        condition=Condition.SPO2_LOW,
-        summary="SpO2 below the critical limit",
-    )
-    escalations_lane = build_worker(client, db_pool).lanes[1]  # no courses' lane
-
-    async with escalations_lane:
+    alert = spo2_alert(course.course_id)
+    async with escalations_lane(client, db_pool):  # no courses' lane
         assert await run(Alerts(db_pool, client).raise_alert, alert) is AlertOutcome.OPENED
         workflow_id = escalation_workflow_id(alert.dedup_key)
         for _ in range(POLLS):
@@ -94,6 +98,46 @@ async def test_a_page_goes_out_on_the_escalations_lane_alone(
     ]
     assert (page_task, recorded[0]) == (1, 1)
     await handle.terminate("test over")
+
+
+async def test_the_page_goes_out_while_the_escalations_records_fail_and_are_retried(
+    client: Client, db_pool: asyncpg.Pool, postgres_url: str
+) -> None:
+    """The worker acts as the application's role, which is refused the escalations table for a
+    while: the records fail and are retried, the page has gone out meanwhile, once."""
+    course = registration().model_copy(update={"clinic_id": f"lane-{uuid.uuid4().hex[:8]}"})
+    await patients.register(db_pool, course)
+    await nurse_on_call(db_pool, course.clinic_id, f"nurse-{uuid.uuid4().hex[:8]}")
+    alert = spo2_alert(course.course_id)
+    workflow_id = escalation_workflow_id(alert.dedup_key)
+    app_pool = await create_pool(postgres_url, APP_ROLE)
+    await db_pool.execute(f"REVOKE INSERT, UPDATE ON escalations FROM {APP_ROLE}")
+    try:
+        async with escalations_lane(client, app_pool):
+            await run(Alerts(db_pool, client).raise_alert, alert)
+            handle = client.get_workflow_handle(workflow_id)
+            await eventually(lambda: record_retried(handle))
+            [page] = await pager_pages(db_pool, workflow_id)
+            assert await escalation_row(db_pool, workflow_id) is None
+            await db_pool.execute(f"GRANT INSERT, UPDATE ON escalations TO {APP_ROLE}")
+            await eventually(lambda: escalation_row(db_pool, workflow_id))
+            assert await pager_pages(db_pool, workflow_id) == [page]
+            await handle.terminate("test over")
+    finally:
+        await db_pool.execute(f"GRANT INSERT, UPDATE ON escalations TO {APP_ROLE}")
+        await app_pool.close()
+
+
+async def record_retried(handle: WorkflowHandle[object, object]) -> bool | None:
+    """True once the escalation's record has failed at least once and is being retried."""
+    pending = (await handle.describe()).raw_description.pending_activities
+    attempts = [p.attempt for p in pending if p.activity_type.name == RECORD]
+    return True if attempts and max(attempts) > 1 else None
+
+
+async def escalation_row(pool: asyncpg.Pool, escalation_id: str) -> bool | None:
+    found = await pool.fetchval("SELECT 1 FROM escalations WHERE escalation_id = $1", escalation_id)
+    return True if found else None
 
 
 def _with_tasks_done(events: list[HistoryEvent]) -> list[tuple[int, HistoryEvent]]:

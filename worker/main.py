@@ -106,15 +106,21 @@ def build_worker(
         max_cached_workflows=cache_size,
         workflow_runner=GuardedRunner(),
     )
-    escalations = Worker(
+    return Workers(courses, escalations_lane(client, pool, adapters, cache_size=cache_size))
+
+
+def escalations_lane(
+    client: Client, pool: asyncpg.Pool, adapters: Adapters | None = None, *, cache_size: int = 1000
+) -> Worker:
+    """Escalations and their pages, on a task queue and slots of their own."""
+    return Worker(
         client,
         task_queue=ESCALATION_TASK_QUEUE,
         workflows=[Escalation],
-        activities=escalation_activities(pool, adapters),
+        activities=escalation_activities(pool, adapters or local_adapters(pool)),
         max_cached_workflows=cache_size,
         workflow_runner=GuardedRunner(),
     )
-    return Workers(courses, escalations)
 
 
 async def when_up(what: str, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
