@@ -75,12 +75,13 @@ chaos: venv
 histories: venv
 	$(BIN)/python -m tests.histories.record
 
-# make bench BENCH_ARGS="--repeats 5"
+# Every benchmark, then bench/results/<time>-<commit>.json and the plots in bench/results/latest/:
+# make bench BENCH_ARGS="--repeats 3 --pages 10 100 --judged 50"
 bench: venv
-	$(BIN)/python -m bench.course_simulation $(BENCH_ARGS)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Latency on a live stack of its own (dev server, Postgres, worker, API on free loopback ports):
-# make bench-vitals BENCH_ARGS="--sessions 50 --each 8"; make bench-pages BENCH_ARGS="--sessions 100"
+# make bench-vitals BENCH_ARGS="--sessions 50 --each 8"; make bench-pages BENCH_ARGS="--sessions 10 100"
 bench-vitals: venv
 	$(BIN)/python -m bench.vitals_latency $(BENCH_ARGS)
 

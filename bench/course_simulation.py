@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.testing import WorkflowEnvironment
 
+from bench.live import history
 from cli.localstack import child_workflow_ids, new_course_id, play, run_histories, simulation
 from cli.room import ClinicApi
 from cli.simulation import DEMO_PROTOCOL, PERSONAS, demo_course
@@ -49,6 +50,8 @@ class Played:
     span: timedelta
     """Protocol time from the course's start to its close."""
     events_per_run: list[int]
+    session_events: list[int]
+    """History events of each dosing session."""
 
 
 def one_year_course() -> CourseStart:
@@ -69,11 +72,13 @@ async def simulate(
     opened, closed = runs[0].events[0].event_time, runs[-1].events[-1].event_time
     # Event times are the server's (skipped) clock, i.e. real time; the course clock scales it.
     span = (closed.ToDatetime() - opened.ToDatetime()) / course.time_scale
+    sessions = child_workflow_ids(runs)
     return Played(
         wall_s=wall_s,
-        sessions=len(child_workflow_ids(runs)),
+        sessions=len(sessions),
         span=span,
         events_per_run=[len(run.events) for run in runs],
+        session_events=[len(await history(env.client, session)) for session in sessions],
     )
 
 
@@ -108,6 +113,8 @@ def summarise(played: list[Played]) -> dict[str, Any]:
         "runs": statistics.median(len(p.events_per_run) for p in played),
         "events_per_run_max": max(events),
         "events_per_run_mean": round(statistics.mean(events), 1),
+        "events_per_session_max": max(e for p in played for e in p.session_events),
+        "events_per_session_median": statistics.median(e for p in played for e in p.session_events),
     }
 
 

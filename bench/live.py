@@ -259,8 +259,10 @@ async def _started(client: Client, room: Room) -> bool | None:
 
 
 async def _accepted(request: Awaitable[httpx.Response]) -> bool | None:
+    """None (ask again) on a 409 (not yet) or a 503 (the API asks to be retried), as a clinic's
+    system would."""
     response = await request
-    if response.status_code == 409:
+    if response.status_code in (409, 503):
         return None
     _expect(response, 200)
     return True
@@ -363,6 +365,16 @@ def activity_scheduled(events: Iterable[HistoryEvent], activity: str) -> Iterato
         for e in events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
         and e.activity_task_scheduled_event_attributes.activity_type.name == activity
+    )
+
+
+def signals(events: Iterable[HistoryEvent], name: str) -> Iterator[HistoryEvent]:
+    """The events of the signals named `name`, in order."""
+    return (
+        e
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+        and e.workflow_execution_signaled_event_attributes.signal_name == name
     )
 
 

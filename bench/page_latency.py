@@ -2,7 +2,7 @@
 pager endpoint, with 1 and with many concurrent sessions, against the same readings' ack and
 classification.
 
-    .venv/bin/python -m bench.page_latency [--sessions 100] [--solo 20]     (make bench-pages)
+    .venv/bin/python -m bench.page_latency [--sessions 10 100] [--solo 20]   (make bench-pages)
 
 On one live stack (bench/live.py) with the pager provider set to PagerDuty's Events API v2,
 pointed at the local stand-in of cli/standins.py, and the clinic's nurse, psychiatrist and
@@ -11,8 +11,9 @@ critical reading there raises a critical escalation whose first rung pages the o
 A session pages once per condition (the dedup key), so each session has four critical
 readings to give, one condition each (SpO2, sedation, BP, crisis symptoms):
 
-- solo: `--solo` sessions one after another, two readings each;
-- concurrent: `--sessions` sessions at once, the other two readings each;
+- 1 session: `--solo` sessions one after another, two readings each;
+- one phase per level of `--sessions`: that many sessions at once, two readings each (the
+  largest level on the first rooms, with the other two conditions);
 after one unmeasured page from a session of its own.
 
 A session posts its next reading once the previous one has paged. "Paged" is when the stand-in
@@ -38,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from temporalio.client import Client
 
 from bench.live import (
     EFFECT_TIMEOUT_S,
@@ -49,7 +49,6 @@ from bench.live import (
     Room,
     Sample,
     Stack,
-    activity_scheduled,
     console,
     figures_table,
     history,
@@ -61,6 +60,7 @@ from bench.live import (
     ms,
     percentiles,
     run_all,
+    signals,
     stage_medians,
     wall_time,
     watching_observations,
@@ -69,7 +69,7 @@ from cli.oncall import DEMO_STAFF
 from cli.simulation import DEMO_CLINIC
 from cli.standins import PAGER_ROUTING_KEY, HttpProviders, http_providers
 from domain.escalation import escalation_workflow_id
-from domain.records import Alert
+from domain.session import ReadingArrived
 from store.oncall import Shift, add_shift
 from worker.logs import configure_logging
 
@@ -84,12 +84,11 @@ CONCURRENT, SOLO = CRITICAL[:2], CRITICAL[2:]
 CLASSIFIED, PAGED = 0, 1
 """Effects of a reading, in the order they are awaited."""
 STAGES = {
-    "rows_to_alert": "rows seen → raise_alert scheduled (session)",
-    "alert_to_escalation": "raise_alert → Escalation started",
-    "escalation_to_page": "Escalation started → page_on_call scheduled",
-    "page_to_pager": "page_on_call scheduled → page received",
+    "post_to_signal": "POST → reading_arrived signalled (API: stored, audited)",
+    "signal_to_escalation": "signalled → Escalation started (session: judged, raised)",
+    "escalation_to_page": "Escalation started → page received (its first task)",
 }
-"""Consecutive stages from the reading's observations rows to its page."""
+"""Consecutive stages from the reading's POST to its page."""
 
 
 @asynccontextmanager
@@ -138,8 +137,14 @@ async def pages(
     return [await measured_reading(stack, room, signs, effects) for signs in conditions]
 
 
-async def measure(sessions: int, solo: int) -> tuple[dict[str, Phase], dict[str, dict[str, float]]]:
-    """The solo and concurrent phases, and their stage medians."""
+async def measure(
+    levels: Sequence[int], solo: int
+) -> tuple[dict[str, Phase], dict[str, dict[str, float]]]:
+    """The solo phase, then one phase per level of concurrent sessions (smallest first), and
+    their stage medians. The largest level takes the first rooms for two conditions of their
+    own; the solo phase and the smaller levels take rooms of their own for the other two."""
+    largest, *smaller = sorted(set(levels), reverse=True)
+    rooms_needed = max(largest, solo + sum(smaller)) + 1
     with tempfile.TemporaryDirectory() as work:
         async with (
             http_providers() as providers,
@@ -148,7 +153,7 @@ async def measure(sessions: int, solo: int) -> tuple[dict[str, Phase], dict[str,
             ) as stack,
         ):
             await staff_on_call(stack.pool)
-            rooms = await in_monitoring_many(stack, "bench-pages", max(sessions, solo) + 1)
+            rooms = await in_monitoring_many(stack, "bench-pages", rooms_needed)
             async with (
                 watching_observations(stack.pool) as classified,
                 watching_pages(providers) as paged,
@@ -157,16 +162,20 @@ async def measure(sessions: int, solo: int) -> tuple[dict[str, Phase], dict[str,
                 await warmed_up(stack, effects, rooms[-1])
                 async with measuring_load(stack) as solo_load:
                     alone = [s for r in rooms[:solo] for s in await pages(stack, effects, r, SOLO)]
-                async with measuring_load(stack) as many_load:
-                    together = await run_all(
-                        [pages(stack, effects, r, CONCURRENT) for r in rooms[:sessions]]
-                    )
-            phases = {
-                "solo": Phase(1, alone, solo_load[0]),
-                "concurrent": Phase(sessions, [s for one in together for s in one], many_load[0]),
-            }
+                phases = {"1": Phase(1, alone, solo_load[0])}
+                free = solo
+                for level in sorted(set(levels)):
+                    if level == largest:
+                        group, conditions = rooms[:level], CONCURRENT
+                    else:
+                        group, conditions, free = rooms[free : free + level], SOLO, free + level
+                    async with measuring_load(stack) as load:
+                        together = await run_all(
+                            [pages(stack, effects, r, conditions) for r in group]
+                        )
+                    phases[str(level)] = Phase(level, [s for one in together for s in one], load[0])
             stage_figures = {
-                name: await stages(stack.client, phase.samples) for name, phase in phases.items()
+                name: await stages(stack, phase.samples) for name, phase in phases.items()
             }
     return phases, stage_figures
 
@@ -186,25 +195,32 @@ async def warmed_up(stack: Stack, effects: Sequence[Arrivals], room: Room) -> No
 # --- Where the time goes ---------------------------------------------------------------------
 
 
-async def stages(client: Client, samples: Sequence[Sample]) -> dict[str, float]:
+async def stages(stack: Stack, samples: Sequence[Sample]) -> dict[str, float]:
     """Median ms of each stage, from the session's and the escalation's histories."""
     by_reading = {s.posted.reading_id: s for s in samples}
+    escalations = {
+        row["reading_id"]: escalation_workflow_id(row["dedup_key"])
+        for row in await stack.pool.fetch(
+            "SELECT reading_id, dedup_key FROM alerts WHERE reading_id = ANY($1::bigint[])",
+            list(by_reading),
+        )
+    }
     marks: list[tuple[float, ...]] = []
     for workflow_id in sorted({s.room.workflow_id for s in samples}):
-        for raised in activity_scheduled(await history(client, workflow_id), "raise_alert"):
-            [alert] = await client.data_converter.decode(
-                raised.activity_task_scheduled_event_attributes.input.payloads, [Alert]
+        for signalled in signals(await history(stack.client, workflow_id), "reading_arrived"):
+            [reading] = await stack.client.data_converter.decode(
+                signalled.workflow_execution_signaled_event_attributes.input.payloads,
+                [ReadingArrived],
             )
-            sample = by_reading.get(alert.reading_id)
-            if sample is None:
+            sample = by_reading.get(reading.reading_id)
+            if sample is None or reading.reading_id not in escalations:
                 continue  # the warm-up, or the other phase's
-            escalation = await history(client, escalation_workflow_id(alert.dedup_key))
+            escalation = await history(stack.client, escalations[reading.reading_id])
             marks.append(
                 (
-                    sample.seen[CLASSIFIED] + WALL_OFFSET,
-                    wall_time(raised),
+                    sample.posted.sent + WALL_OFFSET,
+                    wall_time(signalled),
                     wall_time(escalation[0]),
-                    wall_time(next(activity_scheduled(escalation, "page_on_call"))),
                     sample.seen[PAGED] + WALL_OFFSET,
                 )
             )
@@ -231,6 +247,8 @@ def summarise(phase: Phase, stages: dict[str, float]) -> dict[str, Any]:
         "paged_over_classified_p50": round(paged["p50_ms"] / classified["p50_ms"], 2),
         "paged_over_classified_p99": round(paged["p99_ms"] / classified["p99_ms"], 2),
         "stages_p50_ms": stages,
+        "paged_ms": sorted(ms(s.effect_s(PAGED)) for s in samples),
+        "ack_ms": sorted(ms(s.ack_s) for s in samples),
         "wall_s": phase.load.wall_s,
         "cpu_cores": phase.load.cores,
         "loop_lag_ms": phase.load.loop_lag_ms,
@@ -285,10 +303,16 @@ def report(phases: dict[str, Phase], stages: dict[str, dict[str, float]]) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=100, help="concurrent sessions (100)")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        nargs="+",
+        default=[10, 100],
+        help="levels of concurrent sessions, one phase each (10 100)",
+    )
     parser.add_argument("--solo", type=int, default=20, help="sessions paging one at a time (20)")
     args = parser.parse_args()
-    if min(args.sessions, args.solo) < 1:
+    if min(*args.sessions, args.solo) < 1:
         parser.error("--sessions and --solo must be at least 1")
     # Every critical reading logs its alert and page as warnings: they would bury the tables.
     configure_logging("ERROR")

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import asyncpg
 import structlog
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerTuner
 
 from activities.adapters.factory import Adapters, adapters_from, local_adapters
 from activities.alerts import Alerts
@@ -43,6 +43,8 @@ WORKFLOWS = (TreatmentCourse, DosingSession, Escalation, RemsFiling)
 T = TypeVar("T")
 CONNECT_FIRST_DELAY_SECONDS = 0.5
 CONNECT_MAX_DELAY_SECONDS = 10.0
+ESCALATION_SLOTS = 50
+"""Escalation tasks at once per worker process: far above the open escalations of a clinic."""
 
 
 def activities(
@@ -112,7 +114,8 @@ def build_worker(
 def escalations_lane(
     client: Client, pool: asyncpg.Pool, adapters: Adapters | None = None, *, cache_size: int = 1000
 ) -> Worker:
-    """Escalations and their pages, on a task queue and slots of their own."""
+    """Escalations and their pages, on a task queue and slots of their own: a fixed number,
+    so that an eager start (the alert's) always finds one free, whatever the courses do."""
     return Worker(
         client,
         task_queue=ESCALATION_TASK_QUEUE,
@@ -120,6 +123,11 @@ def escalations_lane(
         activities=escalation_activities(pool, adapters or local_adapters(pool)),
         max_cached_workflows=cache_size,
         workflow_runner=GuardedRunner(),
+        tuner=WorkerTuner.create_fixed(
+            workflow_slots=ESCALATION_SLOTS,
+            activity_slots=ESCALATION_SLOTS,
+            local_activity_slots=ESCALATION_SLOTS,
+        ),
     )
 
 

@@ -1,0 +1,119 @@
+"""Every benchmark in one run, each on a stack of its own, then its record and plots.
+
+    .venv/bin/python -m bench [--repeats 3] [--pages 10 100] [--judged 50]       (make bench)
+
+1. The one-year course on the time-skipping server (`bench.course_simulation`), against the
+   induction-only course; with the history events of every dosing session it played.
+2. A reading POSTed until its session has judged and recorded it (`bench.vitals_latency`), at
+   1 and `--judged` sessions, against the POST's own round trip.
+3. A critical reading POSTed until the first page reaches the pager (`bench.page_latency`), at
+   1 session and each level of `--pages`, against the POST's own round trip.
+
+Each prints its tables as it ends. Then the run's JSON (machine, commit, every figure and its
+baseline) goes to `bench/results/<time>-<commit>.json`, and the plots to
+`bench/results/latest/`. A stack that does not start, or a reading that never pages, ends the
+run with an error, never with a zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import course_simulation, page_latency, plots, vitals_latency
+from bench.results import LATEST, save
+from worker.logs import configure_logging
+
+PAGE_GOAL_MS = 100.0
+"""Issue 11: a critical reading pages within 100 ms at p50, 100 sessions in the room."""
+COURSE_GOAL_S = 2.0
+SESSION_EVENT_BUDGET = 400
+
+
+def draw(figures: Mapping[str, Any]) -> list[Path]:
+    course = figures["course_simulation"]
+    pages = figures["page_latency"]
+    judged = figures["vitals_latency"]
+    levels = [key for key in pages if key.isdigit()]
+    busiest = max(levels, key=int)
+    return [
+        plots.latency_cdfs(
+            LATEST / "pages.png",
+            "Critical reading: POST → first page at the pager",
+            {
+                **{
+                    f"paged, {pages[key]['sessions']} sessions": pages[key]["paged_ms"]
+                    for key in levels
+                },
+                f"baseline: POST ack, {busiest} sessions": pages[busiest]["ack_ms"],
+            },
+            goal_ms=PAGE_GOAL_MS,
+        ),
+        plots.latency_cdfs(
+            LATEST / "judged.png",
+            "Reading: POST → judged and recorded",
+            {
+                **{
+                    f"recorded, {judged[key]['sessions']} sessions": judged[key]["recorded_ms"]
+                    for key in ("solo", "concurrent")
+                },
+                "baseline: POST ack, concurrent": judged["concurrent"]["ack_ms"],
+            },
+        ),
+        plots.bars(
+            LATEST / "course.png",
+            "Simulated course on the time-skipping server: wall time (median)",
+            {
+                "baseline: induction only": course["baseline"]["wall_s"],
+                "one-year course": course["one_year"]["wall_s"],
+            },
+            unit="s",
+            line=COURSE_GOAL_S,
+        ),
+        plots.bars(
+            LATEST / "history.png",
+            "History events per dosing session (the one-year course's sessions)",
+            {
+                "median session": course["one_year"]["events_per_session_median"],
+                "largest session": course["one_year"]["events_per_session_max"],
+            },
+            unit="events",
+            line=SESSION_EVENT_BUDGET,
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="one-year course repeats (3)")
+    parser.add_argument(
+        "--pages", type=int, nargs="+", default=[10, 100], help="paging levels (10 100)"
+    )
+    parser.add_argument("--judged", type=int, default=50, help="judging level (50)")
+    args = parser.parse_args()
+    if min(args.repeats, args.judged, *args.pages) < 1:
+        parser.error("every count must be at least 1")
+    configure_logging("ERROR")  # alerts and pages log warnings: they would bury the tables
+    started_at = datetime.now(UTC)
+    figures = {
+        "course_simulation": course_simulation.report(
+            asyncio.run(course_simulation.measure(args.repeats))
+        ),
+        "vitals_latency": vitals_latency.report(
+            *asyncio.run(vitals_latency.measure(args.judged, solo=40, each=8))
+        ),
+        "page_latency": page_latency.report(
+            *asyncio.run(page_latency.measure(args.pages, solo=20))
+        ),
+    }
+    record = save(figures, started_at)
+    for path in (record, *draw(figures)):
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
