@@ -96,8 +96,11 @@ async def live_stack(work_dir: Path, **settings_update: object) -> AsyncIterator
             base_url=live.api_url,
             headers=bearer(live.settings, NURSE),
             timeout=httpx.Timeout(60.0),
-            # One connection per concurrent session, like one device each.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+            # One connection per concurrent session, like one device each; dropped before
+            # uvicorn's 5 s keep-alive ends it, so a POST never races the server's close.
+            limits=httpx.Limits(
+                max_connections=None, max_keepalive_connections=None, keepalive_expiry=2.0
+            ),
         ) as http,
     ):
         gateway = bearer(live.settings, GATEWAY)

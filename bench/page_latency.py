@@ -89,6 +89,8 @@ STAGES = {
     "escalation_to_page": "Escalation started → page received (its first task)",
 }
 """Consecutive stages from the reading's POST to its page."""
+EAGER = "eager_start_share"
+"""Of the measured escalations, the share whose first workflow task came eagerly."""
 
 
 @asynccontextmanager
@@ -196,7 +198,8 @@ async def warmed_up(stack: Stack, effects: Sequence[Arrivals], room: Room) -> No
 
 
 async def stages(stack: Stack, samples: Sequence[Sample]) -> dict[str, float]:
-    """Median ms of each stage, from the session's and the escalation's histories."""
+    """Median ms of each stage, from the session's and the escalation's histories, and the
+    share of escalations the server started eagerly (`EAGER`)."""
     by_reading = {s.posted.reading_id: s for s in samples}
     escalations = {
         row["reading_id"]: escalation_workflow_id(row["dedup_key"])
@@ -206,6 +209,7 @@ async def stages(stack: Stack, samples: Sequence[Sample]) -> dict[str, float]:
         )
     }
     marks: list[tuple[float, ...]] = []
+    eager: list[bool] = []
     for workflow_id in sorted({s.room.workflow_id for s in samples}):
         for signalled in signals(await history(stack.client, workflow_id), "reading_arrived"):
             [reading] = await stack.client.data_converter.decode(
@@ -216,6 +220,8 @@ async def stages(stack: Stack, samples: Sequence[Sample]) -> dict[str, float]:
             if sample is None or reading.reading_id not in escalations:
                 continue  # the warm-up, or the other phase's
             escalation = await history(stack.client, escalations[reading.reading_id])
+            started = escalation[0].workflow_execution_started_event_attributes
+            eager.append(started.eager_execution_accepted)
             marks.append(
                 (
                     sample.posted.sent + WALL_OFFSET,
@@ -224,7 +230,8 @@ async def stages(stack: Stack, samples: Sequence[Sample]) -> dict[str, float]:
                     sample.seen[PAGED] + WALL_OFFSET,
                 )
             )
-    return stage_medians(list(STAGES), marks)
+    share = round(sum(eager) / len(eager), 2) if eager else 0.0
+    return {**stage_medians(list(STAGES), marks), EAGER: share}
 
 
 # --- Report ----------------------------------------------------------------------------------
@@ -288,7 +295,7 @@ def report(phases: dict[str, Phase], stages: dict[str, dict[str, float]]) -> dic
             ("stage", *(phase.label for phase in phases.values())),
             [
                 [text, *(f["stages_p50_ms"].get(key, "-") for f in figures.values())]
-                for key, text in STAGES.items()
+                for key, text in {**STAGES, EAGER: "escalations started eagerly (share)"}.items()
             ],
         )
     )
