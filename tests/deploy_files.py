@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from domain.contract import SEARCH_ATTRIBUTES
+
 ROOT = Path(__file__).parent.parent
 DEPLOY = ROOT / "deploy"
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -94,5 +96,20 @@ def k8s_commands() -> dict[str, list[str]]:
     return {
         f"{name}/{container['name']}": [*container.get("command", []), *container.get("args", [])]
         for name, container in k8s_containers()
-        if container["image"].startswith("trdflow")
+        if container.get("image", "").startswith("trdflow")
     }
+
+
+def registered_search_attributes(command: list[str]) -> dict[str, str]:
+    """Name to type of a `temporal operator search-attribute create --name N --type T ...`."""
+    assert command[:4] == ["temporal", "operator", "search-attribute", "create"], command
+    flags = command[4:]
+    assert len(flags) % 4 == 0, command
+    assert flags[0::4] == ["--name"] * (len(flags) // 4), command
+    assert flags[2::4] == ["--type"] * (len(flags) // 4), command
+    return dict(zip(flags[1::4], flags[3::4], strict=True))
+
+
+def contract_search_attributes() -> dict[str, str]:
+    """The contract's, in the CLI's spelling of the SDK's enum names (KEYWORD is Keyword)."""
+    return {key.name: key.indexed_value_type.name.capitalize() for key in SEARCH_ATTRIBUTES}

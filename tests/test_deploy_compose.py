@@ -9,8 +9,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from domain.contract import SEARCH_ATTRIBUTES
-from tests.deploy_files import COMPOSE, DEPLOY, compose_commands, yaml_documents
+from tests.deploy_files import (
+    COMPOSE,
+    DEPLOY,
+    compose_commands,
+    contract_search_attributes,
+    registered_search_attributes,
+    yaml_documents,
+)
 
 SCHEMA = json.loads((DEPLOY / "schemas" / "compose-spec.json").read_text())
 ONE_SHOTS = {"temporal-setup", "migrate"}
@@ -36,13 +42,7 @@ def test_the_schema_refuses_what_compose_refuses(compose: dict[str, Any]) -> Non
 
 def test_the_contracts_search_attributes_are_registered(compose: dict[str, Any]) -> None:
     command = compose["services"]["temporal-setup"]["command"]
-    assert command[:4] == ["temporal", "operator", "search-attribute", "create"]
-    flags = command[4:]
-    pairs = dict(zip(flags[1::4], flags[3::4], strict=True))
-    assert flags[0::4] == ["--name"] * len(pairs) and flags[2::4] == ["--type"] * len(pairs)
-    # The CLI's spelling of the SDK's enum names: KEYWORD is Keyword, DATETIME is Datetime.
-    expected = {key.name: key.indexed_value_type.name.capitalize() for key in SEARCH_ATTRIBUTES}
-    assert pairs == expected
+    assert registered_search_attributes(command) == contract_search_attributes()
 
 
 def test_temporal_keeps_persistence_and_visibility_in_postgresql(compose: dict[str, Any]) -> None:
