@@ -11,11 +11,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.testing import WorkflowEnvironment
 
 from cli.stack import venv_binary
-from domain.contract import SEARCH_ATTRIBUTES
+from domain.contract import SEARCH_ATTRIBUTES, TASK_QUEUE
 from tests.chaos import Process, free_port
 from tests.histories.keys import TEST_KEY, TEST_KEY_ID
 
@@ -70,3 +73,75 @@ async def test_a_worker_started_before_the_server_serves_once_it_is_up(postgres_
                 assert await asyncio.wait_for(worker.process.wait(), 30) == 0
         finally:
             await worker.kill()
+
+
+async def probe(port: int, path: str) -> tuple[int, dict[str, str]]:
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(f"http://127.0.0.1:{port}{path}", timeout=5)
+    return answer.status_code, answer.json()
+
+
+async def until_ready(port: int, process: Process) -> dict[str, str]:
+    for _ in range(WAIT_POLLS):
+        status, body = await probe(port, "/readyz")
+        if status == 200:
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never ready:\n{await logged(process.log_file)}")
+
+
+async def test_a_worker_reports_its_health_under_its_identity_and_stops_on_sigterm(
+    postgres_url: str,
+) -> None:
+    port, health_port = free_port(), free_port()
+    identity = "worker-7@fleet-test"
+    with tempfile.TemporaryDirectory(prefix="trdflow-worker-") as work:
+        worker = Process(
+            [sys.executable, "-m", "worker.main"],
+            {
+                **os.environ,
+                "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+                "DATABASE_URL": postgres_url,
+                "TRDFLOW_STATE_DIR": work,
+                "TRDFLOW_CODEC_KEYS": json.dumps({TEST_KEY_ID: TEST_KEY}),
+                "TRDFLOW_WORKER_IDENTITY": identity,
+                "TRDFLOW_WORKER_HEALTH_PORT": str(health_port),
+            },
+            Path(work) / "worker.log",
+        )
+        await worker.start()
+        assert worker.process is not None
+        try:
+            await until_logged(worker.log_file, RETRYING)
+            # Alive while it waits for the server, but not ready to take tasks.
+            assert await probe(health_port, "/healthz") == (
+                200,
+                {"status": "ok", "identity": identity},
+            )
+            assert (await probe(health_port, "/readyz"))[0] == 503
+            assert (await probe(health_port, "/elsewhere"))[0] == 404
+
+            async with await WorkflowEnvironment.start_local(
+                port=port,
+                dev_server_existing_path=str(venv_binary("temporal")),
+                search_attributes=SEARCH_ATTRIBUTES,
+            ) as env:
+                assert await until_ready(health_port, worker) == {
+                    "status": "ready",
+                    "identity": identity,
+                }
+                pollers = await env.client.workflow_service.describe_task_queue(
+                    DescribeTaskQueueRequest(
+                        namespace=env.client.namespace, task_queue=TaskQueue(name=TASK_QUEUE)
+                    )
+                )
+                assert identity in {poller.identity for poller in pollers.pollers}
+
+                worker.process.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(worker.process.wait(), 30) == 0
+        finally:
+            await worker.kill()
+        lines = [json.loads(line) for line in (await logged(worker.log_file)).splitlines()]
+    events = [line["event"] for line in lines if line.get("worker") == identity]
+    assert events.index("worker started") < events.index("worker stopped")
+    assert all(line.get("worker") == identity for line in lines if "event" in line)

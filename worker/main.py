@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import asyncpg
@@ -28,6 +29,7 @@ from domain.contract import ESCALATION_TASK_QUEUE, TASK_QUEUE
 from domain.notices import Channel
 from store.db import create_pool
 from worker.client import connect, exit_process
+from worker.fleet import WorkerHealth, health_endpoint, worker_identity
 from worker.logs import configure_logging
 from worker.production import check_production
 from worker.runner import GuardedRunner
@@ -85,6 +87,8 @@ class Workers:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        # All lanes stop taking tasks at once and share the grace period, rather than in turn.
+        await asyncio.gather(*(lane.shutdown() for lane in self.lanes))
         await self._running.aclose()
 
 
@@ -94,6 +98,8 @@ def build_worker(
     adapters: Adapters | None = None,
     *,
     cache_size: int = 1000,
+    identity: str | None = None,
+    shutdown_grace: timedelta = timedelta(0),
 ) -> Workers:
     """The courses' lane (every workflow and activity: escalations opened before the
     escalations' lane existed finish there) and the escalations' lane, with slots of its own."""
@@ -105,6 +111,8 @@ def build_worker(
         activities=activities(client, pool, adapters),
         max_cached_workflows=cache_size,
         workflow_runner=GuardedRunner(),
+        identity=identity,
+        graceful_shutdown_timeout=shutdown_grace,
     )
     escalations = Worker(
         client,
@@ -113,6 +121,8 @@ def build_worker(
         activities=escalation_activities(pool, adapters),
         max_cached_workflows=cache_size,
         workflow_runner=GuardedRunner(),
+        identity=identity,
+        graceful_shutdown_timeout=shutdown_grace,
     )
     return Workers(courses, escalations)
 
@@ -145,6 +155,15 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    health = WorkerHealth(worker_identity(settings))
+    # Every log line of this process names the worker, as its tasks' history events do.
+    structlog.contextvars.bind_contextvars(worker=health.identity)
+    async with health_endpoint(settings, health):
+        await _serve(settings, stop, health)
+
+
+async def _serve(settings: Settings, stop: asyncio.Event, health: WorkerHealth) -> None:
+    assert settings.database_url is not None
     database_url = settings.database_url
     client = await when_up("temporal", lambda: connect(settings), stop)
     pool = await when_up(
@@ -153,10 +172,17 @@ async def serve(settings: Settings) -> None:
     if client is None or pool is None:
         return
     try:
+        grace = timedelta(seconds=settings.worker_shutdown_grace_seconds)
         worker = build_worker(
-            client, pool, adapters_from(settings, pool), cache_size=settings.worker_cache_size
+            client,
+            pool,
+            adapters_from(settings, pool),
+            cache_size=settings.worker_cache_size,
+            identity=health.identity,
+            shutdown_grace=grace,
         )
         async with worker:
+            health.client, health.lanes = client, worker.lanes
             log.info(
                 "worker started",
                 task_queues=[TASK_QUEUE, ESCALATION_TASK_QUEUE],
@@ -164,7 +190,12 @@ async def serve(settings: Settings) -> None:
                 namespace=client.namespace,
             )
             await stop.wait()
-            log.info("worker stopping: letting running tasks finish")
+            health.stopping = True
+            log.info(
+                "worker stopping: letting running tasks finish",
+                grace_seconds=grace.total_seconds(),
+            )
+        log.info("worker stopped")
     finally:
         await pool.close()
 
