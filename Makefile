@@ -40,8 +40,10 @@ lock:
 		--quiet --output-file "$$tool/lock" $(LOCK_ARGS); \
 	cmp -s "$$tool/lock" $(LOCK) || cp "$$tool/lock" $(LOCK)
 
+# make run WORKERS=3: three worker processes share the task queues (worker-1.log, ...).
+WORKERS ?= 1
 run: venv
-	$(BIN)/trdflow dev up
+	$(BIN)/trdflow dev up --workers $(WORKERS)
 
 # With `make run` up, in another terminal: four simulated courses on a compressed clock.
 demo: venv
