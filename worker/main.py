@@ -30,7 +30,7 @@ from domain.notices import Channel
 from store.db import create_pool
 from worker.client import connect, exit_process
 from worker.fleet import WorkerHealth, health_endpoint, worker_identity
-from worker.logs import configure_logging
+from worker.logs import bind_process, configure_logging
 from worker.production import check_production
 from worker.runner import GuardedRunner
 from worker.settings import Settings, get_settings
@@ -157,7 +157,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     health = WorkerHealth(worker_identity(settings))
     # Every log line of this process names the worker, as its tasks' history events do.
-    structlog.contextvars.bind_contextvars(worker=health.identity)
+    bind_process(worker=health.identity)
     async with health_endpoint(settings, health):
         await _serve(settings, stop, health)
 
