@@ -29,85 +29,75 @@ OVERLAY = K8S / "overlays" / "production"
 KUBERNETES = kubernetes_validate.latest_version()
 KEDA = "keda.sh/v1alpha1"
 METADATA = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}
-KEDA_SCHEMAS: dict[str, dict[str, Any]] = {
-    "ScaledObject": {
+TEMPORAL_TRIGGER_FIELDS = [
+    "endpoint",
+    "namespace",
+    "taskQueue",
+    "queueTypes",
+    "targetQueueSize",
+    "activationTargetQueueSize",
+]
+
+
+def closed(required: list[str], **properties: Any) -> dict[str, Any]:
+    """An object of exactly these properties (JSON Schema)."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": required,
+        "properties": properties,
+    }
+
+
+def custom_resource(spec: dict[str, Any]) -> dict[str, Any]:
+    return {
         "type": "object",
         "required": ["apiVersion", "kind", "metadata", "spec"],
-        "properties": {
-            "metadata": METADATA,
-            "spec": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["scaleTargetRef", "triggers"],
-                "properties": {
-                    "scaleTargetRef": {
+        "properties": {"metadata": METADATA, "spec": spec},
+    }
+
+
+KEDA_SCHEMAS = {
+    "ScaledObject": custom_resource(
+        closed(
+            ["scaleTargetRef", "triggers"],
+            scaleTargetRef=METADATA,
+            minReplicaCount={"type": "integer", "minimum": 0},
+            maxReplicaCount={"type": "integer", "minimum": 1},
+            pollingInterval={"type": "integer", "minimum": 1},
+            cooldownPeriod={"type": "integer", "minimum": 0},
+            triggers={
+                "type": "array",
+                "minItems": 1,
+                "items": closed(
+                    ["type", "metadata"],
+                    type={"const": "temporal"},
+                    authenticationRef=METADATA,
+                    metadata={
                         "type": "object",
-                        "required": ["name"],
-                        "properties": {"name": {"type": "string"}},
+                        # KEDA reads every value as a string.
+                        "additionalProperties": {"type": "string"},
+                        "required": ["endpoint", "namespace", "taskQueue"],
+                        "propertyNames": {"enum": TEMPORAL_TRIGGER_FIELDS},
                     },
-                    "minReplicaCount": {"type": "integer", "minimum": 0},
-                    "maxReplicaCount": {"type": "integer", "minimum": 1},
-                    "pollingInterval": {"type": "integer", "minimum": 1},
-                    "cooldownPeriod": {"type": "integer", "minimum": 0},
-                    "triggers": {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": ["type", "metadata"],
-                            "properties": {
-                                "type": {"const": "temporal"},
-                                "authenticationRef": METADATA,
-                                "metadata": {
-                                    "type": "object",
-                                    # KEDA reads every value as a string.
-                                    "additionalProperties": {"type": "string"},
-                                    "required": ["endpoint", "namespace", "taskQueue"],
-                                    "propertyNames": {
-                                        "enum": [
-                                            "endpoint",
-                                            "namespace",
-                                            "taskQueue",
-                                            "queueTypes",
-                                            "targetQueueSize",
-                                            "activationTargetQueueSize",
-                                        ]
-                                    },
-                                },
-                            },
-                        },
-                    },
-                },
+                ),
             },
-        },
-    },
-    "TriggerAuthentication": {
-        "type": "object",
-        "required": ["apiVersion", "kind", "metadata", "spec"],
-        "properties": {
-            "metadata": METADATA,
-            "spec": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "secretTargetRef": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": ["parameter", "name", "key"],
-                            "properties": {
-                                "parameter": {"enum": ["apiKey", "ca", "cert", "key"]},
-                                "name": {"type": "string"},
-                                "key": {"type": "string"},
-                            },
-                        },
-                    }
-                },
+        )
+    ),
+    "TriggerAuthentication": custom_resource(
+        closed(
+            [],
+            secretTargetRef={
+                "type": "array",
+                "items": closed(
+                    ["parameter", "name", "key"],
+                    parameter={"enum": ["apiKey", "ca", "cert", "key"]},
+                    name={"type": "string"},
+                    key={"type": "string"},
+                ),
             },
-        },
-    },
+        )
+    ),
 }
 
 

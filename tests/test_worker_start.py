@@ -42,21 +42,27 @@ async def until_logged(log_file: Path, line: str, times: int = 1) -> None:
     raise AssertionError(f"never logged {line}:\n{await logged(log_file)}")
 
 
+def worker_process(work: str, port: int, postgres_url: str, **env: str) -> Process:
+    """The worker as a process of its own, for a server on `port`, logging under `work`."""
+    return Process(
+        [sys.executable, "-m", "worker.main"],
+        {
+            **os.environ,
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+            "DATABASE_URL": postgres_url,
+            "TRDFLOW_STATE_DIR": work,
+            "TRDFLOW_CODEC_KEYS": json.dumps({TEST_KEY_ID: TEST_KEY}),
+            **env,
+        },
+        Path(work) / "worker.log",
+    )
+
+
 async def test_a_worker_started_before_the_server_serves_once_it_is_up(postgres_url: str) -> None:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="trdflow-worker-") as work:
-        log_file = Path(work) / "worker.log"
-        worker = Process(
-            [sys.executable, "-m", "worker.main"],
-            {
-                **os.environ,
-                "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
-                "DATABASE_URL": postgres_url,
-                "TRDFLOW_STATE_DIR": work,
-                "TRDFLOW_CODEC_KEYS": json.dumps({TEST_KEY_ID: TEST_KEY}),
-            },
-            log_file,
-        )
+        worker = worker_process(work, port, postgres_url)
+        log_file = worker.log_file
         await worker.start()
         assert worker.process is not None
         try:
@@ -96,18 +102,12 @@ async def test_a_worker_reports_its_health_under_its_identity_and_stops_on_sigte
     port, health_port = free_port(), free_port()
     identity = "worker-7@fleet-test"
     with tempfile.TemporaryDirectory(prefix="trdflow-worker-") as work:
-        worker = Process(
-            [sys.executable, "-m", "worker.main"],
-            {
-                **os.environ,
-                "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
-                "DATABASE_URL": postgres_url,
-                "TRDFLOW_STATE_DIR": work,
-                "TRDFLOW_CODEC_KEYS": json.dumps({TEST_KEY_ID: TEST_KEY}),
-                "TRDFLOW_WORKER_IDENTITY": identity,
-                "TRDFLOW_WORKER_HEALTH_PORT": str(health_port),
-            },
-            Path(work) / "worker.log",
+        worker = worker_process(
+            work,
+            port,
+            postgres_url,
+            TRDFLOW_WORKER_IDENTITY=identity,
+            TRDFLOW_WORKER_HEALTH_PORT=str(health_port),
         )
         await worker.start()
         assert worker.process is not None
