@@ -40,8 +40,10 @@ lock:
 		--quiet --output-file "$$tool/lock" $(LOCK_ARGS); \
 	cmp -s "$$tool/lock" $(LOCK) || cp "$$tool/lock" $(LOCK)
 
+# make run WORKERS=3: three worker processes share the task queues (worker-1.log, ...).
+WORKERS ?= 1
 run: venv
-	$(BIN)/trdflow dev up
+	$(BIN)/trdflow dev up --workers $(WORKERS)
 
 # With `make run` up, in another terminal: four simulated courses on a compressed clock.
 demo: venv
@@ -67,7 +69,8 @@ stress:
 # The fault run on a stack of its own: while 20 courses play, worker SIGKILLs, PostgreSQL down
 # for 30 s, a dev server SIGKILL and 200 bad messages; then every history replayed. Fails on any
 # lost, stuck or unreplayable one, a 500 or 502 answer, or a staff action left unaudited.
-# make chaos CHAOS_ARGS="--courses 20 --kills 7 --seed 1"
+# make chaos CHAOS_ARGS="--courses 20 --kills 7 --seed 1"; a fleet of three worker processes, one
+# lost for good halfway: make chaos CHAOS_ARGS="--workers 3 --lose-workers 1"
 chaos: venv
 	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
 

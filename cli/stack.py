@@ -59,23 +59,27 @@ class StackError(RuntimeError):
 
 @app.command()
 def up(
-    worker: Annotated[
-        bool,
+    workers: Annotated[
+        int,
         typer.Option(
-            "--worker/--no-worker",
-            help="Also run the worker (off: run your own, e.g. under a debugger).",
+            "--workers",
+            min=0,
+            help=(
+                "Worker processes to run, each its own identity (worker-1, worker-2...) sharing "
+                "the task queues; 0: none (run your own, e.g. under a debugger)."
+            ),
         ),
-    ] = True,
+    ] = 1,
 ) -> None:
     """Start everything, print where it is, and run until Ctrl-C."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    raise typer.Exit(run_stack(settings, worker=worker))
+    raise typer.Exit(run_stack(settings, workers=workers))
 
 
-def run_stack(settings: Settings, *, worker: bool = True) -> int:
+def run_stack(settings: Settings, *, workers: int = 1) -> int:
     """Run the stack until SIGINT/SIGTERM (exit code 0) or until a part of it dies (1)."""
-    return asyncio.run(_run(settings, worker=worker))
+    return asyncio.run(_run(settings, workers=workers))
 
 
 def venv_binary(name: str) -> Path:
@@ -123,7 +127,7 @@ class _Child:
             await self.process.wait()
 
 
-async def _run(settings: Settings, *, worker: bool) -> int:
+async def _run(settings: Settings, *, workers: int) -> int:
     main = asyncio.current_task()
     assert main is not None
     stopping = False
@@ -140,7 +144,7 @@ async def _run(settings: Settings, *, worker: bool) -> int:
         loop.add_signal_handler(sig, on_signal)
     try:
         async with AsyncExitStack() as stack:
-            children = await _start(settings, stack, worker=worker)
+            children = await _start(settings, stack, workers=workers)
             return await _watch(children)
     except asyncio.CancelledError:
         log.info("stack_stopped")
@@ -150,7 +154,7 @@ async def _run(settings: Settings, *, worker: bool) -> int:
         return 1
 
 
-async def _start(settings: Settings, stack: AsyncExitStack, *, worker: bool) -> list[_Child]:
+async def _start(settings: Settings, stack: AsyncExitStack, *, workers: int) -> list[_Child]:
     """Start the parts in order; the exit stack stops them in reverse."""
     if settings.production:
         raise SystemExit(
@@ -207,8 +211,11 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, worker: bool) -> 
     children.append(codec)
     await _wait_for_health(codec, settings.codec_server_port)
 
-    if worker:
-        process = await _spawn("worker", [sys.executable, "-m", "worker.main"], state, env)
+    for number in range(1, workers + 1):
+        name = f"worker-{number}"
+        # The SDK's `<pid>@<host>` would do, but a name says which log file to read.
+        worker_env = {**env, "TRDFLOW_WORKER_IDENTITY": f"{name}@{socket.gethostname()}"}
+        process = await _spawn(name, [sys.executable, "-m", "worker.main"], state, worker_env)
         stack.push_async_callback(process.stop)
         children.append(process)
 
@@ -359,7 +366,7 @@ def _print_panel(
         rows.add_row(f"{child.name} log", str(child.log_file))
     if settings.database_url is None:
         rows.add_row("postgres log", str(settings.postgres_dir.resolve() / "log"))
-    if not any(child.name == "worker" for child in children):
+    if not any(child.name.startswith("worker") for child in children):
         rows.add_row("Worker", "not started: run `python -m worker.main` with DATABASE_URL above")
     Console().print(Panel(rows, title="trdflow local stack", subtitle="Ctrl-C stops everything"))
 

@@ -2,7 +2,9 @@
 parts, each a separate process that can be killed, and then every count that must be zero is
 counted.
 
-- worker crashes: the worker process is SIGKILLed at random moments and started again;
+- worker crashes: a worker process (one of `--workers`) is SIGKILLed at random moments and
+  started again; with `--lose-workers`, some are SIGKILLed for good once half the sessions are
+  done, and the rest of the fleet carries their work;
 - a database outage: PostgreSQL is stopped for a while, then started again;
 - server crashes: the Temporal dev server is SIGKILLed and started again on its database;
 - bad messages: malformed and out-of-turn Updates and signals sent straight to Temporal;
@@ -10,8 +12,9 @@ counted.
   running are stuck, courses not at their persona's end lost something, API answers of 500 or
   502 (an outage must be a 503) and staff actions whose outcome was never audited are counted.
 
-`python -m tests.chaos --courses 20 --kills 7` (what `make chaos` runs) prints the table and
-exits 1 on any non-zero count; `tests/test_chaos.py` runs a bounded subset in `make test`.
+`python -m tests.chaos --courses 20 --kills 7` (what `make chaos` runs; `--workers 3` for a
+fleet) prints the table and exits 1 on any non-zero count; `tests/test_chaos.py` and
+`tests/test_fleet.py` run bounded subsets in `make test`.
 With `--record`, the histories that span a worker restart join the stored ones that
 `tests/test_replay.py` replays (`tests/histories/crashes/`). The stack uses the fixed test key.
 """
@@ -76,7 +79,10 @@ BAD_SIGNALS = ("escalation_changed", "session_moved")
 WORKER_CACHE_SIZE = 2
 STARTUP_POLLS = 240
 """Tries, half a second apart, for a course to start or a restarted server to answer."""
+HALFWAY_POLLS = 1200
+"""Half a second apart: sessions that never get halfway lose their workers after 10 minutes."""
 STARTED_TASK = EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
+STARTED_ACTIVITY = EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
 RECORDED_CRASHES = "crashes"
 FAILED_TASK = EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
 SERVER_RETRIES = frozenset(
@@ -95,7 +101,10 @@ class Counts:
     """What a fault run found; every figure but the first three must be zero."""
 
     courses: int = 0
+    workers: int = 0
     worker_kills: int = 0
+    workers_lost: int = 0
+    """Workers SIGKILLed for good, halfway through the sessions."""
     postgres_down_seconds: float = 0.0
     server_kills: int = 0
     bad_messages: int = 0
@@ -121,6 +130,12 @@ class Counts:
     """Induction sessions a fault kept the clinic from, each ended with its reason: no harm."""
     catch_ups_refused: int = 0
     """Activations a query ran ahead of a workflow task, refused by `worker.runner`: no harm."""
+    sessions: int = 0
+    """Dosing session workflows the run started."""
+    worker_identities: list[str] = field(default_factory=list)
+    """Every worker process started, by its identity in Temporal (the SDK's `<pid>@<host>`)."""
+    session_workers: set[str] = field(default_factory=set)
+    """The identities that took a task (workflow or activity) of some dosing session."""
 
     def failures(self) -> dict[str, list[str]]:
         return {
@@ -135,7 +150,11 @@ class Counts:
     def table(self) -> Table:
         table = Table("count", "value", title="Fault run")
         table.add_row("courses", str(self.courses))
-        table.add_row("worker SIGKILLs", str(self.worker_kills))
+        table.add_row("dosing sessions", str(self.sessions))
+        table.add_row("worker processes at a time", str(self.workers))
+        table.add_row("worker SIGKILLs (restarted)", str(self.worker_kills))
+        table.add_row("workers SIGKILLed for good", str(self.workers_lost))
+        table.add_row("workers seen in session histories", str(len(self.session_workers)))
         table.add_row("PostgreSQL down (s)", f"{self.postgres_down_seconds:.0f}")
         table.add_row("dev server SIGKILLs", str(self.server_kills))
         table.add_row("bad Updates and signals sent", str(self.bad_messages))
@@ -192,16 +211,18 @@ class ServerErrors:
 @dataclass(frozen=True)
 class FaultStack:
     settings: Settings
-    worker: Process
+    workers: list[Process]
     temporal: Process
     postgres: EmbeddedPostgres
     pool: asyncpg.Pool
 
 
 @asynccontextmanager
-async def process_stack(work_dir: Path, counts: Counts) -> AsyncIterator[FaultStack]:
-    """Postgres, the dev server and the worker as processes of their own, the API in this one
-    (its 500 and 502 answers noted in `counts`)."""
+async def process_stack(
+    work_dir: Path, counts: Counts, workers: int = 1
+) -> AsyncIterator[FaultStack]:
+    """Postgres, the dev server and `workers` worker processes, each a process of its own, the
+    API in this one (its 500 and 502 answers noted in `counts`)."""
     state = work_dir / "state"
     state.mkdir()
     async with AsyncExitStack() as stack:
@@ -238,24 +259,34 @@ async def process_stack(work_dir: Path, counts: Counts) -> AsyncIterator[FaultSt
         app = ServerErrors(create_app(settings, client, pool), counts.server_errors)
         api = httpx.URL(await stack.enter_async_context(served(app)))
         settings = settings.model_copy(update={"api_host": api.host, "api_port": api.port})
-        worker = Process(
-            [sys.executable, "-m", "worker.main"],
-            {
-                **os.environ,
-                "TEMPORAL_ADDRESS": settings.temporal_address,
-                "DATABASE_URL": postgres.url,
-                "TRDFLOW_STATE_DIR": str(state),
-                "TRDFLOW_DATABASE_ROLE": APP_ROLE,
-                "TRDFLOW_CODEC_KEYS": json.dumps({TEST_KEY_ID: TEST_KEY}),
-                "TRDFLOW_CODEC_ACTIVE_KEY": TEST_KEY_ID,
-                # Most tasks then replay their history first, as on a worker just restarted.
-                "TRDFLOW_WORKER_CACHE_SIZE": str(WORKER_CACHE_SIZE),
-            },
-            work_dir / "worker.log",
-        )
-        await worker.start()
-        stack.push_async_callback(worker.kill)
-        yield FaultStack(settings, worker, temporal, postgres, pool)
+        worker_env = {
+            **os.environ,
+            "TEMPORAL_ADDRESS": settings.temporal_address,
+            "DATABASE_URL": postgres.url,
+            "TRDFLOW_STATE_DIR": str(state),
+            "TRDFLOW_DATABASE_ROLE": APP_ROLE,
+            "TRDFLOW_CODEC_KEYS": json.dumps({TEST_KEY_ID: TEST_KEY}),
+            "TRDFLOW_CODEC_ACTIVE_KEY": TEST_KEY_ID,
+            # Most tasks then replay their history first, as on a worker just restarted.
+            "TRDFLOW_WORKER_CACHE_SIZE": str(WORKER_CACHE_SIZE),
+        }
+        fleet = []
+        for number in range(1, workers + 1):
+            worker = Process(
+                [sys.executable, "-m", "worker.main"], worker_env, work_dir / f"worker-{number}.log"
+            )
+            await start_worker(worker, counts)
+            stack.push_async_callback(worker.kill)
+            fleet.append(worker)
+        counts.workers = workers
+        yield FaultStack(settings, fleet, temporal, postgres, pool)
+
+
+async def start_worker(worker: Process, counts: Counts) -> None:
+    """Start (or restart) a worker process, noting the identity it polls Temporal under."""
+    await worker.start()
+    assert worker.process is not None
+    counts.worker_identities.append(f"{worker.process.pid}@{socket.gethostname()}")
 
 
 async def connect_when_up(settings: Settings) -> Client:
@@ -269,14 +300,37 @@ async def connect_when_up(settings: Settings) -> Client:
     raise TimeoutError(f"the dev server at {settings.temporal_address} never answered: {last}")
 
 
-async def crash_worker(worker: Process, kills: int, counts: Counts, rng: random.Random) -> None:
-    """SIGKILL the worker `kills` times at random moments, starting it again each time."""
+async def crash_worker(
+    workers: Sequence[Process], kills: int, counts: Counts, rng: random.Random
+) -> None:
+    """SIGKILL a worker `kills` times at random moments (any of a fleet), starting it again
+    each time."""
     for _ in range(kills):
         await asyncio.sleep(rng.uniform(3.0, 8.0))
+        # A lone worker draws nothing: a seed replays the single-worker runs it always did.
+        worker = workers[rng.randrange(len(workers))] if len(workers) > 1 else workers[0]
         await worker.kill()
         counts.worker_kills += 1
         await asyncio.sleep(rng.uniform(0.2, 2.0))
-        await worker.start()
+        await start_worker(worker, counts)
+
+
+async def lose_workers(
+    client: Client, workers: Sequence[Process], lost: int, sessions: int, counts: Counts
+) -> None:
+    """Once half of the run's `sessions` have closed, SIGKILL `lost` workers for good (the
+    last ones): the rest of the fleet must finish what they held."""
+    if lost == 0:
+        return
+    closed = "WorkflowType = 'DosingSession' AND ExecutionStatus != 'Running'"
+    for _ in range(HALFWAY_POLLS):
+        with contextlib.suppress(RPCError):  # the dev server may be down for a moment
+            if (await client.count_workflows(closed)).count >= sessions / 2:
+                break
+        await asyncio.sleep(0.5)
+    for worker in workers[len(workers) - lost :]:
+        await worker.kill()
+        counts.workers_lost += 1
 
 
 async def break_infrastructure(
@@ -388,8 +442,22 @@ async def settle(client: Client, counts: Counts) -> list[WorkflowHistory]:
                 cause = WorkflowTaskFailedCause.Name(failed.cause)
                 why = f"{cause}: {failed.failure.message[:300]}"
                 counts.stuck.append(f"{execution.id} (failed workflow task, {why})")
+        if execution.workflow_type == "DosingSession":
+            counts.sessions += 1
+            counts.session_workers |= task_takers(history)
         histories.append(history)
     return histories
+
+
+def task_takers(history: WorkflowHistory) -> set[str]:
+    """The identities of the workers that took a workflow or activity task of a run."""
+    return {
+        event.workflow_task_started_event_attributes.identity
+        if event.event_type == STARTED_TASK
+        else event.activity_task_started_event_attributes.identity
+        for event in history.events
+        if event.event_type in (STARTED_TASK, STARTED_ACTIVITY)
+    }
 
 
 FAILED_HISTORIES = Path(tempfile.gettempdir()) / "trdflow-chaos-unreplayable"
@@ -495,6 +563,8 @@ class Faults:
     """Seconds PostgreSQL stays down (0: no outage)."""
     server_kills: int = 0
     bad_messages: int = 64
+    workers_lost: int = 0
+    """Workers SIGKILLed for good once half the sessions are done (fewer than the fleet)."""
 
 
 async def fault_run(
@@ -504,18 +574,24 @@ async def fault_run(
     plan: Faults,
     seed: int,
     induction_weeks: int = 4,
+    workers: int = 1,
     record: bool = False,
     dump: Path | None = None,
 ) -> Counts:
+    if not 0 <= plan.workers_lost < workers:
+        raise ValueError(f"of {workers} workers, at least one must stay up")
     counts = Counts()
     rng = random.Random(seed)
-    async with process_stack(work_dir, counts) as stack:
+    async with process_stack(work_dir, counts, workers) as stack:
         await publish_induction_weeks(stack.pool, induction_weeks)
         played = chaos_courses(courses)
         counts.courses = len(played)
         client = await connect_when_up(stack.settings)
+        # Each course plays two sessions a week of its induction, then ends at the review.
+        sessions = len(played) * 2 * induction_weeks
         faults = [
-            crash_worker(stack.worker, plan.worker_kills, counts, rng),
+            crash_worker(stack.workers, plan.worker_kills, counts, rng),
+            lose_workers(client, stack.workers, plan.workers_lost, sessions, counts),
             break_infrastructure(stack, plan, counts, rng),
             send_bad_messages(client, played, plan.bad_messages, counts),
         ]
@@ -525,8 +601,9 @@ async def fault_run(
         judge_outcomes(outcomes, induction_weeks, counts)
         histories = await settle(client, counts)
         await count_unaudited(stack.pool, counts)
-        worker_log = await asyncio.to_thread((work_dir / "worker.log").read_text)
-        counts.catch_ups_refused = worker_log.count(REFUSED)
+        for worker in stack.workers:
+            worker_log = await asyncio.to_thread(worker.log_file.read_text)
+            counts.catch_ups_refused += worker_log.count(REFUSED)
         await replay(stack.settings, histories, counts)
         if dump is not None:
             await asyncio.to_thread(write_histories, dump, histories)
@@ -538,7 +615,14 @@ async def fault_run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--courses", type=int, default=20)
-    parser.add_argument("--kills", type=int, default=7, help="worker SIGKILLs")
+    parser.add_argument("--kills", type=int, default=7, help="worker SIGKILLs (each restarted)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes at a time")
+    parser.add_argument(
+        "--lose-workers",
+        type=int,
+        default=0,
+        help="workers SIGKILLed for good once half the sessions are done",
+    )
     parser.add_argument(
         "--postgres-outage", type=float, default=30.0, help="seconds PostgreSQL is stopped"
     )
@@ -563,9 +647,11 @@ def main() -> None:
                     postgres_outage=args.postgres_outage,
                     server_kills=args.server_kills,
                     bad_messages=args.bad_messages,
+                    workers_lost=args.lose_workers,
                 ),
                 seed=args.seed,
                 induction_weeks=args.induction_weeks,
+                workers=args.workers,
                 record=args.record,
                 dump=args.dump,
             )

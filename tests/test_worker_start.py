@@ -11,11 +11,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.testing import WorkflowEnvironment
 
 from cli.stack import venv_binary
-from domain.contract import SEARCH_ATTRIBUTES
+from domain.contract import SEARCH_ATTRIBUTES, TASK_QUEUE
 from tests.chaos import Process, free_port
 from tests.histories.keys import TEST_KEY, TEST_KEY_ID
 
@@ -39,21 +42,27 @@ async def until_logged(log_file: Path, line: str, times: int = 1) -> None:
     raise AssertionError(f"never logged {line}:\n{await logged(log_file)}")
 
 
+def worker_process(work: str, port: int, postgres_url: str, **env: str) -> Process:
+    """The worker as a process of its own, for a server on `port`, logging under `work`."""
+    return Process(
+        [sys.executable, "-m", "worker.main"],
+        {
+            **os.environ,
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+            "DATABASE_URL": postgres_url,
+            "TRDFLOW_STATE_DIR": work,
+            "TRDFLOW_CODEC_KEYS": json.dumps({TEST_KEY_ID: TEST_KEY}),
+            **env,
+        },
+        Path(work) / "worker.log",
+    )
+
+
 async def test_a_worker_started_before_the_server_serves_once_it_is_up(postgres_url: str) -> None:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="trdflow-worker-") as work:
-        log_file = Path(work) / "worker.log"
-        worker = Process(
-            [sys.executable, "-m", "worker.main"],
-            {
-                **os.environ,
-                "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
-                "DATABASE_URL": postgres_url,
-                "TRDFLOW_STATE_DIR": work,
-                "TRDFLOW_CODEC_KEYS": json.dumps({TEST_KEY_ID: TEST_KEY}),
-            },
-            log_file,
-        )
+        worker = worker_process(work, port, postgres_url)
+        log_file = worker.log_file
         await worker.start()
         assert worker.process is not None
         try:
@@ -70,3 +79,69 @@ async def test_a_worker_started_before_the_server_serves_once_it_is_up(postgres_
                 assert await asyncio.wait_for(worker.process.wait(), 30) == 0
         finally:
             await worker.kill()
+
+
+async def probe(port: int, path: str) -> tuple[int, dict[str, str]]:
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(f"http://127.0.0.1:{port}{path}", timeout=5)
+    return answer.status_code, answer.json()
+
+
+async def until_ready(port: int, process: Process) -> dict[str, str]:
+    for _ in range(WAIT_POLLS):
+        status, body = await probe(port, "/readyz")
+        if status == 200:
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never ready:\n{await logged(process.log_file)}")
+
+
+async def test_a_worker_reports_its_health_under_its_identity_and_stops_on_sigterm(
+    postgres_url: str,
+) -> None:
+    port, health_port = free_port(), free_port()
+    identity = "worker-7@fleet-test"
+    with tempfile.TemporaryDirectory(prefix="trdflow-worker-") as work:
+        worker = worker_process(
+            work,
+            port,
+            postgres_url,
+            TRDFLOW_WORKER_IDENTITY=identity,
+            TRDFLOW_WORKER_HEALTH_PORT=str(health_port),
+        )
+        await worker.start()
+        assert worker.process is not None
+        try:
+            await until_logged(worker.log_file, RETRYING)
+            # Alive while it waits for the server, but not ready to take tasks.
+            assert await probe(health_port, "/healthz") == (
+                200,
+                {"status": "ok", "identity": identity},
+            )
+            assert (await probe(health_port, "/readyz"))[0] == 503
+            assert (await probe(health_port, "/elsewhere"))[0] == 404
+
+            async with await WorkflowEnvironment.start_local(
+                port=port,
+                dev_server_existing_path=str(venv_binary("temporal")),
+                search_attributes=SEARCH_ATTRIBUTES,
+            ) as env:
+                assert await until_ready(health_port, worker) == {
+                    "status": "ready",
+                    "identity": identity,
+                }
+                pollers = await env.client.workflow_service.describe_task_queue(
+                    DescribeTaskQueueRequest(
+                        namespace=env.client.namespace, task_queue=TaskQueue(name=TASK_QUEUE)
+                    )
+                )
+                assert identity in {poller.identity for poller in pollers.pollers}
+
+                worker.process.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(worker.process.wait(), 30) == 0
+        finally:
+            await worker.kill()
+        lines = [json.loads(line) for line in (await logged(worker.log_file)).splitlines()]
+    events = [line["event"] for line in lines if line.get("worker") == identity]
+    assert events.index("worker started") < events.index("worker stopped")
+    assert all(line.get("worker") == identity for line in lines if "event" in line)

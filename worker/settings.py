@@ -150,6 +150,31 @@ class Settings(BaseSettings):
     worker_cache_size: int = Field(1000, ge=0, alias="TRDFLOW_WORKER_CACHE_SIZE")
     """Workflows the worker keeps cached (1000 is the SDK's default); the fault run sets it
     tiny, so that most tasks replay their history first, as after a crash."""
+    worker_identity: str | None = Field(
+        None,
+        alias="TRDFLOW_WORKER_IDENTITY",
+        description=(
+            "The worker's identity in Temporal (histories, task queue pollers) and in its logs. "
+            "None: the SDK's `<pid>@<host>` (on Kubernetes, the pod's name is the host)."
+        ),
+    )
+    worker_health_host: str = Field("127.0.0.1", alias="TRDFLOW_WORKER_HEALTH_HOST")
+    worker_health_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        alias="TRDFLOW_WORKER_HEALTH_PORT",
+        description="Where the worker answers /healthz and /readyz. None: no health endpoint.",
+    )
+    worker_shutdown_grace_seconds: float = Field(
+        10.0,
+        ge=0,
+        alias="TRDFLOW_WORKER_SHUTDOWN_GRACE_SECONDS",
+        description=(
+            "On SIGTERM the worker stops taking tasks and gives running activities this long to "
+            "finish; those still running are cancelled and retried on another worker."
+        ),
+    )
     pager_provider: Literal["outbox", "pagerduty"] = Field("outbox", alias="TRDFLOW_PAGER_PROVIDER")
     pagerduty_events_base: str = Field(
         "https://events.pagerduty.com", alias="PAGERDUTY_EVENTS_BASE"

@@ -1,0 +1,122 @@
+"""A worker among many: its identity and its health endpoint.
+
+Kubernetes, Compose and `make run` probe the worker over plain HTTP: `GET /healthz` answers
+while the event loop turns (liveness), `GET /readyz` only while both lanes poll and Temporal
+answers, and no longer once the worker is stopping (readiness). The endpoint is a few lines of
+asyncio rather than uvicorn: uvicorn takes over SIGTERM, which the worker needs for its own
+graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from worker.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+PROBE_TIMEOUT = timedelta(seconds=2)
+"""Temporal must answer a readiness probe by then: a probe must answer quickly itself."""
+READ_TIMEOUT_SECONDS = 5.0
+MAX_REQUEST_LINE = 4096
+
+
+def worker_identity(settings: Settings) -> str:
+    """TRDFLOW_WORKER_IDENTITY, else the SDK's own default (`<pid>@<host>`)."""
+    return settings.worker_identity or f"{os.getpid()}@{socket.gethostname()}"
+
+
+@dataclass
+class WorkerHealth:
+    """What the probes report: set as the worker starts and stops."""
+
+    identity: str
+    client: Client | None = None
+    lanes: tuple[Worker, ...] = ()
+    stopping: bool = False
+
+    async def readiness(self) -> tuple[bool, str]:
+        if self.stopping:
+            return False, "stopping"
+        if not self.lanes or not all(lane.is_running for lane in self.lanes):
+            return False, "not polling"
+        assert self.client is not None
+        try:
+            await self.client.workflow_service.get_system_info(
+                GetSystemInfoRequest(), retry=False, timeout=PROBE_TIMEOUT
+            )
+        except Exception as err:  # whatever the failure, the worker cannot take tasks now
+            return False, f"temporal is down ({type(err).__name__})"
+        return True, "ready"
+
+
+@asynccontextmanager
+async def health_endpoint(settings: Settings, health: WorkerHealth) -> AsyncIterator[None]:
+    """Serve /healthz and /readyz on TRDFLOW_WORKER_HEALTH_PORT while the block runs (nothing
+    when it is unset)."""
+    if settings.worker_health_port is None:
+        yield
+        return
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            try:
+                status, detail = await _route(reader, health)
+            except ValueError:  # a line past the reader's limit
+                status, detail = 400, "request too long"
+            body = json.dumps({"status": detail, "identity": health.identity}).encode()
+            reason = {200: "OK", 404: "Not Found", 400: "Bad Request"}.get(status, "Unavailable")
+            writer.write(
+                f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+                f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+        except (ConnectionError, TimeoutError):
+            pass  # the prober gave up first
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(
+        answer, settings.worker_health_host, settings.worker_health_port
+    )
+    log.info(
+        "worker health endpoint",
+        host=settings.worker_health_host,
+        port=settings.worker_health_port,
+    )
+    try:
+        yield
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def _route(reader: asyncio.StreamReader, health: WorkerHealth) -> tuple[int, str]:
+    async with asyncio.timeout(READ_TIMEOUT_SECONDS):
+        request_line = await reader.readline()
+        # The headers: read and ignored (a probe sends nothing that changes the answer).
+        while (await reader.readline()).strip():
+            pass
+    words = request_line[:MAX_REQUEST_LINE].decode("latin-1").split()
+    if len(words) != 3 or words[0] not in ("GET", "HEAD"):
+        return 400, "a GET of /healthz or /readyz"
+    path = words[1].split("?", 1)[0]
+    if path == "/healthz":
+        return 200, "ok"
+    if path == "/readyz":
+        ready, detail = await health.readiness()
+        return (200 if ready else 503), detail
+    return 404, "not found"
