@@ -46,10 +46,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli import localstack
 from cli.devtokens import GATEWAY, NURSE
+from cli.handles import course_handle, session_handle
 from cli.localstack import new_course_id
 from cli.room import DRIVER, LOT, bearer
 from cli.simulation import PERSONAS, assessment_for, demo_course
-from domain.contract import course_workflow_id, session_workflow_id
+from domain.contract import session_workflow_id
 from domain.course import CourseResult, Reschedule
 from domain.protocol import DosingRules
 from domain.session import Stage
@@ -193,9 +194,7 @@ async def _checked_in(stack: Stack, label: str) -> tuple[Room, datetime]:
         "/v1/courses", json=course.model_dump(mode="json"), headers=stack.gateway
     )
     _expect(response, 201)
-    handle = stack.client.get_workflow_handle_for(
-        TreatmentCourse.run, course_workflow_id(course_id)
-    )
+    handle = course_handle(stack.client, course_id)
     # The ride hangs off the course's record, written once the course registers its patient.
     await _until(lambda: _registered(stack.pool, course_id))
     await handle.execute_update(TreatmentCourse.submit_assessment, assessment_for(PERSONA))
@@ -272,7 +271,7 @@ async def _accepted(request: Awaitable[httpx.Response]) -> bool | None:
 
 
 async def _in_stage(client: Client, room: Room, stage: Stage) -> bool | None:
-    handle = client.get_workflow_handle_for(DosingSession.run, room.workflow_id)
+    handle = session_handle(client, room.workflow_id)
     return True if (await ask(handle, DosingSession.details)).stage is stage else None
 
 

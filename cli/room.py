@@ -20,6 +20,7 @@ import httpx
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from cli.devtokens import read_dev_tokens
+from cli.handles import session_handle
 from domain.clock import CourseClock
 from domain.escalation import Severity
 from domain.protocol import LABEL_DEVICE_MG, DosingRules, SessionRules
@@ -240,7 +241,7 @@ class RoomPlayer:
             else:
                 patience.progressed()
         # The session files its REMS form, then ends; the course then moves on.
-        handle = self._client.get_workflow_handle_for(DosingSession.run, session.workflow_id)
+        handle = session_handle(self._client, session.workflow_id)
         return await handle.result()
 
     async def _next_step(self, visit: _Visit, state: SessionState) -> None:
@@ -335,7 +336,7 @@ class RoomPlayer:
         return int(answer["reading_id"])
 
     async def details(self, session: SessionSummary) -> SessionState:
-        handle = self._client.get_workflow_handle_for(DosingSession.run, session.workflow_id)
+        handle = session_handle(self._client, session.workflow_id)
         return await ask(handle, DosingSession.details)
 
     async def until_stage(self, session: SessionSummary, stages: Collection[Stage]) -> SessionState:

@@ -23,9 +23,9 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from cli.caller import Target, as_caller, caller, sent_by_caller
 from cli.errors import CliError
+from cli.handles import course_handle
 from cli.inputs import build
 from cli.render import console, echo_json
-from domain.contract import course_workflow_id
 from domain.course import CourseStatus
 from store.audit import Stage, record_attempt
 from store.db import create_pool
@@ -80,7 +80,7 @@ def with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]], settings: Settings |
 
 
 async def course_status(client: Client, course_id: str) -> CourseStatus:
-    handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
+    handle = course_handle(client, course_id)
     return await ask(handle, TreatmentCourse.status)
 
 

@@ -25,6 +25,7 @@ from temporalio.client import (
 from temporalio.exceptions import FailureError
 from temporalio.service import RPCError
 
+from cli.handles import course_handle
 from cli.room import (
     PATIENCE,
     Advance,
@@ -35,7 +36,6 @@ from cli.room import (
     Patience,
     RoomPlayer,
 )
-from domain.contract import course_workflow_id
 from domain.course import (
     AssessmentReport,
     Awaiting,
@@ -171,9 +171,7 @@ class ClinicPlayer:
         self._client = client
         self._api = api
         self._course_id = course_id
-        self._course: WorkflowHandle[TreatmentCourse, object] = client.get_workflow_handle_for(
-            TreatmentCourse.run, course_workflow_id(course_id)
-        )
+        self._course: WorkflowHandle[TreatmentCourse, object] = course_handle(client, course_id)
         self._persona = persona
         self._now = now
         self._advance = advance

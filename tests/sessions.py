@@ -18,12 +18,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from cli.handles import course_handle, rems_filing_handle, session_handle
 from cli.localstack import new_course_id, quiet
 from cli.room import DRIVER, ClinicApi, RoomPlayer
 from cli.simulation import DEMO_PROTOCOL, PERSONAS, assessment_for, demo_course
 from domain.calendar import next_session_at
 from domain.conditions import escalation_key
-from domain.contract import course_workflow_id, rems_filing_workflow_id
+from domain.contract import rems_filing_workflow_id
 from domain.course import CourseStart, CourseStatus, Discontinue
 from domain.escalation import escalation_workflow_id
 from domain.protocol import LABEL_DEVICE_MG, DosingRules, Frequency
@@ -32,8 +33,6 @@ from domain.session import SessionSummary, Stage
 from domain.session_core import SessionState
 from tests.http_api import bearer
 from workflows.course import TreatmentCourse
-from workflows.rems import RemsFiling
-from workflows.session import DosingSession
 
 T = TypeVar("T")
 
@@ -72,12 +71,12 @@ async def start_course(api: httpx.AsyncClient, label: str) -> str:
 
 
 async def assess(client: Client, course_id: str) -> None:
-    handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
+    handle = course_handle(client, course_id)
     await handle.execute_update(TreatmentCourse.submit_assessment, assessment_for(PERSONA))
 
 
 async def course_status(client: Client, course_id: str) -> CourseStatus:
-    handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
+    handle = course_handle(client, course_id)
     await quiet(client, handle.id)
     return await handle.query(TreatmentCourse.status)
 
@@ -146,7 +145,7 @@ async def clear_of_next_slot(
 async def discontinue(client: Client, course_id: str) -> None:
     """End the course (and so its open session), so that it stops working through every timer
     the shared virtual clock passes in the tests that follow."""
-    handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
+    handle = course_handle(client, course_id)
     status = await course_status(client, course_id)
     if status.phase.is_final:
         return
@@ -249,15 +248,13 @@ class InRoom:
         return first_device
 
     async def result(self) -> SessionSummary:
-        handle = self.env.client.get_workflow_handle_for(
-            DosingSession.run, self.session.workflow_id
-        )
+        handle = session_handle(self.env.client, self.session.workflow_id)
         return await handle.result()
 
     async def rems_filed(self) -> RemsSubmission:
         """The session's REMS form, once its `RemsFiling` has ended (the outbox files at once)."""
         workflow_id = rems_filing_workflow_id(self.course_id, self.session.number)
-        handle = self.env.client.get_workflow_handle_for(RemsFiling.run, workflow_id)
+        handle = rems_filing_handle(self.env.client, workflow_id)
         return await handle.result()
 
     async def arrange_ride(self, *, confirm: bool) -> None:

@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from typer.core import TyperGroup
 
 from cli.course import visibility_query
+from cli.handles import course_handle
 from cli.main import app
 from cli.schemas import schema_files
 from cli.simulation import PERSONAS, assessment_for
@@ -279,7 +280,7 @@ async def test_a_course_started_read_and_assessed_from_the_cli(
 
 async def first_session(client: Client, course_id: str) -> int:
     """The number of the session the course schedules after its assessment."""
-    handle = client.get_workflow_handle_for(TreatmentCourse.run, course_workflow_id(course_id))
+    handle = course_handle(client, course_id)
     for _ in range(100):
         current = (await handle.query(TreatmentCourse.status)).current_session
         if current is not None:

@@ -23,6 +23,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from cli.handles import escalation_handle
 from cli.localstack import quiet, served
 from cli.room import ClinicApi
 from domain.escalation import AckChannel, EscalationStatus, Severity
@@ -163,7 +164,7 @@ async def test_a_critical_reading_appears_live_and_is_acknowledged_on_the_consol
     escalation_id = await raised.get_attribute("data-id")
     assert escalation_id is not None
     await quiet(client, escalation_id)
-    handle = client.get_workflow_handle_for(Escalation.run, escalation_id)
+    handle = escalation_handle(client, escalation_id)
     state = await handle.query(Escalation.details)
     assert state.status is EscalationStatus.ACKNOWLEDGED
     assert state.acknowledged is not None

@@ -14,6 +14,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from cli.handles import session_handle
 from cli.localstack import new_course_id, quiet, start
 from cli.simulation import PERSONAS, assessment_for, demo_course
 from domain.contract import session_workflow_id
@@ -28,7 +29,6 @@ from domain.course import (
 )
 from domain.session import SessionOutcome
 from workflows.course import TreatmentCourse
-from workflows.session import DosingSession
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -90,9 +90,7 @@ async def test_discontinue_closes_the_course_with_its_reason(env: WorkflowEnviro
     assert result.reason == "patient withdrew consent"
     # The session's own result, not a query: the test server can time out a query on a
     # workflow that has closed.
-    session = env.client.get_workflow_handle_for(
-        DosingSession.run, session_workflow_id(result.course_id, 1)
-    )
+    session = session_handle(env.client, session_workflow_id(result.course_id, 1))
     assert (await session.result()).outcome is SessionOutcome.CANCELLED
 
 

@@ -24,6 +24,7 @@ from temporalio.client import (
 from temporalio.testing import WorkflowEnvironment
 
 from activities.alerts import Alerts
+from cli.handles import escalation_handle, session_handle
 from cli.localstack import new_course_id, quiet, start
 from cli.simulation import PERSONAS, assessment_for, demo_course
 from domain.conditions import Condition, escalation_key
@@ -171,7 +172,7 @@ async def pages_reach(pool: asyncpg.Pool, on_call: OnCall, escalation_id: str, n
 
 
 def handle_of(client: Client, workflow_id: str) -> WorkflowHandle[Escalation, EscalationState]:
-    return client.get_workflow_handle_for(Escalation.run, workflow_id)
+    return escalation_handle(client, workflow_id)
 
 
 async def details(client: Client, workflow_id: str) -> EscalationState:
@@ -486,9 +487,7 @@ async def test_item9_above_0_pages_from_every_source_every_occurrence(
     await until_self_harm_escalations(env.client, course, 0)
     status = await course_status(env.client, course)
     assert status.current_session is not None
-    session = env.client.get_workflow_handle_for(
-        DosingSession.run, status.current_session.workflow_id
-    )
+    session = session_handle(env.client, status.current_session.workflow_id)
     await session.execute_update(
         DosingSession.report_outcome,
         OutcomeReport(

@@ -16,6 +16,7 @@ import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 
 from api import pagerduty
+from cli.handles import escalation_handle
 from cli.standins import PAGER_ROUTING_KEY
 from domain.escalation import (
     AckChannel,
@@ -347,7 +348,7 @@ async def test_the_escalation_takes_a_pager_acknowledgement_of_its_latest_page_o
 
 
 def typed(client: Client, paged: Paged) -> WorkflowHandle[Escalation, EscalationState]:
-    return client.get_workflow_handle_for(Escalation.run, paged.page.escalation_id)
+    return escalation_handle(client, paged.page.escalation_id)
 
 
 async def nth_pager_page(pool: asyncpg.Pool, paged: Paged, n: int) -> str:

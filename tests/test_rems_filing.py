@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from activities.adapters.factory import adapters_from
+from cli.handles import rems_filing_handle
 from cli.standins import PORTAL_PATH, PORTAL_TOKEN, HttpProviders
 from domain.conditions import Condition
 from domain.contract import rems_filing_workflow_id
@@ -72,7 +73,7 @@ async def rems_alerts(room: InRoom, pool: asyncpg.Pool) -> dict[str, str]:
 
 def filing(room: InRoom) -> WorkflowHandle[RemsFiling, RemsSubmission]:
     workflow_id = rems_filing_workflow_id(room.course_id, room.session.number)
-    return room.env.client.get_workflow_handle_for(RemsFiling.run, workflow_id)
+    return rems_filing_handle(room.env.client, workflow_id)
 
 
 async def test_a_portal_outage_alerts_at_day_5_and_7_and_never_holds_up_the_course(

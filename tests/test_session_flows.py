@@ -14,6 +14,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from cli.handles import session_handle
 from cli.room import DRIVER
 from cli.room import LOT as SIMULATED_LOT
 from domain.conditions import Condition, Level, escalation_key
@@ -198,7 +199,7 @@ async def dose_time(room: InRoom) -> datetime:
 
 
 async def summary(room: InRoom) -> SessionSummary:
-    handle = room.env.client.get_workflow_handle_for(DosingSession.run, room.session.workflow_id)
+    handle = session_handle(room.env.client, room.session.workflow_id)
     return await handle.query(DosingSession.summary)  # once idle (`tests.sandbox.QuietQueries`)
 
 
