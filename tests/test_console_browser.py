@@ -17,6 +17,7 @@ from playwright.async_api import (
     BrowserContext,
     Locator,
     Page,
+    Route,
     async_playwright,
     expect,
 )
@@ -223,6 +224,13 @@ async def test_one_clinic_is_shown_with_its_counts_and_each_wait_at_the_rung(
     await page.screenshot(path=tmp_path / "console-clinic.png", full_page=True)
 
 
+async def lose_the_answer(route: Route) -> None:
+    """Send the request on to the server, then fail it as a dropped connection would."""
+    answer = await route.fetch()
+    assert answer.ok, await answer.text()
+    await route.abort("connectionreset")
+
+
 async def test_an_escalation_is_reassigned_on_the_console_to_someone_on_call(
     client: Client, db_pool: asyncpg.Pool, sign_in: SignIn, tmp_path: Path
 ) -> None:
@@ -256,8 +264,14 @@ async def test_an_escalation_is_reassigned_on_the_console_to_someone_on_call(
             f"Test {director} ({director}), medical director",
         ]
     )
+    await choices.select_option(f"medical_director/{director}")
+    # Done, but its answer lost on the way back: the page says so, and the retry is the same
+    # action (its Idempotency-Key), done once.
+    await page.route("**/reassign*", lose_the_answer)
+    await shown.get_by_role("button", name="Reassign").click()
+    await expect(shown.locator('[data-field="error"]')).to_contain_text("No answer")
+    await page.unroute("**/reassign*", lose_the_answer)
     async with page.expect_response(lambda answer: answer.request.method == "POST") as posted:
-        await choices.select_option(f"medical_director/{director}")
         await shown.get_by_role("button", name="Reassign").click()
     assert (await posted.value).ok
 
@@ -275,7 +289,7 @@ async def test_an_escalation_is_reassigned_on_the_console_to_someone_on_call(
         "AND details->>'escalation_id' = $1 ORDER BY id",
         escalation_id,
     )
-    # The refused choice never reached the workflow; the second was sent once.
+    # The refused choice never reached the workflow; the second, sent twice, was done once.
     assert [(r["actor"], r["stage"]) for r in acted] == [("dr-test", "intent"), ("dr-test", "done")]
     assert await never_reloaded(page)
     await page.screenshot(path=tmp_path / "console-reassigned.png", full_page=True)

@@ -10,14 +10,15 @@ Updates, by the signed-in staff member, audited.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import structlog
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response, status
 from fastapi.responses import RedirectResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio.workflow import UpdateMethodMultiParam
 
-from api.actions import Action, send_action
+from api.actions import Action, ActionRequest, send_action
 from api.audit import audited
 from api.console.access import (
     COOKIE,
@@ -38,13 +39,22 @@ from api.context import ApiContext, Ctx
 from api.errors import WorkflowNotFoundError, build, invalid
 from domain.access import Identity, Permission
 from domain.course import REF_PATTERN
-from domain.escalation import AckChannel, Acknowledge, OnCallRole, Reassign, Resolve
+from domain.escalation import (
+    AckChannel,
+    Acknowledge,
+    EscalationState,
+    OnCallRole,
+    Reassign,
+    Resolve,
+)
 from store import escalations, tokens
 from store.audit import record_audit
 from store.console_sessions import ConsoleSession, open_session
 from store.console_sessions import end as end_session
 from store.console_sessions import find as find_session
 from workflows.escalation import Escalation
+
+M = TypeVar("M", bound=BaseModel)
 
 log = structlog.get_logger(__name__)
 
@@ -272,19 +282,8 @@ async def acknowledge(
 ) -> Snapshot:
     row = await _escalation(ctx, session, escalation_id)
     message = Acknowledge(by=session.identity.actor, via=AckChannel.CONSOLE)
-    await send_action(
-        ctx,
-        session.identity,
-        request,
-        escalation_id,
-        Escalation.acknowledge,
-        message,
-        action="escalation.acknowledged_on_console",
-        course_id=row.course_id,
-        clinic_id=row.clinic_id,
-        escalation_id=escalation_id,
-    )
-    return await snapshot(ctx.pool, session.identity, clinic)
+    action = "escalation.acknowledged_on_console"
+    return await _act(ctx, session, request, clinic, row, Escalation.acknowledge, message, action)
 
 
 @router.post("/escalations/{escalation_id}/resolve", dependencies=[Depends(same_origin)])
@@ -299,19 +298,8 @@ async def resolve(
     row = await _escalation(ctx, session, escalation_id)
     message = build(Resolve, {"by": session.identity.actor, "note": body.note})
     # The note is free text (it may name the patient): it stays with the escalation.
-    await send_action(
-        ctx,
-        session.identity,
-        request,
-        escalation_id,
-        Escalation.resolve,
-        message,
-        action="escalation.resolved_on_console",
-        course_id=row.course_id,
-        clinic_id=row.clinic_id,
-        escalation_id=escalation_id,
-    )
-    return await snapshot(ctx.pool, session.identity, clinic)
+    action = "escalation.resolved_on_console"
+    return await _act(ctx, session, request, clinic, row, Escalation.resolve, message, action)
 
 
 @router.post("/escalations/{escalation_id}/reassign", dependencies=[Depends(same_origin)])
@@ -326,21 +314,18 @@ async def reassign(
     row = await _escalation(ctx, session, escalation_id)
     person = await _on_call(ctx, row.clinic_id, body)
     message = Reassign(by=session.identity.actor, to_staff=person.staff_id, to_role=person.role)
-    await send_action(
+    return await _act(
         ctx,
-        session.identity,
+        session,
         request,
-        escalation_id,
+        clinic,
+        row,
         Escalation.reassign,
         message,
-        action="escalation.reassigned_on_console",
-        course_id=row.course_id,
-        clinic_id=row.clinic_id,
-        escalation_id=escalation_id,
+        "escalation.reassigned_on_console",
         to_staff=person.staff_id,
         to_role=person.role,
     )
-    return await snapshot(ctx.pool, session.identity, clinic)
 
 
 @router.get("/on-call")
@@ -363,6 +348,35 @@ async def _on_call(ctx: ApiContext, clinic_id: str, body: ReassignRequest) -> On
     )
     problem = {"loc": ("to_staff",), "msg": why}
     raise invalid([{**problem, "type": "value_error"}])
+
+
+async def _act(
+    ctx: ApiContext,
+    session: ConsoleSession,
+    request: ActionRequest,
+    clinic: str | None,
+    row: escalations.EscalationRow,
+    update: UpdateMethodMultiParam[[Escalation, M], EscalationState],
+    message: M,
+    action: str,
+    **details: object,
+) -> Snapshot:
+    """Send the escalation's Update as the signed-in person, once and audited as `action`,
+    and answer with the list as the page shows it. `details` are audited: no PHI."""
+    await send_action(
+        ctx,
+        session.identity,
+        request,
+        row.escalation_id,
+        update,
+        message,
+        action=action,
+        course_id=row.course_id,
+        clinic_id=row.clinic_id,
+        escalation_id=row.escalation_id,
+        **details,
+    )
+    return await snapshot(ctx.pool, session.identity, clinic)
 
 
 async def _escalation(

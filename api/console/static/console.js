@@ -221,7 +221,8 @@ async function act(row, action, body) {
     if (action === "reassign") row.querySelector("details.reassign").open = false;
     render(await response.json());
   } catch (err) {
-    error.textContent = `Not sent: ${err.message}`;
+    // It may have been done all the same: sent again, it is the same action (its key).
+    error.textContent = `No answer (${err.message}): try again`;
   } finally {
     buttons.forEach((b) => { b.disabled = false; });
   }
