@@ -301,6 +301,7 @@ async function refresh() {
   try {
     const response = await fetch(`/console/escalations${query()}`);
     if (response.status === 401) return signedOut();
+    if (response.status === 404 && clinic) return chooseClinic(""); // not theirs: an old link
     if (response.ok) render(await response.json());
   } catch {
     // Offline for now: the next refresh tries again.
