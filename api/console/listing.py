@@ -38,7 +38,8 @@ class EscalationView(BaseModel):
     assigned_to: str | None
     pages: int
     rung_since: datetime
-    """When its current rung was paged (or it was reassigned): the page counts the wait."""
+    """When its current rung was paged (or it was reassigned): the console counts the wait
+    from it."""
     reading: VitalSigns | None = None
     """The reading that raised it, if a reading did."""
 
