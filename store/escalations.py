@@ -29,6 +29,8 @@ ACKNOWLEDGED = "acknowledged"
 REASSIGNED = "reassigned"
 """Opens an acknowledged escalation again: its acknowledgement is cleared."""
 RESOLVED = "resolved"
+RUNG_STEPS = frozenset({PAGED, REASSIGNED})
+"""The steps that begin a rung: a page (reaching someone or not), or a reassignment."""
 
 
 class EscalationRow(BaseModel):
@@ -56,6 +58,8 @@ class EscalationRow(BaseModel):
     assigned_to: str | None
     pages: int
     last_paged_at: datetime | None
+    rung_since: datetime
+    """When the current rung began (`RUNG_STEPS`); until the first page, when it was raised."""
     updated_at: datetime
 
 
@@ -71,15 +75,16 @@ async def upsert_from_record(db: Executor, record: EscalationRecord) -> None:
     trigger = record.trigger
     step = record.step
     paged = step == PAGED and record.assigned_to is not None
+    rung = step in RUNG_STEPS
     await db.execute(
         """
         INSERT INTO escalations (
             escalation_id, dedup_key, course_id, clinic_id, session, phase, severity,
             condition, summary, reading_id, status, status_at, raised_at,
             acknowledged_at, acknowledged_by, resolved_at, resolved_by, resolution_note,
-            assigned_to, pages, last_paged_at)
+            assigned_to, pages, last_paged_at, rung_since)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                $14, $15, $16, $17, $18, $19, $20, $21)
+                $14, $15, $16, $17, $18, $19, $20, $21, $23)
         ON CONFLICT (escalation_id) DO UPDATE SET
             status = CASE WHEN EXCLUDED.status_at >= escalations.status_at
                           THEN EXCLUDED.status ELSE escalations.status END,
@@ -109,6 +114,8 @@ async def upsert_from_record(db: Executor, record: EscalationRecord) -> None:
             pages = escalations.pages + (EXCLUDED.last_paged_at IS NOT NULL AND
                 EXCLUDED.last_paged_at > COALESCE(escalations.last_paged_at, '-infinity'))::int,
             last_paged_at = GREATEST(escalations.last_paged_at, EXCLUDED.last_paged_at),
+            rung_since = CASE WHEN $24 THEN GREATEST(escalations.rung_since, EXCLUDED.rung_since)
+                              ELSE escalations.rung_since END,
             updated_at = now()
         """,
         record.escalation_id,
@@ -130,6 +137,8 @@ async def upsert_from_record(db: Executor, record: EscalationRecord) -> None:
         1 if paged else 0,
         record.at if paged else None,
         step == REASSIGNED,
+        record.at if rung else trigger.raised_at,
+        rung,
     )
 
 

@@ -93,6 +93,21 @@ async def on_call(
     return None if row is None else _entry(row)
 
 
+async def on_call_at(db: Executor, clinic_id: str, at: datetime) -> list[OnCallEntry]:
+    """Who is on call for each of the clinic's roles at `at` (as `on_call`), in ladder order."""
+    rows = await db.fetch(
+        f"""
+        SELECT DISTINCT ON (role) {_COLUMNS} FROM on_call_schedule
+        WHERE clinic_id = $1 AND starts_at <= $2 AND $2 < ends_at
+        ORDER BY role, starts_at DESC, id DESC
+        """,
+        clinic_id,
+        at,
+    )
+    ladder = list(OnCallRole)
+    return sorted((_entry(row) for row in rows), key=lambda entry: ladder.index(entry.role))
+
+
 async def by_staff(db: Executor, staff_id: str) -> OnCallEntry | None:
     """The staff member's latest shift (their current contacts), on call now or not."""
     row = await db.fetchrow(

@@ -35,14 +35,17 @@ async def seed(
     status: EscalationStatus = EscalationStatus.OPEN,
     reading_id: int | None = None,
     course_id: str = "c-console",
+    clinic_id: str = CLINIC,
+    paged_minutes_ago: int | None = None,
 ) -> str:
-    """An escalation row as the workflow's `raised` step writes it; returns its id."""
+    """An escalation row as the workflow's `raised` step writes it (then its page to a nurse,
+    given when); returns its id."""
     key = f"console/{uuid.uuid4().hex[:10]}"
     raised_at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     trigger = Trigger(
         dedup_key=key,
         course_id=course_id,
-        clinic_id=CLINIC,
+        clinic_id=clinic_id,
         session=3,
         phase="induction",
         severity=severity,
@@ -61,6 +64,10 @@ async def seed(
         at=raised_at,
     )
     await upsert_from_record(pool, record)
+    if paged_minutes_ago is not None:
+        paged_at = datetime.now(UTC) - timedelta(minutes=paged_minutes_ago)
+        page = {"step": "paged", "at": paged_at, "assigned_to": "nurse-on-call"}
+        await upsert_from_record(pool, record.model_copy(update=page))
     return escalation_id
 
 

@@ -33,18 +33,22 @@ class Paged:
     handle: WorkflowHandle[object, object]
     trigger: Trigger
     page: PagerPage
+    nurse: str
+    """The staff id of the nurse on call, whom the page reached."""
 
 
-async def nurse_on_call(pool: asyncpg.Pool, clinic_id: str, staff_id: str) -> None:
-    """A nurse with a pager, on call at the clinic for the next year."""
+async def nurse_on_call(
+    pool: asyncpg.Pool, clinic_id: str, staff_id: str, role: OnCallRole = OnCallRole.NURSE
+) -> None:
+    """A nurse (or someone in `role`) with a pager, on call at the clinic for the next year."""
     now = datetime.now(UTC)
     await add_shift(
         pool,
         Shift(
             clinic_id=clinic_id,
-            role=OnCallRole.NURSE,
+            role=role,
             staff_id=staff_id,
-            display_name="Test Nurse",
+            display_name=f"Test {staff_id}",
             phone="+15550102001",
             pager_routing_key=PAGER_ROUTING_KEY,
             starts_at=now - timedelta(days=1),
@@ -58,7 +62,8 @@ async def paged_escalation(client: Client, pool: asyncpg.Pool) -> Paged:
     tag = uuid.uuid4().hex[:8]
     clinic_id = f"clinic-{tag}"
     now = datetime.now(UTC)
-    await nurse_on_call(pool, clinic_id, f"nurse-{tag}")
+    nurse = f"nurse-{tag}"
+    await nurse_on_call(pool, clinic_id, nurse)
     trigger = Trigger(
         dedup_key=f"course-c-{tag}/session-1/bp_critical",
         course_id=f"c-{tag}",
@@ -79,7 +84,7 @@ async def paged_escalation(client: Client, pool: asyncpg.Pool) -> Paged:
     )
     for _ in range(POLLS):
         if pages := await pager_pages(pool, workflow_id):
-            return Paged(handle, trigger, pages[0])
+            return Paged(handle, trigger, pages[0], nurse)
         await asyncio.sleep(0.05)
     raise AssertionError(f"{workflow_id} paged nobody")
 

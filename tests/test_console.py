@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -17,10 +18,18 @@ from temporalio.client import Client
 
 from api.app import create_app
 from cli.localstack import quiet, served
-from domain.escalation import AckChannel, Acknowledge, EscalationStatus, Severity
+from domain.escalation import (
+    AckChannel,
+    Acknowledge,
+    EscalationStatus,
+    OnCallRole,
+    Reassign,
+    Severity,
+)
 from domain.vitals import VitalSigns
+from store import escalations
 from tests.console_rows import course_with_reading, next_snapshot, seed
-from tests.escalations import details, paged_escalation
+from tests.escalations import details, nurse_on_call, paged_escalation
 from tests.http_api import api_settings, token_of
 from worker.settings import Settings
 
@@ -276,3 +285,159 @@ async def test_staff_acknowledge_then_resolve_from_the_console(
     # Beside the workflow's own entries for each step, the console's requests.
     actions = set(await audit_actions(db_pool, "dr-test"))
     assert {"escalation.acknowledged_on_console", "escalation.resolved_on_console"} <= actions
+
+
+# --- Clinics, counts and the wait at the current rung ------------------------------------------
+
+
+async def test_the_list_filters_to_one_clinic_counts_by_severity_and_dates_the_rung(
+    api: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    clinic, other = f"clinic-{uuid.uuid4().hex[:8]}", f"clinic-{uuid.uuid4().hex[:8]}"
+    critical = await seed(db_pool, Severity.CRITICAL, 30, clinic_id=clinic, paged_minutes_ago=12)
+    urgent = await seed(db_pool, Severity.URGENT, 5, clinic_id=clinic)
+    elsewhere = await seed(db_pool, Severity.CRITICAL, 1, clinic_id=other)
+    await sign_in(api)
+
+    everything = (await api.get("/console/escalations")).json()
+    one = (await api.get("/console/escalations", params={"clinic": clinic})).json()
+
+    assert everything["clinic"] is None
+    assert {clinic, other} <= set(everything["clinics"])
+    assert {critical, urgent, elsewhere} <= {e["escalation_id"] for e in everything["escalations"]}
+    assert one["clinic"] == clinic
+    assert [e["escalation_id"] for e in one["escalations"]] == [critical, urgent]
+    assert one["counts"] == {"critical": 1, "urgent": 1, "routine": 0}
+    assert sum(everything["counts"].values()) == len(everything["escalations"])
+    # The rung began with the page 12 minutes ago; before any page, with the raising.
+    now = datetime.fromisoformat(one["now"])
+    waited = [now - datetime.fromisoformat(e["rung_since"]) for e in one["escalations"]]
+    assert timedelta(minutes=12) <= waited[0] < timedelta(minutes=13)
+    assert timedelta(minutes=5) <= waited[1] < timedelta(minutes=6)
+    assert (
+        await api.get("/console/escalations", params={"clinic": "Not A Ref"})
+    ).status_code == 422
+
+
+async def test_the_event_stream_follows_one_clinic(
+    live_console: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    clinic = f"clinic-{uuid.uuid4().hex[:8]}"
+    await sign_in(live_console)
+
+    async with live_console.stream("GET", f"/console/events?clinic={clinic}") as stream:
+        lines = stream.aiter_lines()
+        first = await next_snapshot(lines)
+        await seed(db_pool, Severity.CRITICAL, 0)  # another clinic's: a change all the same
+        theirs = await seed(db_pool, Severity.ROUTINE, 0, clinic_id=clinic)
+        latest = first
+        while not latest["escalations"]:
+            latest = await next_snapshot(lines)
+
+    assert (first["clinic"], first["escalations"]) == (clinic, [])
+    assert [e["escalation_id"] for e in latest["escalations"]] == [theirs]
+    assert latest["counts"] == {"critical": 0, "urgent": 0, "routine": 1}
+
+
+# --- Reassigning --------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("worker")
+async def test_staff_reassign_to_someone_on_call_once_however_often_it_is_sent(
+    api: httpx.AsyncClient, client: Client, db_pool: asyncpg.Pool
+) -> None:
+    paged = await paged_escalation(client, db_pool)
+    escalation_id, clinic = paged.handle.id, paged.trigger.clinic_id
+    psychiatrist = f"psych-{uuid.uuid4().hex[:8]}"
+    await nurse_on_call(db_pool, clinic, psychiatrist, OnCallRole.PSYCHIATRIST)
+    csrf = await sign_in(api, "dr-test")
+    url = f"/console/escalations/{escalation_id}/reassign"
+    headers = {"X-CSRF-Token": csrf, "Idempotency-Key": uuid.uuid4().hex}
+    body = {"to_staff": psychiatrist, "to_role": "on_call_psychiatrist"}
+
+    nurse = paged.nurse
+
+    on_call = (await api.get("/console/on-call", params={"clinic": clinic})).json()
+    first = await api.post(url, json=body, headers=headers)
+    again = await api.post(url, json=body, headers=headers)
+
+    assert [(p["staff_id"], p["role"]) for p in on_call] == [
+        (nurse, "on_call_nurse"),
+        (psychiatrist, "on_call_psychiatrist"),
+    ]
+    assert all(set(p) == {"staff_id", "display_name", "role"} for p in on_call)  # no phone
+    assert (first.status_code, again.status_code) == (200, 200), first.text
+    await quiet(client, escalation_id)
+    state = await details(paged.handle)
+    assert state.reassigned == Reassign(
+        by="dr-test", to_staff=psychiatrist, to_role=OnCallRole.PSYCHIATRIST
+    )
+    # Reassigned once: one more page, to the psychiatrist, and the row assigned to them.
+    assert [(p.attempt, p.staff_id) for p in state.pages][1:] == [(2, psychiatrist)]
+    row = await escalations.get(db_pool, escalation_id)
+    assert row is not None and row.assigned_to == psychiatrist
+    assert row.rung_since >= state.pages[1].at > state.pages[0].at
+    stages = await db_pool.fetch(
+        "SELECT stage FROM audit_log WHERE action = 'escalation.reassigned_on_console' "
+        "AND actor = 'dr-test' AND details->>'escalation_id' = $1 ORDER BY id",
+        escalation_id,
+    )
+    assert [r["stage"] for r in stages] == ["intent", "done"]
+    steps = await db_pool.fetchval(
+        "SELECT count(*) FROM audit_log WHERE action = 'escalation.reassigned' "
+        "AND details->>'escalation_id' = $1",
+        escalation_id,
+    )
+    assert steps == 1
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_reassignment_to_someone_not_on_call_is_bad_input_and_sends_nothing(
+    api: httpx.AsyncClient, client: Client, db_pool: asyncpg.Pool
+) -> None:
+    paged = await paged_escalation(client, db_pool)
+    escalation_id = paged.handle.id
+    nurse = paged.nurse
+    elsewhere = f"psych-{uuid.uuid4().hex[:8]}"
+    await nurse_on_call(
+        db_pool, f"clinic-{uuid.uuid4().hex[:8]}", elsewhere, OnCallRole.PSYCHIATRIST
+    )
+    csrf = {"X-CSRF-Token": await sign_in(api, "dr-test")}
+    url = f"/console/escalations/{escalation_id}/reassign"
+
+    answers = [
+        await api.post(url, json=body, headers=csrf)
+        for body in (
+            {"to_staff": elsewhere},  # on call, at another clinic
+            {"to_staff": "nobody-here"},
+            {"to_staff": nurse, "to_role": "medical_director"},  # on call, in another role
+            {"to_staff": ""},
+            {"to_staff": nurse, "to_role": "janitor"},
+            {"to_staff": nurse, "extra": 1},
+            {},
+        )
+    ]
+
+    assert [a.status_code for a in answers] == [422] * 7
+    assert answers[0].json()["detail"] == [
+        {
+            "loc": ["body", "to_staff"],
+            "msg": "not on call at this clinic now",
+            "type": "value_error",
+        }
+    ]
+    assert answers[2].json()["detail"][0]["msg"] == "on call at this clinic now in another role"
+    sent = await db_pool.fetchval(
+        "SELECT count(*) FROM audit_log WHERE action = 'escalation.reassigned_on_console' "
+        "AND details->>'escalation_id' = $1",
+        escalation_id,
+    )
+    assert sent == 0
+    await quiet(client, escalation_id)
+    assert (await details(paged.handle)).reassigned is None
+    # Resolved, it is no longer anyone's to take: the workflow refuses.
+    resolved = await api.post(
+        f"/console/escalations/{escalation_id}/resolve", json={"note": "seen"}, headers=csrf
+    )
+    late = await api.post(url, json={"to_staff": nurse}, headers=csrf)
+    assert (resolved.status_code, late.status_code) == (200, 409)

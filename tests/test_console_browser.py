@@ -4,6 +4,7 @@ real app served by uvicorn over the time-skipping server and the embedded Postgr
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from playwright.async_api import (
     BrowserContext,
     Locator,
     Page,
+    Route,
     async_playwright,
     expect,
 )
@@ -26,9 +28,10 @@ from api.app import create_app
 from cli.handles import escalation_handle
 from cli.localstack import quiet, served
 from cli.room import ClinicApi
-from domain.escalation import AckChannel, EscalationStatus, Severity
+from domain.escalation import AckChannel, EscalationStatus, OnCallRole, Reassign, Severity
 from domain.vitals import VitalSigns
 from tests.console_rows import course_with_reading, seed
+from tests.escalations import nurse_on_call, paged_escalation
 from tests.http_api import api_settings, token_of
 from tests.sessions import GATEWAY, scheduled_session, skip_to_check_in
 from worker.settings import Settings
@@ -185,3 +188,108 @@ async def test_a_critical_reading_appears_live_and_is_acknowledged_on_the_consol
     text = await nurse.locator("body").inner_text()
     assert "Alex Example" not in text and "+15550100999" not in text
     await nurse.screenshot(path=tmp_path / "console-acknowledged.png", full_page=True)
+
+
+async def test_one_clinic_is_shown_with_its_counts_and_each_wait_at_the_rung(
+    sign_in: SignIn, db_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    clinic, other = f"clinic-{uuid.uuid4().hex[:8]}", f"clinic-{uuid.uuid4().hex[:8]}"
+    waiting = await seed(db_pool, Severity.CRITICAL, 30, clinic_id=clinic, paged_minutes_ago=12)
+    elsewhere = await seed(db_pool, Severity.URGENT, 2, clinic_id=other)
+    page = await sign_in("dr-test")
+    await expect(page.locator(f'li[data-id="{elsewhere}"]')).to_have_count(1)
+
+    await page.get_by_label("Clinic").select_option(clinic)
+
+    shown = page.locator(f'li[data-id="{waiting}"]')
+    await expect(shown).to_contain_text("waiting 12 min")
+    await expect(shown).to_contain_text("raised 30 min ago")
+    await expect(page.locator(f'li[data-id="{elsewhere}"]')).to_have_count(0)
+    critical = page.locator('#counts [data-severity="critical"]')
+    await expect(critical).to_have_text("1 critical")
+    await expect(page.locator('#counts [data-severity="urgent"]')).to_have_text("0 urgent")
+    assert f"clinic={clinic}" in page.url
+    # Live, within the clinic: another clinic's new escalation (written first) never shows.
+    unseen = await seed(db_pool, Severity.CRITICAL, 0, clinic_id=other)
+    seen = await seed(db_pool, Severity.CRITICAL, 0, clinic_id=clinic)
+    await expect(page.locator(f'li[data-id="{seen}"]')).to_contain_text(
+        "waiting under a minute", timeout=SEEN_MS
+    )
+    await expect(critical).to_have_text("2 critical")
+    assert await page.locator(f'li[data-id="{unseen}"]').count() == 0
+    # Every clinic again.
+    await page.get_by_label("Clinic").select_option("")
+    await expect(page.locator(f'li[data-id="{unseen}"]')).to_have_count(1)
+    assert await never_reloaded(page)
+    await page.screenshot(path=tmp_path / "console-clinic.png", full_page=True)
+
+
+async def lose_the_answer(route: Route) -> None:
+    """Send the request on to the server, then fail it as a dropped connection would."""
+    answer = await route.fetch()
+    assert answer.ok, await answer.text()
+    await route.abort("connectionreset")
+
+
+async def test_an_escalation_is_reassigned_on_the_console_to_someone_on_call(
+    client: Client, db_pool: asyncpg.Pool, sign_in: SignIn, tmp_path: Path
+) -> None:
+    paged = await paged_escalation(client, db_pool)
+    escalation_id, clinic = paged.handle.id, paged.trigger.clinic_id
+    psychiatrist, director = (f"{who}-{uuid.uuid4().hex[:8]}" for who in ("psych", "director"))
+    await nurse_on_call(db_pool, clinic, psychiatrist, OnCallRole.PSYCHIATRIST)
+    page = await sign_in("dr-test")
+    shown = page.locator(f'li[data-id="{escalation_id}"]')
+    await expect(shown).to_contain_text(f"assigned to {paged.nurse}", timeout=SEEN_MS)
+    choices = shown.get_by_label("Reassign to")
+
+    await shown.get_by_text("Reassign…").click()
+    await choices.select_option(f"on_call_psychiatrist/{psychiatrist}")
+    # Their shift ends before the choice is sent: refused, and said why.
+    await db_pool.execute(
+        "UPDATE on_call_schedule SET ends_at = now() WHERE staff_id = $1", psychiatrist
+    )
+    await shown.get_by_role("button", name="Reassign").click()
+    await expect(shown.locator('[data-field="error"]')).to_have_text(
+        "not on call at this clinic now"
+    )
+    # Opened again, the list is who is on call now.
+    await nurse_on_call(db_pool, clinic, director, OnCallRole.MEDICAL_DIRECTOR)
+    await shown.get_by_text("Reassign…").click()
+    await shown.get_by_text("Reassign…").click()
+    await expect(choices.locator("option")).to_have_text(
+        [
+            "Who is on call…",
+            f"Test {paged.nurse} ({paged.nurse}), on-call nurse",
+            f"Test {director} ({director}), medical director",
+        ]
+    )
+    await choices.select_option(f"medical_director/{director}")
+    # Done, but its answer lost on the way back: the page says so, and the retry is the same
+    # action (its Idempotency-Key), done once.
+    await page.route("**/reassign*", lose_the_answer)
+    await shown.get_by_role("button", name="Reassign").click()
+    await expect(shown.locator('[data-field="error"]')).to_contain_text("No answer")
+    await page.unroute("**/reassign*", lose_the_answer)
+    async with page.expect_response(lambda answer: answer.request.method == "POST") as posted:
+        await shown.get_by_role("button", name="Reassign").click()
+    assert (await posted.value).ok
+
+    await expect(shown).to_contain_text(f"assigned to {director}", timeout=SEEN_MS)
+    await expect(shown.locator('[data-field="error"]')).to_have_text("")
+    await expect(shown.locator("details.reassign")).not_to_have_attribute("open", "")
+    await quiet(client, escalation_id)
+    state = await escalation_handle(client, escalation_id).query(Escalation.details)
+    assert state.reassigned == Reassign(
+        by="dr-test", to_staff=director, to_role=OnCallRole.MEDICAL_DIRECTOR
+    )
+    assert [p.staff_id for p in state.pages] == [paged.nurse, director]
+    acted = await db_pool.fetch(
+        "SELECT actor, stage FROM audit_log WHERE action = 'escalation.reassigned_on_console' "
+        "AND details->>'escalation_id' = $1 ORDER BY id",
+        escalation_id,
+    )
+    # The refused choice never reached the workflow; the second, sent twice, was done once.
+    assert [(r["actor"], r["stage"]) for r in acted] == [("dr-test", "intent"), ("dr-test", "done")]
+    assert await never_reloaded(page)
+    await page.screenshot(path=tmp_path / "console-reassigned.png", full_page=True)

@@ -40,7 +40,7 @@ from domain.escalation import (
 from domain.notices import Channel
 from store import escalations
 from store.escalations import NOTIFY_CHANNEL
-from store.oncall import OnCallEntry, Shift, add_shift, by_staff, on_call
+from store.oncall import OnCallEntry, Shift, add_shift, by_staff, on_call, on_call_at
 from tests.activity_runs import run
 from worker.settings import Settings
 
@@ -165,6 +165,15 @@ async def test_who_is_on_call_depends_on_clinic_role_and_time(db_pool: asyncpg.P
     psych = await on_call(db_pool, clinic, OnCallRole.PSYCHIATRIST, day + timedelta(hours=20))
     assert psych is not None and psych.staff_id == "psych"
     assert await on_call(db_pool, clinic, OnCallRole.MEDICAL_DIRECTOR, NOW) is None
+    # Every role at once (whom the console may reassign to): as `on_call`, in ladder order.
+    for hours in (2, 5, 20, 25):
+        at = day + timedelta(hours=hours)
+        each = [await on_call(db_pool, clinic, role, at) for role in OnCallRole]
+        assert await on_call_at(db_pool, clinic, at) == [entry for entry in each if entry]
+    assert [e.staff_id for e in await on_call_at(db_pool, clinic, day + timedelta(hours=5))] == [
+        "nurse-cover",
+        "psych",
+    ]
 
 
 async def test_a_shift_added_again_is_updated_not_doubled(db_pool: asyncpg.Pool) -> None:
@@ -656,6 +665,36 @@ async def test_a_reassignment_opens_it_again_and_only_pages_reaching_someone_cou
         None,
     )
     assert (row.pages, row.last_paged_at) == (1, NOW + timedelta(minutes=2))
+
+
+async def test_the_current_rung_begins_at_its_latest_page_or_reassignment(
+    db_pool: asyncpg.Pool,
+) -> None:
+    raised = trigger(new_clinic())
+    write = EscalationRecords(db_pool).record_escalation
+    minutes = [NOW + timedelta(minutes=m) for m in range(7)]
+
+    async def rung_since(*steps: EscalationRecord) -> datetime:
+        for step in steps:
+            await run(write, step)
+        row = await escalations.get(db_pool, escalation_workflow_id(raised.dedup_key))
+        assert row is not None
+        return row.rung_since
+
+    assert await rung_since(record(raised, "raised", NOW)) == NOW
+    # A page that reached nobody begins a rung all the same (the next follows at once).
+    assert await rung_since(record(raised, "paged", minutes[1])) == minutes[1]
+    assert (
+        await rung_since(
+            record(raised, "retriggered", minutes[3]),
+            record(raised, "acknowledged", minutes[4], EscalationStatus.ACKNOWLEDGED, actor="n-1"),
+        )
+        == minutes[1]
+    )
+    reassigned = record(raised, "reassigned", minutes[6], actor="n-1", assigned_to="p-1")
+    assert await rung_since(reassigned) == minutes[6]
+    # An older page recorded late leaves the rung where it is.
+    assert await rung_since(record(raised, "paged", minutes[5], assigned_to="n-1")) == minutes[6]
 
 
 async def test_open_escalations_list_the_most_severe_then_the_newest(

@@ -58,6 +58,8 @@ CONSOLE_ROUTES = {
     ("GET", "/console/events"),
     ("POST", "/console/escalations/{escalation_id}/acknowledge"),
     ("POST", "/console/escalations/{escalation_id}/resolve"),
+    ("POST", "/console/escalations/{escalation_id}/reassign"),
+    ("GET", "/console/on-call"),
 }
 """The console's routes that show or change escalations: `test_the_console_...` covers them."""
 
@@ -214,15 +216,26 @@ async def test_the_console_shows_and_acts_on_its_own_clinics_escalations_only(
                 listing = (await http.get("/console/escalations")).json()
                 listed = {e["escalation_id"] for e in listing["escalations"]}
                 assert (theirs in listed) is sees
+                assert (CLINIC in listing["clinics"]) is sees
+                on_call = await http.get("/console/on-call", params={"clinic": CLINIC})
+                assert on_call.status_code == (200 if sees else 404)
                 if sees:
                     continue
                 async with http.stream("GET", "/console/events") as stream:
                     streamed = await next_snapshot(stream.aiter_lines())
                 assert theirs not in {e["escalation_id"] for e in streamed["escalations"]}
+                # Filtered to the other clinic: not found, as if it did not exist.
+                for listing_path in ("/console/escalations", "/console/events"):
+                    filtered = await http.get(listing_path, params={"clinic": CLINIC})
+                    assert filtered.status_code == 404
                 page = await http.get("/console")
                 csrf = page.text.split('name="csrf-token" content="')[1].split('"')[0]
                 before = await writes(db_pool, {who.actor})
-                for action, body in (("acknowledge", None), ("resolve", {"note": "handled"})):
+                for action, body in (
+                    ("acknowledge", None),
+                    ("resolve", {"note": "handled"}),
+                    ("reassign", {"to_staff": "nurse-console-own"}),
+                ):
                     refused = await http.post(
                         f"/console/escalations/{theirs}/{action}",
                         json=body,

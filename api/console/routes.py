@@ -1,22 +1,24 @@
 """The console's routes (a browser page, so left out of the API's OpenAPI document).
 
 Staff sign in with their token, which is exchanged for a server-side session (a cookie); the page
-then reads `/console/escalations`, follows `/console/events` (Server-Sent Events) and posts
-acknowledge and resolve, which become the Escalation workflow's Updates, by the signed-in
-staff member, audited.
+then reads `/console/escalations`, follows `/console/events` (Server-Sent Events), both
+filtered to one of the person's clinics with `?clinic=`, and posts acknowledge, resolve and
+reassign (to someone on call, `/console/on-call`), which become the Escalation workflow's
+Updates, by the signed-in staff member, audited.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import structlog
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response, status
 from fastapi.responses import RedirectResponse, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio.workflow import UpdateMethodMultiParam
 
-from api.actions import Action, send_action
+from api.actions import Action, ActionRequest, send_action
 from api.audit import audited
 from api.console.access import (
     COOKIE,
@@ -30,19 +32,29 @@ from api.console.access import (
     same_origin,
     set_cookie,
 )
-from api.console.listing import Snapshot, snapshot
+from api.console.listing import OnCallPerson, Snapshot, on_call_now, snapshot
 from api.console.pages import asset, console_page, sign_in_page
 from api.console.sso import SignOnRefused
 from api.context import ApiContext, Ctx
-from api.errors import WorkflowNotFoundError, build
+from api.errors import WorkflowNotFoundError, build, invalid
 from domain.access import Identity, Permission
-from domain.escalation import AckChannel, Acknowledge, Resolve
+from domain.course import REF_PATTERN
+from domain.escalation import (
+    AckChannel,
+    Acknowledge,
+    EscalationState,
+    OnCallRole,
+    Reassign,
+    Resolve,
+)
 from store import escalations, tokens
 from store.audit import record_audit
 from store.console_sessions import ConsoleSession, open_session
 from store.console_sessions import end as end_session
 from store.console_sessions import find as find_session
 from workflows.escalation import Escalation
+
+M = TypeVar("M", bound=BaseModel)
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +69,33 @@ class ResolveRequest(BaseModel):
     """What was done; the domain's `Resolve` holds the note's rules."""
 
     note: str
+
+
+class ReassignRequest(BaseModel):
+    """Whom to page next: someone on call at the escalation's clinic now, in `to_role` (by
+    default the first role on the ladder that they hold)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to_staff: str = Field(min_length=1, max_length=120)
+    to_role: OnCallRole | None = None
+
+
+def covered(session: ConsoleSession, clinic: str) -> str:
+    """One of the session's clinics; any other is not found, whether it exists or not."""
+    if not session.identity.covers(clinic):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not one of your clinics")
+    return clinic
+
+
+def shown_clinic(
+    session: SignedIn, clinic: Annotated[str | None, Query(pattern=REF_PATTERN)] = None
+) -> str | None:
+    """The clinic the list is filtered to (`?clinic=`); None: all of the session's."""
+    return None if clinic is None else covered(session, clinic)
+
+
+ShownClinic = Annotated[str | None, Depends(shown_clinic)]
 
 
 @router.get("")
@@ -196,26 +235,30 @@ async def assets(name: str) -> Response:
 
 
 @router.get("/escalations")
-async def open_escalations(session: SignedIn, ctx: Ctx) -> Snapshot:
-    listing = await snapshot(ctx.pool, session.identity)
+async def open_escalations(session: SignedIn, ctx: Ctx, clinic: ShownClinic) -> Snapshot:
+    listing = await snapshot(ctx.pool, session.identity, clinic)
     shown = len(listing.escalations)
-    await audited(ctx.pool, session.identity, "console.escalations_read", None, None, shown=shown)
+    await audited(ctx.pool, session.identity, "console.escalations_read", None, clinic, shown=shown)
     return listing
 
 
 @router.get("/events")
 async def events(
-    session: SignedIn, request: Request, ctx: Ctx, console: Console
+    session: SignedIn, request: Request, ctx: Ctx, console: Console, clinic: ShownClinic
 ) -> StreamingResponse:
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     # Once per stream: it then shows every change while it lives.
-    await audited(ctx.pool, session.identity, "console.stream_opened", None, None)
-    stream = _stream(session, request.cookies[COOKIE], ctx, console)
+    await audited(ctx.pool, session.identity, "console.stream_opened", None, clinic)
+    stream = _stream(session, clinic, request.cookies[COOKIE], ctx, console)
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
 async def _stream(
-    session: ConsoleSession, cookie: str, ctx: ApiContext, console: ConsoleContext
+    session: ConsoleSession,
+    clinic: str | None,
+    cookie: str,
+    ctx: ApiContext,
+    console: ConsoleContext,
 ) -> AsyncIterator[str]:
     """The list now, then again after every change, while the session lives (checked at every
     turn, so a sign-out or a revoked token ends the stream within `KEEPALIVE_S`) and the feed
@@ -226,7 +269,7 @@ async def _stream(
         # Watching is not activity: the stream does not keep the session from idling out.
         while not watcher.lost and await find_session(ctx.pool, cookie, touch=False):
             if changed:
-                listing = await snapshot(ctx.pool, session.identity)
+                listing = await snapshot(ctx.pool, session.identity, clinic)
                 yield f"event: escalations\ndata: {listing.model_dump_json()}\n\n"
             else:
                 yield ": keep-alive\n\n"
@@ -234,44 +277,106 @@ async def _stream(
 
 
 @router.post("/escalations/{escalation_id}/acknowledge", dependencies=[Depends(same_origin)])
-async def acknowledge(escalation_id: str, session: Acting, ctx: Ctx, request: Action) -> Snapshot:
+async def acknowledge(
+    escalation_id: str, session: Acting, ctx: Ctx, request: Action, clinic: ShownClinic
+) -> Snapshot:
     row = await _escalation(ctx, session, escalation_id)
     message = Acknowledge(by=session.identity.actor, via=AckChannel.CONSOLE)
-    await send_action(
-        ctx,
-        session.identity,
-        request,
-        escalation_id,
-        Escalation.acknowledge,
-        message,
-        action="escalation.acknowledged_on_console",
-        course_id=row.course_id,
-        clinic_id=row.clinic_id,
-        escalation_id=escalation_id,
-    )
-    return await snapshot(ctx.pool, session.identity)
+    action = "escalation.acknowledged_on_console"
+    return await _act(ctx, session, request, clinic, row, Escalation.acknowledge, message, action)
 
 
 @router.post("/escalations/{escalation_id}/resolve", dependencies=[Depends(same_origin)])
 async def resolve(
-    escalation_id: str, body: ResolveRequest, session: Acting, ctx: Ctx, request: Action
+    escalation_id: str,
+    body: ResolveRequest,
+    session: Acting,
+    ctx: Ctx,
+    request: Action,
+    clinic: ShownClinic,
 ) -> Snapshot:
     row = await _escalation(ctx, session, escalation_id)
     message = build(Resolve, {"by": session.identity.actor, "note": body.note})
     # The note is free text (it may name the patient): it stays with the escalation.
+    action = "escalation.resolved_on_console"
+    return await _act(ctx, session, request, clinic, row, Escalation.resolve, message, action)
+
+
+@router.post("/escalations/{escalation_id}/reassign", dependencies=[Depends(same_origin)])
+async def reassign(
+    escalation_id: str,
+    body: ReassignRequest,
+    session: Acting,
+    ctx: Ctx,
+    request: Action,
+    clinic: ShownClinic,
+) -> Snapshot:
+    row = await _escalation(ctx, session, escalation_id)
+    person = await _on_call(ctx, row.clinic_id, body)
+    message = Reassign(by=session.identity.actor, to_staff=person.staff_id, to_role=person.role)
+    return await _act(
+        ctx,
+        session,
+        request,
+        clinic,
+        row,
+        Escalation.reassign,
+        message,
+        "escalation.reassigned_on_console",
+        to_staff=person.staff_id,
+        to_role=person.role,
+    )
+
+
+@router.get("/on-call")
+async def on_call(
+    session: SignedIn, ctx: Ctx, clinic: Annotated[str, Query(pattern=REF_PATTERN)]
+) -> list[OnCallPerson]:
+    """Whom an escalation of `clinic` may be reassigned to: who is on call there now."""
+    return await on_call_now(ctx.pool, covered(session, clinic))
+
+
+async def _on_call(ctx: ApiContext, clinic_id: str, body: ReassignRequest) -> OnCallPerson:
+    """The person asked for, on call at the clinic now in the role asked (or their first
+    role); anyone else is bad input, refused before anything is sent."""
+    theirs = [p for p in await on_call_now(ctx.pool, clinic_id) if p.staff_id == body.to_staff]
+    for person in theirs:
+        if body.to_role in (None, person.role):
+            return person
+    why = (
+        "on call at this clinic now in another role" if theirs else "not on call at this clinic now"
+    )
+    problem = {"loc": ("to_staff",), "msg": why}
+    raise invalid([{**problem, "type": "value_error"}])
+
+
+async def _act(
+    ctx: ApiContext,
+    session: ConsoleSession,
+    request: ActionRequest,
+    clinic: str | None,
+    row: escalations.EscalationRow,
+    update: UpdateMethodMultiParam[[Escalation, M], EscalationState],
+    message: M,
+    action: str,
+    **details: object,
+) -> Snapshot:
+    """Send the escalation's Update as the signed-in person, once and audited as `action`,
+    and answer with the list as the page shows it. `details` are audited: no PHI."""
     await send_action(
         ctx,
         session.identity,
         request,
-        escalation_id,
-        Escalation.resolve,
+        row.escalation_id,
+        update,
         message,
-        action="escalation.resolved_on_console",
+        action=action,
         course_id=row.course_id,
         clinic_id=row.clinic_id,
-        escalation_id=escalation_id,
+        escalation_id=row.escalation_id,
+        **details,
     )
-    return await snapshot(ctx.pool, session.identity)
+    return await snapshot(ctx.pool, session.identity, clinic)
 
 
 async def _escalation(

@@ -1,6 +1,7 @@
-// The on-call console: renders the open escalations, keeps them live (Server-Sent Events,
-// with a periodic refresh while the stream is down) and sends acknowledge and resolve.
-// Data is written with textContent only, never as markup.
+// The on-call console: renders the open escalations of one clinic or all, with counts by
+// severity, keeps them live (Server-Sent Events, with a periodic refresh while the stream is
+// down) and sends acknowledge, resolve and reassign. Data is written with textContent only,
+// never as markup.
 "use strict";
 
 const POLL_MS = 10000;
@@ -11,15 +12,21 @@ const list = document.getElementById("escalations");
 const empty = document.getElementById("empty");
 const live = document.getElementById("live");
 const template = document.getElementById("escalation");
+const clinicFilter = document.getElementById("clinic");
+const counts = document.getElementById("counts");
 
 const rows = new Map(); // escalation id -> <li>
 let clockOffset = 0; // server time minus this browser's time
 let shownAt = 0; // the server time of the list on screen
 let poller = null;
+let source = null; // the live stream, of the clinic shown
+let clinic = new URLSearchParams(window.location.search).get("clinic") ?? "";
+const pending = new Map(); // "<id>/<action>" -> the Idempotency-Key its retries reuse
 
 // --- Rendering --------------------------------------------------------------------------------
 
 function render(snapshot) {
+  if ((snapshot.clinic ?? "") !== clinic) return; // the list of a filter left since
   const at = Date.parse(snapshot.now);
   if (at < shownAt) return; // an older list, overtaken by a newer one
   shownAt = at;
@@ -38,6 +45,43 @@ function render(snapshot) {
     if (list.children[index] !== row) list.insertBefore(row, list.children[index] ?? null);
   });
   empty.hidden = snapshot.escalations.length > 0;
+  showCounts(snapshot.counts);
+  showClinics(snapshot.clinics);
+}
+
+function showCounts(bySeverity) {
+  for (const badge of counts.querySelectorAll("[data-severity]")) {
+    const n = bySeverity[badge.dataset.severity] ?? 0;
+    badge.dataset.count = n;
+    badge.textContent = `${n} ${badge.dataset.severity}`;
+  }
+}
+
+function showClinics(clinics) {
+  const shown = new Set([...clinicFilter.options].map((o) => o.value));
+  // The one chosen stays offered while it has nothing open.
+  for (const id of [...clinics, clinic].filter((c) => c && !shown.has(c)).sort()) {
+    const option = new Option(id, id);
+    const after = [...clinicFilter.options].find((o) => o.value && o.value > id);
+    clinicFilter.add(option, after ?? null);
+  }
+  clinicFilter.value = clinic;
+}
+
+function chooseClinic(chosen) {
+  clinic = chosen;
+  const url = new URL(window.location.href);
+  if (clinic) url.searchParams.set("clinic", clinic);
+  else url.searchParams.delete("clinic");
+  window.history.replaceState(null, "", url);
+  shownAt = 0;
+  rows.forEach((row) => row.remove());
+  rows.clear();
+  connect();
+}
+
+function query() {
+  return clinic ? `?clinic=${encodeURIComponent(clinic)}` : "";
 }
 
 function newRow(id) {
@@ -50,6 +94,15 @@ function newRow(id) {
     event.preventDefault();
     act(row, "resolve", { note: event.target.elements.note.value });
   });
+  const reassign = row.querySelector("details.reassign");
+  reassign.addEventListener("toggle", () => {
+    if (reassign.open) loadOnCall(row);
+  });
+  row.querySelector('[data-action="reassign"]').addEventListener("submit", (event) => {
+    event.preventDefault();
+    const chosen = event.target.elements.to.selectedOptions[0];
+    act(row, "reassign", { to_staff: chosen.dataset.staff, to_role: chosen.dataset.role });
+  });
   rows.set(id, row);
   return row;
 }
@@ -60,6 +113,8 @@ function fill(row, e) {
   row.dataset.raisedAt = e.raised_at;
   row.dataset.acknowledgedBy = e.acknowledged_by ?? "";
   row.dataset.acknowledgedAt = e.acknowledged_at ?? "";
+  row.dataset.rungSince = e.rung_since;
+  row.dataset.clinic = e.clinic_id;
   set(row, "severity", e.severity);
   set(row, "condition", e.condition);
   set(row, "status", e.status);
@@ -102,13 +157,32 @@ function tick(row) {
   const { acknowledgedBy, acknowledgedAt } = row.dataset;
   set(row, "acknowledged", acknowledgedBy
     ? `Acknowledged by ${acknowledgedBy} ${ago(acknowledgedAt)}` : "");
+  // An acknowledgement stops the ladder: nobody waits at a rung any more.
+  set(row, "rung", row.dataset.status === "open"
+    ? `waiting ${waited(row.dataset.rungSince)}` : "paging stopped");
+}
+
+function minutesSince(iso) {
+  return Math.floor((Date.now() + clockOffset - Date.parse(iso)) / 60000);
+}
+
+function duration(minutes) {
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
 function ago(iso) {
-  const minutes = Math.floor((Date.now() + clockOffset - Date.parse(iso)) / 60000);
-  if (minutes < 1) return "just now";
-  if (minutes < 60) return `${minutes} min ago`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min ago`;
+  const minutes = minutesSince(iso);
+  return minutes < 1 ? "just now" : `${duration(minutes)} ago`;
+}
+
+function waited(iso) {
+  const minutes = minutesSince(iso);
+  return minutes < 1 ? "under a minute" : duration(minutes);
+}
+
+function roleName(role) {
+  return role.replaceAll("_", " ").replace("on call", "on-call");
 }
 
 function clock(iso) {
@@ -117,29 +191,70 @@ function clock(iso) {
 
 // --- Actions ----------------------------------------------------------------------------------
 
+// Each action keeps its Idempotency-Key until the server has answered it for good: a retry
+// after a lost answer or an outage is then the same action, done once.
 async function act(row, action, body) {
   const error = row.querySelector('[data-field="error"]');
   const buttons = row.querySelectorAll("button");
+  const attempt = `${row.dataset.id}/${action}`;
+  if (!pending.has(attempt)) pending.set(attempt, newKey());
   error.textContent = "";
   buttons.forEach((b) => { b.disabled = true; });
   try {
-    const url = `/console/escalations/${encodeURIComponent(row.dataset.id)}/${action}`;
+    const url = `/console/escalations/${encodeURIComponent(row.dataset.id)}/${action}${query()}`;
     const response = await fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      headers: {
+        "Content-Type": "application/json",
+        "X-CSRF-Token": csrf,
+        "Idempotency-Key": pending.get(attempt),
+      },
       body: JSON.stringify(body),
     });
+    if (response.status < 500) pending.delete(attempt);
     if (response.status === 401) return signedOut();
     if (!response.ok) {
       error.textContent = await reason(response);
       return;
     }
     if (action === "resolve") row.querySelector('[name="note"]').value = "";
+    if (action === "reassign") row.querySelector("details.reassign").open = false;
     render(await response.json());
   } catch (err) {
-    error.textContent = `Not sent: ${err.message}`;
+    // It may have been done all the same: sent again, it is the same action (its key).
+    error.textContent = `No answer (${err.message}): try again`;
   } finally {
     buttons.forEach((b) => { b.disabled = false; });
+  }
+}
+
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// Who is on call at the row's clinic now: the people it may be reassigned to.
+async function loadOnCall(row) {
+  const error = row.querySelector('[data-field="error"]');
+  const select = row.querySelector('[name="to"]');
+  try {
+    const response = await fetch(`/console/on-call?clinic=${encodeURIComponent(row.dataset.clinic)}`);
+    if (response.status === 401) return signedOut();
+    if (!response.ok) {
+      error.textContent = await reason(response);
+      return;
+    }
+    const people = await response.json();
+    select.replaceChildren(new Option(people.length ? "Who is on call…" : "Nobody is on call", ""));
+    for (const person of people) {
+      const text = `${person.display_name} (${person.staff_id}), ${roleName(person.role)}`;
+      const option = new Option(text, `${person.role}/${person.staff_id}`);
+      option.dataset.staff = person.staff_id;
+      option.dataset.role = person.role;
+      select.add(option);
+    }
+  } catch (err) {
+    error.textContent = `Not loaded: ${err.message}`;
   }
 }
 
@@ -156,15 +271,18 @@ async function reason(response) {
 // --- Live updates -----------------------------------------------------------------------------
 
 function connect() {
-  const source = new EventSource("/console/events");
-  source.addEventListener("escalations", (event) => {
+  if (source !== null) source.close();
+  const opened = new EventSource(`/console/events${query()}`);
+  source = opened;
+  opened.addEventListener("escalations", (event) => {
     render(JSON.parse(event.data));
     showLive(true);
   });
-  source.addEventListener("error", () => {
+  opened.addEventListener("error", () => {
+    if (opened !== source) return; // a stream left for another clinic's
     showLive(false);
     // CLOSED: the server refused the stream (e.g. signed out); otherwise it reconnects itself.
-    if (source.readyState === EventSource.CLOSED) setTimeout(connect, POLL_MS);
+    if (opened.readyState === EventSource.CLOSED) setTimeout(connect, POLL_MS);
   });
 }
 
@@ -181,8 +299,9 @@ function showLive(on) {
 
 async function refresh() {
   try {
-    const response = await fetch("/console/escalations");
+    const response = await fetch(`/console/escalations${query()}`);
     if (response.status === 401) return signedOut();
+    if (response.status === 404 && clinic) return chooseClinic(""); // not theirs: an old link
     if (response.ok) render(await response.json());
   } catch {
     // Offline for now: the next refresh tries again.
@@ -193,5 +312,6 @@ function signedOut() {
   window.location.assign("/console");
 }
 
+clinicFilter.addEventListener("change", () => chooseClinic(clinicFilter.value));
 connect();
 setInterval(() => rows.forEach(tick), TICK_MS);
