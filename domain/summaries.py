@@ -13,6 +13,7 @@ from domain.conditions import Condition
 from domain.escalation import OnCallRole, PagerAction, Severity
 from domain.notices import NoticeKind
 from domain.records import SessionEvent
+from domain.session_core import Checkpoint
 from domain.vitals import Classification
 
 # --- TreatmentCourse ------------------------------------------------------------------------
@@ -80,18 +81,18 @@ def session_event(event: SessionEvent) -> str:
 
 
 CHECKPOINTS = {
-    "pre_dose": "pre-dose vitals",
-    "post_dose_40m": "40-minute BP",
-    "monitoring": "monitoring vitals",
-    "before_check_in": "vitals before check-in",
+    Checkpoint.PRE_DOSE: "pre-dose vitals",
+    Checkpoint.POST_DOSE_40M: "40-minute BP",
+    Checkpoint.MONITORING: "monitoring vitals",
+    Checkpoint.BEFORE_CHECK_IN: "vitals before check-in",
 }
 
 
-def reading_judged(checkpoint_kind: str, classification: Classification) -> str:
+def reading_judged(checkpoint: str, classification: Classification) -> str:
     """E.g. "pre-dose vitals judged: hold BP 152/94"; the findings' values, never the patient."""
     verdict = classification.level.name.lower()
     values = "; ".join(finding.detail for finding in classification.findings)
-    what = CHECKPOINTS.get(checkpoint_kind, "vitals")
+    what = CHECKPOINTS.get(Checkpoint.kind(checkpoint), "vitals")
     return f"{what} judged: {verdict}" + (f" {values}" if values else "")
 
 
@@ -116,8 +117,9 @@ def rung_wait(role: OnCallRole, minutes: int) -> str:
     return f"{ROLES[role]} has {minutes} min to acknowledge"
 
 
-def escalation_step(step: str, actor: str) -> str:
-    return f"escalation {step.replace('_', ' ')}" + ("" if actor == "system" else f" by {actor}")
+def escalation_step(step: str, person: str | None) -> str:
+    """E.g. "escalation acknowledged by nurse-kim"; the escalation's own steps name nobody."""
+    return f"escalation {step.replace('_', ' ')}" + ("" if person is None else f" by {person}")
 
 
 def pager_told(action: PagerAction) -> str:

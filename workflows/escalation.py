@@ -397,7 +397,7 @@ class Escalation:
                 assigned_to=assigned_to,
             ),
             start_to_close_timeout=RECORD_TIMEOUT,
-            summary=summaries.escalation_step(step, actor),
+            summary=summaries.escalation_step(step, None if actor == SYSTEM else actor),
         )
 
     async def _tell_owners(self, status: EscalationStatus) -> None:

@@ -59,7 +59,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.session_core import (
         BEFORE_DOSING,
         OVERDUE_STEPS,
-        Checkpoint,
         Command,
         Escalate,
         Notify,
@@ -397,9 +396,7 @@ class DosingSession:
                     checkpoint=command.checkpoint,
                     classification=command.classification,
                 ),
-                summaries.reading_judged(
-                    Checkpoint.kind(command.checkpoint), command.classification
-                ),
+                summaries.reading_judged(command.checkpoint, command.classification),
             )
         elif isinstance(command, Notify):
             await self._activity(
