@@ -19,6 +19,7 @@ from cli import (
     session,
     stack,
     tokens,
+    ui_views,
 )
 from worker.client import exit_process
 from worker.logs import configure_logging
@@ -65,6 +66,7 @@ app.add_typer(protocol.app, name="protocol")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(audit.app, name="audit")
 app.command()(demo.demo)
+app.command("ui-views")(ui_views.command)
 
 
 @app.callback()

@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from cli.handles import course_handle, rems_filing_handle, session_handle
 from cli.localstack import new_course_id, quiet
 from cli.room import DRIVER, ClinicApi, RoomPlayer
-from cli.simulation import DEMO_PROTOCOL, PERSONAS, assessment_for, demo_course
+from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL, PERSONAS, assessment_for, demo_course
 from domain.calendar import next_session_at
 from domain.conditions import escalation_key
 from domain.contract import rems_filing_workflow_id
@@ -58,13 +58,13 @@ async def eventually(check: Callable[[], Awaitable[T | None]], polls: int = 300)
     raise TimeoutError("condition never held")
 
 
-def course_for(course_id: str) -> CourseStart:
-    return demo_course(course_id, PERSONA, time_scale=1.0)
+def course_for(course_id: str, clinic_id: str = DEMO_CLINIC) -> CourseStart:
+    return demo_course(course_id, PERSONA, time_scale=1.0, clinic_id=clinic_id)
 
 
-async def start_course(api: httpx.AsyncClient, label: str) -> str:
+async def start_course(api: httpx.AsyncClient, label: str, clinic_id: str = DEMO_CLINIC) -> str:
     course_id = new_course_id(label)
-    course = course_for(course_id)
+    course = course_for(course_id, clinic_id)
     response = await api.post("/v1/courses", json=course.model_dump(mode="json"), headers=GATEWAY)
     assert response.status_code == 201, response.text
     return course_id
@@ -271,9 +271,10 @@ async def scheduled_session(
     env: WorkflowEnvironment,
     pool: asyncpg.Pool,
     label: str,
+    clinic_id: str = DEMO_CLINIC,
 ) -> InRoom:
     """A new course, assessed when its first session is far enough away for every reminder."""
-    course_id = await start_course(api, label)
+    course_id = await start_course(api, label, clinic_id)
     await course_in_record(pool, course_id)
     await assess_ahead(env, course_id)
     session = await first_session(env.client, course_id)

@@ -10,6 +10,7 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.alerts import Alerts
+    from domain import summaries
     from domain.escalation import (
         EscalationChanged,
         EscalationPolicies,
@@ -60,12 +61,16 @@ async def raise_alert(
             reading_id=alert.reading_id,
             policy=owner.policies.for_severity(alert.severity),
         )
+        summary = summaries.alert_raised(
+            alert.severity, alert.condition, alert.occurrence, alert.detail
+        )
         if workflow.patched(LOCAL_RAISE):
             outcome = await workflow.execute_local_activity_method(
                 Alerts.raise_alert,
                 raising.model_copy(update={"raised_at": workflow.now()}),
                 start_to_close_timeout=RAISE_TIMEOUT,
                 cancellation_type=cancellation_type,
+                summary=summary,
             )
         else:
             outcome = await workflow.execute_activity_method(
@@ -73,6 +78,7 @@ async def raise_alert(
                 raising,
                 start_to_close_timeout=RAISE_TIMEOUT,
                 cancellation_type=cancellation_type,
+                summary=summary,
             )
         if outcome is not AlertOutcome.RESOLVED_ALREADY:
             return

@@ -8,6 +8,7 @@ grows long, carrying its whole state.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -17,7 +18,7 @@ from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import ClinicNotifier
     from activities.patients import PatientRegistry
-    from domain import contract
+    from domain import contract, summaries
     from domain.calendar import next_session_at
     from domain.clock import CourseClock
     from domain.conditions import Condition
@@ -65,7 +66,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.alerting import AlertOwner, raise_alert
 from workflows.messages import require_argument, signal_argument
 from workflows.session import DosingSession
-from workflows.waiting import wait_for
+from workflows.waiting import keep_details_current, wait_for
 
 HISTORY_EVENTS_PER_RUN = 1_000
 """Continue-as-new past this many events, well before the server would suggest it."""
@@ -95,6 +96,7 @@ class TreatmentCourse:
             Phase.MAINTENANCE: self._maintain,
             Phase.FOLLOW_UP: self._follow_up,
         }
+        details = asyncio.create_task(keep_details_current(self._details))
         if start.carried_state is None:
             await self._register_patient()
         while not self.state.phase.is_final:
@@ -106,6 +108,7 @@ class TreatmentCourse:
         self.state.awaiting = None
         self._publish()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        details.cancel()
         return CourseResult(
             course_id=start.course_id,
             phase=self.state.phase,
@@ -129,6 +132,7 @@ class TreatmentCourse:
                 patient=self.start.patient,
             ),
             start_to_close_timeout=NOTICE_TIMEOUT,
+            summary=summaries.REGISTER_PATIENT,
         )
 
     async def _assess(self) -> None:
@@ -186,18 +190,23 @@ class TreatmentCourse:
         check_in_weeks = self.protocol.phases.follow_up_check_in_weeks
         window = timedelta(days=self.protocol.phases.check_in_window_days)
         while self.state.check_ins_done < len(check_in_weeks) and not self._stopped():
-            due = self.state.phase_started_at + timedelta(
-                weeks=check_in_weeks[self.state.check_ins_done]
-            )
+            number, weeks = self.state.check_ins_done + 1, check_in_weeks[self.state.check_ins_done]
+            due = self.state.phase_started_at + timedelta(weeks=weeks)
             self.state.next_check_in_at = due
             self.state.awaiting = None
             self._publish()
-            await self._wait(lambda: False, until=due)
+            await self._wait(
+                lambda: False, until=due, summary=summaries.check_in_due(number, weeks)
+            )
             if self._stopped():
                 return
             self.state.awaiting = Awaiting.CHECK_IN
             self._publish()
-            scored = await self._wait(self._check_in_answered(due), until=due + window)
+            scored = await self._wait(
+                self._check_in_answered(due),
+                until=due + window,
+                summary=summaries.check_in_window(number, window.days),
+            )
             self.state.awaiting = None
             if self._stopped():
                 return
@@ -294,7 +303,7 @@ class TreatmentCourse:
             ),
             id=self.state.current_session.workflow_id,
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-            static_summary=f"Session {number} ({self.state.phase.value})",
+            static_summary=summaries.session(number, self.state.phase.value),
         )
         summary = await self._session
         self._session = None
@@ -635,13 +644,14 @@ class TreatmentCourse:
         until: datetime | None = None,
         *,
         within: timedelta | None = None,
+        summary: str | None = None,
     ) -> bool:
         """Wait for `condition` or the end of the course, at most until a protocol time or
-        `within` real time."""
+        `within` real time (a timer shown in the UI as `summary`)."""
         timeout = within
         if until is not None:
             timeout = self.state.clock.real_delay_until(until, workflow.now())
-        met = await wait_for(lambda: condition() or self._stopped(), timeout)
+        met = await wait_for(lambda: condition() or self._stopped(), timeout, summary=summary)
         return met and not self._stopped()
 
     async def _await_decision(
@@ -653,7 +663,7 @@ class TreatmentCourse:
         overdue_after = timedelta(hours=self.protocol.phases.decision_overdue_hours)
         self.state.decision_due_at = self._protocol_now() + overdue_after
         self._publish()
-        while not await self._decided_in_time(decided, overdue_after):
+        while not await self._decided_in_time(awaiting, decided, overdue_after):
             if self._stopped():
                 return False
             self.state.decision_reminders += 1
@@ -663,10 +673,15 @@ class TreatmentCourse:
         self.state.awaiting = None
         return True
 
-    async def _decided_in_time(self, decided: Callable[[], bool], overdue_after: timedelta) -> bool:
+    async def _decided_in_time(
+        self, awaiting: Awaiting, decided: Callable[[], bool], overdue_after: timedelta
+    ) -> bool:
         # A clinician answers in real time, however fast a simulated calendar runs.
         within = self.state.clock.response_duration(overdue_after)
-        return await self._wait(decided, within=within)
+        hours = int(overdue_after.total_seconds()) // 3600
+        return await self._wait(
+            decided, within=within, summary=summaries.decision_due(awaiting.value, hours)
+        )
 
     async def _escalate(self, condition: Condition, severity: Severity, message: str) -> None:
         """Open the condition's escalation, or join it while it is open (S2)."""
@@ -695,6 +710,7 @@ class TreatmentCourse:
                 effect_key=key, course_id=self.start.course_id, kind=kind, message=message
             ),
             start_to_close_timeout=NOTICE_TIMEOUT,
+            summary=summaries.clinic_told(kind),
         )
 
     def _enter(self, phase: Phase, frequency: Frequency | None = None) -> None:
@@ -727,7 +743,7 @@ class TreatmentCourse:
         workflow.continue_as_new(self.start.model_copy(update={"carried_state": self.state}))
 
     def _publish(self) -> None:
-        """Keep search attributes and the UI's details current; upsert only what changed."""
+        """Keep search attributes current; upsert only what changed."""
         phase, next_at = self.state.phase.value, self._next_session_at()
         open_escalations = len(self.state.open_escalations)
         if (phase, next_at, open_escalations) != self._published:
@@ -743,20 +759,28 @@ class TreatmentCourse:
                 ]
             )
             self._published = (phase, next_at, open_escalations)
-        workflow.set_current_details(self._details())
 
     def _details(self) -> str:
+        """What the course is doing, for the UI: state and ids only, never a free-text note
+        (the outcome's reason may quote one; `status` has it)."""
         state = self.state
         lines = [
             f"**Phase** {state.phase.value}" + (" (paused)" if state.paused else ""),
             f"**Awaiting** {state.awaiting.value if state.awaiting else '-'}",
             f"**Sessions dosed** {state.sessions_dosed}",
             f"**Frequency** {state.frequency.value if state.frequency else '-'}",
+            f"**Protocol** {state.protocol.version if state.protocol else '-'}",
         ]
-        if (next_at := self._next_session_at()) is not None:
-            lines.append(f"**Next session** {next_at.isoformat()}")
+        current = state.current_session
+        if current is not None and (next_at := self._next_session_at()) is not None:
+            lines.append(f"**Next session** {current.number}, {next_at.isoformat()}")
+        if state.decision_due_at is not None:
+            lines.append(f"**Decision due** {state.decision_due_at.isoformat()}")
+        if (check_in_at := state.next_check_in_at) is not None:
+            lines.append(f"**Next check-in** {state.check_ins_done + 1}, {check_in_at.isoformat()}")
         if state.open_escalations:
-            lines.append(f"**Open escalations** {len(state.open_escalations)}")
-        if state.final_reason:
-            lines.append(f"**Outcome** {state.final_reason}")
+            open_ = ", ".join(
+                f"{e.severity} {e.condition}" for e in state.open_escalations.values()
+            )
+            lines.append(f"**Open escalations** {len(state.open_escalations)}: {open_}")
         return "\n\n".join(lines)

@@ -23,6 +23,7 @@ from temporalio.exceptions import ActivityError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.paging import EscalationRecords, Paging
+    from domain import summaries
     from domain.contract import course_workflow_id
     from domain.escalation import (
         ESCALATION_CHANGED,
@@ -46,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.messages import require_argument, signal_argument
-from workflows.waiting import wait_for
+from workflows.waiting import keep_details_current, wait_for
 
 SYSTEM = "system"
 """The actor of the escalation's own steps."""
@@ -97,6 +98,7 @@ class Escalation:
     @workflow.run
     async def run(self, escalation: EscalationInput) -> EscalationState:
         self._log("escalation raised")
+        details = asyncio.create_task(keep_details_current(self._details))
         if workflow.patched(PAGE_FIRST):
             # Page first: the announcement runs beside the first page, not before it (the
             # lock still records the raised step before the paged one).
@@ -113,6 +115,7 @@ class Escalation:
         if announced is not None:
             await announced
         await workflow.wait_condition(workflow.all_handlers_finished)
+        details.cancel()
         self._log("escalation resolved")
         return self.state
 
@@ -135,11 +138,16 @@ class Escalation:
             rung = rungs[self._step % len(rungs)]
             due = workflow.now() + timedelta(minutes=rung.minutes_before_next)
             if reassign is None:
-                paged = await self._page(rung.role, None, due)
+                role = rung.role
+                paged = await self._page(role, None, due)
             else:
-                paged = await self._page(reassign.to_role or rung.role, reassign.to_staff, due)
+                role = reassign.to_role or rung.role
+                paged = await self._page(role, reassign.to_staff, due)
             # A page that reached nobody: the next rung at once.
-            if not paged or not await wait_for(self._interrupted, within=due - workflow.now()):
+            waits = summaries.rung_wait(role, rung.minutes_before_next)
+            if not paged or not await wait_for(
+                self._interrupted, within=due - workflow.now(), summary=waits
+            ):
                 self._step += 1
 
     async def _page(self, role: OnCallRole, staff_id: str | None, due: datetime) -> bool:
@@ -168,6 +176,7 @@ class Escalation:
                 start_to_close_timeout=PAGE_ATTEMPT_TIMEOUT,
                 schedule_to_close_timeout=due - at,
                 retry_policy=PAGE_RETRY,
+                summary=summaries.paged(role, self._step, len(self.policy.rungs), staff_id),
             )
             if result.staff_id is None:
                 outcome = "nobody on call"
@@ -210,6 +219,28 @@ class Escalation:
 
     def _interrupted(self) -> bool:
         return not self._open() or self._reassign is not None
+
+    def _details(self) -> str:
+        """Where the escalation stands, for the UI: who is paged, at which rung; never the
+        resolution's note."""
+        state, trigger = self.state, self.trigger
+        lines = [
+            f"**Status** {state.status}",
+            f"**Condition** {trigger.severity} {trigger.condition} #{trigger.occurrence}"
+            + ("" if trigger.session is None else f", session {trigger.session}"),
+            f"**Triggers** {state.triggers}",
+        ]
+        if state.pages:
+            page, rungs = state.pages[-1], len(self.policy.rungs)
+            whom = page.staff_id or "nobody on call"
+            via = f"via {page.channel}" if page.channel else "not delivered"
+            lines.append(f"**Paged** {summaries.ROLES[page.role]} {whom} ({via})")
+            lines.append(f"**Rung** {min(self._step, self._steps() - 1) % rungs + 1} of {rungs}")
+        if state.acknowledged is not None:
+            lines.append(f"**Acknowledged by** {state.acknowledged.by} ({state.acknowledged.via})")
+        if state.resolved is not None:
+            lines.append(f"**Resolved by** {state.resolved.by}")
+        return "\n\n".join(lines)
 
     # --- Messages ------------------------------------------------------------------------------
 
@@ -333,6 +364,7 @@ class Escalation:
                     Paging.update_pager,
                     PagerUpdate(escalation_id=self._id, action=pager),
                     start_to_close_timeout=RECORD_TIMEOUT,
+                    summary=summaries.pager_told(pager),
                 )
             await self._tell_owners(status)
 
@@ -365,6 +397,7 @@ class Escalation:
                 assigned_to=assigned_to,
             ),
             start_to_close_timeout=RECORD_TIMEOUT,
+            summary=summaries.escalation_step(step, None if actor == SYSTEM else actor),
         )
 
     async def _tell_owners(self, status: EscalationStatus) -> None:

@@ -15,6 +15,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.rems import RemsForms
+    from domain import summaries
     from domain.conditions import Condition
     from domain.contract import rems_filing_workflow_id
     from domain.escalation import ESCALATION_CHANGED, EscalationChanged, Severity
@@ -59,12 +60,21 @@ class RemsFiling:
                 RemsFormRequest(course_id=filing.course_id, session=filing.session, due_at=due),
                 start_to_close_timeout=SUBMIT_TIMEOUT,
                 retry_policy=PORTAL_RETRY,
+                summary=summaries.REMS_SUBMIT,
             )
         )
         late = filing.scheduled_at + timedelta(days=rules.rems_form_reminder_days)
-        if not await wait_for(submitting.done, within=self._until(late)):
+        if not await wait_for(
+            submitting.done,
+            within=self._until(late),
+            summary=summaries.rems_form_wait(rules.rems_form_reminder_days),
+        ):
             await self._alert(Condition.REMS_FORM_DUE, Severity.ROUTINE, "REMS form not filed yet")
-        if not await wait_for(submitting.done, within=self._until(due)):
+        if not await wait_for(
+            submitting.done,
+            within=self._until(due),
+            summary=summaries.rems_form_wait(rules.rems_form_due_days),
+        ):
             await self._alert(
                 Condition.REMS_FORM_OVERDUE, Severity.URGENT, "REMS form past its due day"
             )

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.rems_filings import RemsFilings
     from activities.transport import TransportRequests
     from activities.vitals import VitalsRecords
+    from domain import summaries
     from domain.contract import course_workflow_id, session_workflow_id
     from domain.course import Reschedule
     from domain.dosing import devices_for
@@ -71,7 +72,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.alerting import AlertOwner, raise_alert
 from workflows.messages import require_argument, signal_argument
-from workflows.waiting import wait_for
+from workflows.waiting import keep_details_current, wait_for
 
 Argument = TypeVar("Argument")
 EARLIEST_CHECK_IN = timedelta(hours=2)
@@ -118,6 +119,7 @@ class DosingSession:
     @workflow.run
     async def run(self, session: SessionInput) -> SessionSummary:
         carrying_out = asyncio.create_task(self._carry_out_commands())
+        details = asyncio.create_task(keep_details_current(self._details))
         await self._run_session()
         await workflow.wait_condition(
             lambda: (
@@ -127,6 +129,7 @@ class DosingSession:
             )
         )
         carrying_out.cancel()
+        details.cancel()
         workflow.logger.info(
             "session concluded",
             extra={
@@ -172,11 +175,12 @@ class DosingSession:
             if scheduled - timedelta(hours=hours) >= self._protocol_now()
             or hours == hours_before[-1]
         ]
-        await self._sleep_until(scheduled - timedelta(hours=max(hours_before, default=0)))
+        first = max(hours_before, default=0)
+        await self._sleep_until(scheduled - timedelta(hours=first), summaries.first_contact(first))
         await self._request_ride()
         self._core.ride_requested()
         for hours in reminders:
-            await self._sleep_until(scheduled - timedelta(hours=hours))
+            await self._sleep_until(scheduled - timedelta(hours=hours), summaries.reminder(hours))
             await self._activity(
                 Reminders.send_reminder,
                 ReminderRequest(
@@ -186,10 +190,14 @@ class DosingSession:
                     hours_before=hours,
                     clinic_timezone=self._input.clinic_timezone,
                 ),
+                summaries.reminder_sent(hours),
                 SEND_TIMEOUT,
             )
-        lead = timedelta(hours=self._rules.transport_alert_hours_before)
-        await self._give_staff_until(scheduled - lead, at_least=lead)
+        lead_hours = self._rules.transport_alert_hours_before
+        lead = timedelta(hours=lead_hours)
+        await self._give_staff_until(
+            scheduled - lead, at_least=lead, summary=summaries.ride_check(lead_hours)
+        )
         if self.state.transport_confirmed_via is None:
             self._core.transport_unconfirmed(self._rules.transport_alert_hours_before)
 
@@ -204,6 +212,7 @@ class DosingSession:
                 or self._rescheduled
             ),
             within=self._until_grace_ends(),
+            summary=summaries.CHECK_IN_WINDOW,
         )
         if not settled:
             self._conclude(SessionOutcome.MISSED, reason="patient did not check in")
@@ -239,6 +248,7 @@ class DosingSession:
         while not await wait_for(
             lambda: self.state.stage is not Stage.PRE_DOSE_VITALS or self._ended(),
             within=None if self._overdue_done(step) else self._core.times.reading_due,
+            summary=summaries.PRE_DOSE_VITALS_DUE,
         ):
             self._core.pre_dose_overdue(step)
             step += 1
@@ -249,6 +259,7 @@ class DosingSession:
         decided = await wait_for(
             lambda: self.state.stage is not Stage.HELD or self._ended(),
             within=self._core.times.hold_decision_due,
+            summary=summaries.HOLD_DECISION_DUE,
         )
         if not decided:
             self._core.hold_overdue()
@@ -275,6 +286,7 @@ class DosingSession:
                 session=self._input.number,
                 administration=administration,
             ),
+            summaries.dose_recorded(administration.dose_mg, administration.devices),
         )
         await self._record(SessionEvent.DOSED, actor=administration.by, at=self.state.dosed_at)
 
@@ -291,6 +303,7 @@ class DosingSession:
             await wait_for(
                 self._monitoring_moves_on(bp_due),
                 within=min(deadlines) - workflow.now() if deadlines else None,
+                summary=summaries.MONITORING,
             )
             now = workflow.now()
             if self.state.discharge is not None or self.state.bp_due_at != bp_due:
@@ -333,6 +346,7 @@ class DosingSession:
                 rules=self._rules,
                 escalation=self._input.escalation,
             ),
+            summaries.REMS_FILING_STARTED,
         )
 
     async def _request_ride(self) -> None:
@@ -345,6 +359,7 @@ class DosingSession:
                 scheduled_at=self.state.scheduled_at,
                 clinic_timezone=self._input.clinic_timezone,
             ),
+            summaries.RIDE_REQUESTED,
             SEND_TIMEOUT,
         )
 
@@ -381,6 +396,7 @@ class DosingSession:
                     checkpoint=command.checkpoint,
                     classification=command.classification,
                 ),
+                summaries.reading_judged(command.checkpoint, command.classification),
             )
         elif isinstance(command, Notify):
             await self._activity(
@@ -393,6 +409,7 @@ class DosingSession:
                     recipient=command.recipient,
                     session=number,
                 ),
+                summaries.clinic_told(command.kind),
             )
         elif isinstance(command, RecordEvent):
             await self._record(command.event, at=command.at, detail=command.detail)
@@ -531,6 +548,37 @@ class DosingSession:
             self.state.scheduled_at = request.new_time
             self._move_to(request.new_time)
 
+    def _details(self) -> str:
+        """Where the session stands, for the UI: readings by their verdicts only, and no
+        free-text note."""
+        state = self.state
+        ride = state.transport_confirmed_via
+        lines = [
+            f"**Stage** {state.stage.value}",
+            f"**Scheduled** {state.scheduled_at.isoformat()}",
+            "**Ride home** "
+            + (
+                f"confirmed ({ride.value})"
+                if ride is not None
+                else "requested"
+                if state.ride_requested
+                else "not requested yet"
+            ),
+        ]
+        if state.readings:
+            last = state.readings[-1].level.name.lower()
+            lines.append(f"**Readings judged** {len(state.readings)}, the last {last}")
+        if state.dosed_at is not None:
+            lines.append(f"**Dosed** {state.dosed_at.isoformat()}")
+        if state.stage is Stage.MONITORING and state.bp_due_at is not None:
+            lines.append(f"**BP due** {state.bp_due_at.isoformat()}")
+        open_ = [f"{o.severity} {c}" for c, o in state.escalations.by_condition.items() if o.open]
+        if open_:
+            lines.append(f"**Open escalations** {', '.join(open_)}")
+        if self._summary.outcome is not None:
+            lines.append(f"**Outcome** {self._summary.outcome.value}")
+        return "\n\n".join(lines)
+
     # --- Mechanics -----------------------------------------------------------------------------
 
     def _until_grace_ends(self) -> timedelta:
@@ -571,17 +619,19 @@ class DosingSession:
     def _protocol_now(self) -> datetime:
         return self._input.clock.to_protocol(workflow.now())
 
-    async def _give_staff_until(self, protocol_time: datetime, *, at_least: timedelta) -> None:
+    async def _give_staff_until(
+        self, protocol_time: datetime, *, at_least: timedelta, summary: str
+    ) -> None:
         """Until a protocol time by which staff must have answered (`CourseClock.staff_window`:
         on a compressed clock a session booked at short notice still leaves them time)."""
         window = self._input.clock.staff_window(protocol_time - self._protocol_now(), at_least)
         if window > timedelta(0):
-            await workflow.sleep(window)
+            await workflow.sleep(window, summary=summary)
 
-    async def _sleep_until(self, protocol_time: datetime) -> None:
+    async def _sleep_until(self, protocol_time: datetime, summary: str) -> None:
         delay = self._input.clock.real_delay_until(protocol_time, workflow.now())
         if delay > timedelta(0):
-            await workflow.sleep(delay)
+            await workflow.sleep(delay, summary=summary)
 
     async def _record(
         self,
@@ -603,14 +653,20 @@ class DosingSession:
                 detail=detail,
                 discharge=discharge,
             ),
+            summaries.session_event(event),
         )
 
     async def _activity(
         self,
         activity: Callable[[Any, Argument], Awaitable[object]],
         argument: Argument,
+        summary: str,
         allowed: timedelta = RECORD_TIMEOUT,
     ) -> None:
         await workflow.execute_activity_method(
-            activity, argument, start_to_close_timeout=allowed, cancellation_type=LEAVE_CANCELLED
+            activity,
+            argument,
+            start_to_close_timeout=allowed,
+            cancellation_type=LEAVE_CANCELLED,
+            summary=summary,
         )
