@@ -16,12 +16,14 @@ from api.context import ApiContext
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.limits import RequestLimits
+from api.requests import RequestContext
 from api.routes import courses, pager, patients, sessions, sms
 from store.db import create_pool
 from worker.client import connect
 from worker.logs import configure_logging
 from worker.production import check_production
 from worker.settings import Settings, get_settings
+from worker.tracing import configure_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +59,8 @@ def create_app(settings: Settings, client: Client, pool: asyncpg.Pool) -> FastAP
     install_error_handlers(app)
     app.add_middleware(RequestLimits)
     app.add_middleware(BearerGate)
-    app.add_middleware(SecurityHeaders)  # the outermost: on the gate's own answers too
+    app.add_middleware(SecurityHeaders)  # on the gate's own answers too
+    app.add_middleware(RequestContext)  # the outermost: every answer has its id and span
     for router in (
         health.router,
         courses.router,
@@ -96,6 +99,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
+    configure_tracing(settings, "trdflow-api")
     asyncio.run(serve(settings))
 
 
