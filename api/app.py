@@ -54,7 +54,15 @@ Esketamine treatment courses as durable Temporal workflows: the HTTP face of the
 
 def create_app(settings: Settings, client: Client, pool: asyncpg.Pool) -> FastAPI:
     """The API over an existing Temporal client and Postgres pool (the caller closes them)."""
-    app = FastAPI(title="trdflow", version="1", description=DESCRIPTION)
+    # FastAPI's own spans are off: they record the path and query as sent (an SSO callback's
+    # code) and its logs the input of a refused request. `RequestContext` opens the request's
+    # span instead, with an allowlist of attributes.
+    app = FastAPI(
+        title="trdflow",
+        version="1",
+        description=DESCRIPTION,
+        telemetry={"tracing": False, "logs": False},
+    )
     app.state.context = context = ApiContext(settings=settings, client=client, pool=pool)
     install_error_handlers(app)
     app.add_middleware(RequestLimits)
