@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
+import textwrap
+import threading
 from collections.abc import Iterator
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import pytest
 import structlog
@@ -28,8 +34,6 @@ CALLER_SPAN = 0x0123456789ABCDEF
 TRACEPARENT = f"00-{format_trace_id(CALLER_TRACE)}-{format_span_id(CALLER_SPAN)}-01"
 REQUEST_ID = "tablet-4f2a"
 VITALS_ROUTE = "/v1/courses/{course_id}/sessions/{n}/vitals"
-
-pytestmark = pytest.mark.usefixtures("worker")
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +71,7 @@ def log_lines() -> Iterator[list[dict[str, Any]]]:
         structlog.configure(**config)
 
 
+@pytest.mark.usefixtures("worker")
 async def test_a_readings_trace_runs_from_the_request_to_the_activity_that_records_it(
     spans: InMemorySpanExporter, log_lines: list[dict[str, Any]], room: InRoom
 ) -> None:
@@ -137,6 +142,7 @@ async def test_a_readings_trace_runs_from_the_request_to_the_activity_that_recor
     )
 
 
+@pytest.mark.usefixtures("worker")
 async def test_a_request_without_an_id_gets_one_and_a_bad_one_is_replaced(
     room: InRoom, log_lines: list[dict[str, Any]]
 ) -> None:
@@ -149,3 +155,72 @@ async def test_a_request_without_an_id_gets_one_and_a_bad_one_is_replaced(
     assert len(set(ids)) == 2 and all(len(given) == 32 for given in ids)
     read = [line["request_id"] for line in log_lines if line["event"] == "course.read"]
     assert read == ids
+
+
+EXPORT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from worker.settings import Settings
+    from worker.tracing import configure_tracing, tracer
+
+    provider = configure_tracing(Settings(), "trdflow-worker")
+    with tracer().start_as_current_span("reading_judged"):
+        pass
+    provider.shutdown()  # flushes what is batched
+    print(any(name.startswith("opentelemetry.exporter") for name in sys.modules))
+    """
+)
+
+
+class _Collector(BaseHTTPRequestHandler):
+    received: ClassVar[list[tuple[str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.path, body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[str]:
+    """A local OTLP/HTTP collector that keeps what it is sent; its base URL."""
+    _Collector.received.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+@pytest.mark.parametrize("configured", [True, False])
+def test_spans_leave_the_process_over_otlp_only_when_a_collector_is_named(
+    collector: str, configured: bool
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    if configured:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector
+    done = subprocess.run(
+        [sys.executable, "-c", EXPORT_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    assert done.stdout.split() == [str(configured)]  # an exporter loaded: only to export
+    if configured:
+        [(path, body)] = _Collector.received
+        assert path == "/v1/traces"
+        assert b"reading_judged" in body and b"trdflow-worker" in body
+    else:
+        assert _Collector.received == []

@@ -8,6 +8,7 @@ to `OTEL_EXPORTER_OTLP_ENDPOINT`, when it is set. Spans carry ids and names, nev
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -34,8 +35,9 @@ def configure_tracing(settings: Settings, service: str) -> TracerProvider:
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         return current
-    # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, where set, win over `service`.
-    provider = TracerProvider(resource=Resource({SERVICE_NAME: service}).merge(Resource.create()))
+    # The SDK's attributes and OTEL_RESOURCE_ATTRIBUTES; OTEL_SERVICE_NAME, where set, names it.
+    resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", service)})
+    provider = TracerProvider(resource=resource)
     if settings.otlp_endpoint is not None:
         # Imported only here: a process that exports nothing loads no exporter.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
