@@ -21,13 +21,16 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
+from temporalio.converter import DataConverter
+from temporalio.worker import Replayer
 
 from cli.simulation import demo_course
 from domain.contract import course_workflow_id
 from tests.sessions import NORMAL, NURSE, PERSONA, InRoom, eventually
 from worker.logs import configure_logging
+from worker.main import WORKFLOWS
 from worker.settings import Settings
-from worker.tracing import configure_tracing
+from worker.tracing import TRACING, configure_tracing
 
 CALLER_TRACE = 0x5CE0D5E55A5E5CE0D5E55A5E5CE0D5E5
 CALLER_SPAN = 0x0123456789ABCDEF
@@ -140,6 +143,30 @@ async def test_a_readings_trace_runs_from_the_request_to_the_activity_that_recor
         room.course_id,
         course_workflow_id(room.course_id),
     )
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_session_that_handled_a_traced_reading_replays(
+    spans: InMemorySpanExporter, room: InRoom, converter: DataConverter
+) -> None:
+    """Its history carries the trace in the signal's header; replaying makes no span."""
+    await room.until_judged(await room.vitals({**NURSE, "traceparent": TRACEPARENT}, **NORMAL))
+    history = await room.env.client.get_workflow_handle(room.session.workflow_id).fetch_history()
+    assert any(
+        "_tracer-data" in event.workflow_execution_signaled_event_attributes.header.fields
+        for event in history.events
+    )
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=converter, interceptors=[TRACING])
+    in_workflow = ("HandleSignal:reading_arrived", "StartActivity:record_judgement")
+
+    def workflow_spans() -> list[ReadableSpan]:
+        return [span for span in spans.get_finished_spans() if span.name in in_workflow]
+
+    before = workflow_spans()
+
+    await replayer.replay_workflow(history)
+
+    assert before and workflow_spans() == before
 
 
 @pytest.mark.usefixtures("worker")
