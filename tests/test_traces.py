@@ -26,7 +26,7 @@ from temporalio.worker import Replayer
 
 from cli.simulation import demo_course
 from domain.contract import course_workflow_id
-from tests.sessions import NORMAL, NURSE, PERSONA, InRoom, eventually
+from tests.sessions import NORMAL, NURSE, PERSONA, InRoom, eventually, resolve_open_escalations
 from worker.logs import configure_logging
 from worker.main import WORKFLOWS
 from worker.settings import Settings
@@ -143,6 +143,43 @@ async def test_a_readings_trace_runs_from_the_request_to_the_activity_that_recor
         room.course_id,
         course_workflow_id(room.course_id),
     )
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_critical_readings_trace_reaches_its_page(
+    spans: InMemorySpanExporter, room: InRoom
+) -> None:
+    """The alert is raised, the Escalation started and the on-call person paged in the trace
+    of the request that brought the reading."""
+    caller_trace = CALLER_TRACE + 1
+    traceparent = f"00-{format_trace_id(caller_trace)}-{format_span_id(CALLER_SPAN)}-01"
+    reading_id = await room.vitals({**NURSE, "traceparent": traceparent}, heart_rate=92, spo2=85)
+    await room.until_judged(reading_id)
+
+    def trace_spans() -> dict[int, ReadableSpan]:
+        finished = spans.get_finished_spans()
+        return {s.context.span_id: s for s in finished if s.context.trace_id == caller_trace}
+
+    async def paged() -> ReadableSpan | None:
+        found = [s for s in trace_spans().values() if s.name == "RunActivity:page_on_call"]
+        return found[0] if found else None
+
+    span = await eventually(paged, polls=1500)
+    in_trace, ancestors = trace_spans(), []
+    while span.parent is not None and span.parent.span_id in in_trace:
+        span = in_trace[span.parent.span_id]
+        ancestors.append(span.name)
+    assert span.parent is not None and span.parent.span_id == CALLER_SPAN
+    assert ancestors == [
+        "StartActivity:page_on_call",
+        "StartWorkflow:Escalation",
+        "RunActivity:raise_alert",
+        "StartActivity:raise_alert",
+        "HandleSignal:reading_arrived",
+        "SignalWorkflow:reading_arrived",
+        f"POST {VITALS_ROUTE}",
+    ]
+    await resolve_open_escalations(room)
 
 
 @pytest.mark.usefixtures("worker")

@@ -364,13 +364,16 @@ class DosingSession:
     async def _carry_out(self, command: Command) -> None:
         course_id, number = self._input.course_id, self._input.number
         if isinstance(command, Escalate):
-            await raise_alert(
-                self._owner,
-                command,
-                self.state.escalations,
-                phase=self._input.phase,
-                cancellation_type=LEAVE_CANCELLED,
-            )
+            # A reading's alert (and so its page) in the reading's trace; its record follows.
+            reading = command.reading_id
+            with in_trace(None if reading is None else self._reading_traces.get(reading)):
+                await raise_alert(
+                    self._owner,
+                    command,
+                    self.state.escalations,
+                    phase=self._input.phase,
+                    cancellation_type=LEAVE_CANCELLED,
+                )
         elif isinstance(command, RecordJudgement):
             with in_trace(self._reading_traces.pop(command.reading_id, None)):
                 await self._activity(
