@@ -23,7 +23,7 @@ from worker.client import connect
 from worker.logs import configure_logging
 from worker.production import check_production
 from worker.settings import Settings, get_settings
-from worker.tracing import configure_tracing
+from worker.tracing import FASTAPI_TELEMETRY, configure_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -54,14 +54,8 @@ Esketamine treatment courses as durable Temporal workflows: the HTTP face of the
 
 def create_app(settings: Settings, client: Client, pool: asyncpg.Pool) -> FastAPI:
     """The API over an existing Temporal client and Postgres pool (the caller closes them)."""
-    # FastAPI's own spans are off: they record the path and query as sent (an SSO callback's
-    # code) and its logs the input of a refused request. `RequestContext` opens the request's
-    # span instead, with an allowlist of attributes.
     app = FastAPI(
-        title="trdflow",
-        version="1",
-        description=DESCRIPTION,
-        telemetry={"tracing": False, "logs": False},
+        title="trdflow", version="1", description=DESCRIPTION, telemetry=FASTAPI_TELEMETRY
     )
     app.state.context = context = ApiContext(settings=settings, client=client, pool=pool)
     install_error_handlers(app)

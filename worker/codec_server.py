@@ -36,6 +36,7 @@ from worker.codec import CodecError, EncryptionCodec, load_keyring
 from worker.logs import configure_logging
 from worker.production import check_production
 from worker.settings import Settings, get_settings
+from worker.tracing import FASTAPI_TELEMETRY
 
 Transform = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 
@@ -56,7 +57,13 @@ LOCAL_UI = Identity(
 
 def create_app(settings: Settings, pool: asyncpg.Pool) -> FastAPI:
     codec = EncryptionCodec(load_keyring(settings), allow_plaintext=not settings.production)
-    app = FastAPI(title="trdflow codec server", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="trdflow codec server",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry=FASTAPI_TELEMETRY,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[settings.ui_origin],
