@@ -24,7 +24,6 @@ from workflows.escalation import Escalation
 
 log = structlog.get_logger(__name__)
 
-
 UNREGISTERED_CLINIC = "unregistered"
 """The clinic of a course with no clinical record (started before it existed)."""
 
