@@ -16,14 +16,14 @@ from api.context import ApiContext
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.limits import RequestLimits
-from api.requests import RequestContext
+from api.requests import FASTAPI_TELEMETRY, RequestContext
 from api.routes import courses, pager, patients, sessions, sms
 from store.db import create_pool
 from worker.client import connect
 from worker.logs import configure_logging
 from worker.production import check_production
 from worker.settings import Settings, get_settings
-from worker.tracing import FASTAPI_TELEMETRY, configure_tracing
+from worker.tracing import configure_tracing
 
 log = structlog.get_logger(__name__)
 

@@ -8,6 +8,7 @@ import re
 import uuid
 
 import structlog
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.datastructures import Headers, MutableHeaders
@@ -20,6 +21,10 @@ from worker.tracing import tracer
 REQUEST_ID = "X-Request-ID"
 _CALLERS_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 """A caller's own request id is kept if it looks like one; anything else could be free text."""
+FASTAPI_TELEMETRY: TelemetryConfig = {"tracing": False, "logs": False}
+"""FastAPI's own spans record the path and query as sent (an SSO callback's code), and its logs
+the input of a refused request: off, wherever a tracer provider is set. The API opens its
+request spans itself (`RequestContext`), with an allowlist of attributes."""
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
 """`traceparent` and `tracestate` only: a caller's baggage would travel on in Temporal's
 headers, which are not encrypted."""

@@ -28,6 +28,7 @@ from google.protobuf import json_format
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from temporalio.api.common.v1 import Payload, Payloads
 
+from api.requests import FASTAPI_TELEMETRY
 from domain.access import EVERY_CLINIC, Identity, Kind, Permission, Role
 from store import tokens
 from store.audit import record_audit
@@ -36,7 +37,6 @@ from worker.codec import CodecError, EncryptionCodec, load_keyring
 from worker.logs import configure_logging
 from worker.production import check_production
 from worker.settings import Settings, get_settings
-from worker.tracing import FASTAPI_TELEMETRY
 
 Transform = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 

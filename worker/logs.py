@@ -4,7 +4,7 @@ Context is bound once, never per call: an activity's lines carry its course, ses
 and activity (`LogContext`, bound as it starts), a workflow's its course, session and workflow
 (from the `extra` that `workflow.logger` adds), a request's its request id (`api.requests`),
 and every line the trace and span it was written in. Event names are snake_case, what happened:
-`page_sent`, `reading_judged`.
+`page_sent`, `reading_judgement_recorded`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -28,10 +27,6 @@ from temporalio.worker import HandleSignalInput, HandleUpdateInput, WorkflowInte
 from worker.settings import Settings
 
 TRACER = "trdflow"
-FASTAPI_TELEMETRY: TelemetryConfig = {"tracing": False, "logs": False}
-"""FastAPI's own spans record the path and query as sent (an SSO callback's code), and its logs
-the input of a refused request: off, wherever a tracer provider is set. The API opens its
-request spans itself (`api.requests`), with an allowlist of attributes."""
 
 
 def configure_tracing(settings: Settings, service: str) -> TracerProvider:
