@@ -50,7 +50,8 @@ def rems_filing_workflow_id(course_id: str, number: int) -> str:
 
 _COURSE_WORKFLOW = re.compile(r"course-(?P<course>[a-z0-9-]+?)(?:-session-(?P<n>\d+)(?:-rems)?)?")
 _ESCALATION_WORKFLOW = re.compile(
-    rf"escalation-(?P<owner>.+)-(?:{'|'.join(map(re.escape, Condition))})-\d+"
+    # Keys from before occurrences were counted end at the condition.
+    rf"escalation-(?P<owner>.+)-(?:{'|'.join(map(re.escape, Condition))})(?:-\d+)?"
 )
 
 

@@ -65,6 +65,7 @@ def test_every_line_of_a_worker_names_it() -> None:
             ),
             ("c-1-b", 3),
         ),
+        (escalation_workflow_id("course-c-1/session-2/bp_critical"), ("c-1", 2)),
         ("worker-probe", (None, None)),
     ],
 )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -51,7 +53,8 @@ def configure_logging(level: str = "INFO") -> None:
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # Module loggers follow the configuration in force, not the one of their first line.
+        cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         # Records from stdlib loggers: temporalio puts workflow/activity info in `extra`.
@@ -121,12 +124,19 @@ class LogContext(Interceptor):
 
 class _ActivityLogContext(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        info = activity.info()
-        course_id, session = course_of(info.workflow_id or "")
-        with structlog.contextvars.bound_contextvars(
-            course_id=course_id,
-            session=session,
-            workflow_id=info.workflow_id,
-            activity=info.activity_type,
-        ):
+        with activity_log_context():
             return await super().execute_activity(input)
+
+
+@contextmanager
+def activity_log_context() -> Iterator[None]:
+    """Within the running activity: its ids bound for every line it writes."""
+    info = activity.info()
+    course_id, session = course_of(info.workflow_id or "")
+    with structlog.contextvars.bound_contextvars(
+        course_id=course_id,
+        session=session,
+        workflow_id=info.workflow_id,
+        activity=info.activity_type,
+    ):
+        yield
