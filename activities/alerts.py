@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncpg
+import structlog
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.logs import activity_log
 from domain.contract import ESCALATION_TASK_QUEUE
 from domain.escalation import (
     EscalationInput,
@@ -21,6 +21,8 @@ from domain.escalation import (
 from domain.records import Alert, AlertOutcome
 from store import alerts, patients
 from workflows.escalation import Escalation
+
+log = structlog.get_logger(__name__)
 
 UNREGISTERED_CLINIC = "unregistered"
 """The clinic of a course with no clinical record (started before it existed)."""
@@ -41,7 +43,7 @@ class Alerts:
         created = await alerts.open_alert(self._pool, alert)
         trigger = await self._trigger(alert)
         escalation_id = escalation_workflow_id(alert.dedup_key)
-        log = activity_log(alert.course_id, alert.session).bind(
+        raised = log.bind(
             severity=alert.severity,
             condition=alert.condition,
             dedup_key=alert.dedup_key,
@@ -68,12 +70,13 @@ class Alerts:
             except RPCError as err:
                 if err.status is not RPCStatusCode.NOT_FOUND:
                     raise
-                log.warning("alert repeated after its escalation ended: the next occurrence")
+                raised.warning("alert_repeated_after_escalation_ended")
                 return AlertOutcome.RESOLVED_ALREADY
         # A repeat is no news: the escalation records it as a retrigger step.
-        (log.warning if created else log.info)(
-            "alert raised" if created else "alert repeated: joined its open escalation"
-        )
+        if created:
+            raised.warning("alert_raised")
+        else:
+            raised.info("alert_repeated_joined_open_escalation")
         return AlertOutcome.OPENED if created else AlertOutcome.JOINED
 
     async def _trigger(self, alert: Alert) -> Trigger:

@@ -84,10 +84,10 @@ async def send_once(
         body=body,
     )
     if row.status is OutboxStatus.SENT:
-        log.info("message already sent", provider_id=row.provider_id)
+        log.info("message_sent_already", provider_id=row.provider_id)
         return SendOutcome(DeliveryStatus.ALREADY_SENT, provider_id=row.provider_id)
     if row.status is OutboxStatus.FAILED:
-        log.info("message refused earlier", error=row.last_error)
+        log.info("message_refused_earlier", error=row.last_error)
         return SendOutcome(DeliveryStatus.FAILED, error=row.last_error)
     try:
         provider_id = await send()
@@ -95,13 +95,13 @@ async def send_once(
         await outbox.record_failure(
             pool, row.id, provider=provider, error=err.summary, permanent=True
         )
-        log.warning("message refused by the provider", error=err.summary, attempt=row.attempts)
+        log.warning("message_refused_by_provider", error=err.summary, attempt=row.attempts)
         return SendOutcome(DeliveryStatus.FAILED, error=err.summary)
     except ProviderUnavailable as err:
         await outbox.record_failure(
             pool, row.id, provider=provider, error=err.summary, permanent=False
         )
-        log.warning("provider unavailable, will retry", error=err.summary, attempt=row.attempts)
+        log.warning("provider_unavailable_retrying", error=err.summary, attempt=row.attempts)
         raise retryable(err) from err
     # Crash window: if the worker dies after the provider accepted the message and before
     # this UPDATE commits, the row stays pending and the retried activity sends it again.
@@ -110,5 +110,5 @@ async def send_once(
     # derived from the effect key, which lets a receiving system drop the duplicate; a pager
     # trigger carries the effect key as its dedup key, which the pager service deduplicates.)
     await outbox.mark_sent(pool, row.id, provider=provider, provider_id=provider_id)
-    log.info("message sent", provider=provider, provider_id=provider_id)
+    log.info("message_sent", provider=provider, provider_id=provider_id)
     return SendOutcome(DeliveryStatus.SENT, provider_id=provider_id)

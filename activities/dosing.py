@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncpg
+import structlog
 from temporalio import activity
 
-from activities.logs import activity_log
 from domain.records import DoseRecord, SessionEventRecord
 from store import doses, sessions
+
+log = structlog.get_logger(__name__)
 
 
 class SessionRecords:
@@ -17,13 +19,9 @@ class SessionRecords:
     @activity.defn(name="record_dose")
     async def record_dose(self, record: DoseRecord) -> None:
         await doses.record_dose(self._pool, record.course_id, record.session, record.administration)
-        activity_log(record.course_id, record.session).info(
-            "dose recorded", dose_mg=record.administration.dose_mg
-        )
+        log.info("dose_recorded", dose_mg=record.administration.dose_mg)
 
     @activity.defn(name="record_session_event")
     async def record_session_event(self, record: SessionEventRecord) -> None:
         await sessions.record_event(self._pool, record)
-        activity_log(record.course_id, record.session).info(
-            "session event recorded", session_event=record.event
-        )
+        log.info("session_event_recorded", session_event=record.event)

@@ -19,7 +19,6 @@ class ClinicNotifier:
     @activity.defn(name="notify_clinic")
     async def notify_clinic(self, notice: ClinicNotice) -> bool:
         """Queue the notice; True if new, False if this effect key was already queued."""
-        info = activity.info()
         created = await outbox.enqueue(
             self._pool,
             effect_key=notice.effect_key,
@@ -30,11 +29,7 @@ class ClinicNotifier:
             body=notice.message,
         )
         log.info(
-            "clinic notice queued" if created else "clinic notice already queued",
-            course_id=notice.course_id,
-            session=notice.session,
-            workflow_id=info.workflow_id,
-            activity=info.activity_type,
+            "clinic_notice_queued" if created else "clinic_notice_queued_already",
             kind=notice.kind,
             effect_key=notice.effect_key,
         )

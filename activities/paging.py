@@ -13,13 +13,13 @@ from datetime import UTC
 from functools import partial
 
 import asyncpg
+import structlog
 from temporalio import activity
 
 from activities.adapters.local import OutboxSender
 from activities.adapters.pager import SEVERITIES
 from activities.adapters.ports import OutgoingMessage, Pager, PagerAlert, Sender
 from activities.delivery import deliver, send_once
-from activities.logs import activity_log
 from domain.escalation import (
     EscalationRecord,
     PageChannel,
@@ -34,6 +34,8 @@ from store.audit import record_audit_once
 from store.escalations import PAGE_KIND, PAGER_CHANNEL, page_key
 from store.oncall import OnCallEntry
 
+log = structlog.get_logger(__name__)
+
 
 class Paging:
     def __init__(self, pool: asyncpg.Pool, pager: Pager, sms: Sender) -> None:
@@ -45,14 +47,14 @@ class Paging:
     async def page_on_call(self, request: PageRequest) -> PageResult:
         """Page the person once per attempt; `staff_id` None when nobody is on call."""
         trigger = request.trigger
-        log = activity_log(trigger.course_id, trigger.session).bind(
+        paging = log.bind(
             escalation_id=request.escalation_id, role=request.role, attempt=request.attempt
         )
         person = await self._whom(request)
         if person is None:
-            log.warning("nobody on call to page")
+            paging.warning("nobody_on_call_to_page")
             return PageResult(staff_id=None)
-        log = log.bind(staff_id=person.staff_id)
+        paging = paging.bind(staff_id=person.staff_id)
         key = page_key(request.escalation_id, request.attempt)
         if person.pager_routing_key is not None:
             alert = _alert(request, key, person.pager_routing_key)
@@ -66,7 +68,7 @@ class Paging:
                 recipient=alert.routing_key,
                 kind=PAGE_KIND,
                 body=alert.summary,
-                log=log,
+                log=paging,
             )
             if paged.status is not DeliveryStatus.FAILED:
                 return PageResult(
@@ -74,7 +76,7 @@ class Paging:
                     channel=_shown(self._pager.provider, PageChannel.PAGER),
                     provider_id=paged.provider_id,
                 )
-            log.warning("pager refused the page: falling back to SMS")
+            paging.warning("page_refused_by_pager_falling_back_to_sms")
         message = OutgoingMessage(
             effect_key=f"{key}/sms", to=person.phone, subject="", body=page_text(request)
         )
@@ -85,10 +87,10 @@ class Paging:
             course_id=trigger.course_id,
             channel=Channel.SMS,
             kind=PAGE_KIND,
-            log=log,
+            log=paging,
         )
         if texted.status is DeliveryStatus.FAILED:
-            log.error("page refused on every channel")
+            paging.error("page_refused_on_every_channel")
             return PageResult(staff_id=person.staff_id)
         return PageResult(
             staff_id=person.staff_id,
@@ -106,10 +108,7 @@ class Paging:
     @activity.defn(name="update_pager")
     async def update_pager(self, update: PagerUpdate) -> None:
         """Acknowledge or resolve, once each, every page the pager service took."""
-        row = await escalations.get(self._pool, update.escalation_id)
-        log = activity_log(row.course_id if row else None, row.session if row else None).bind(
-            escalation_id=update.escalation_id, action=update.action
-        )
+        updating = log.bind(escalation_id=update.escalation_id, action=update.action)
         pages = await escalations.pager_pages(self._pool, update.escalation_id)
         for page in pages:
             await send_once(
@@ -122,9 +121,9 @@ class Paging:
                 recipient=page.routing_key,
                 kind=f"{PAGE_KIND}_{update.action}",
                 body="",
-                log=log,
+                log=updating,
             )
-        log.info("pager updated", pages=len(pages))
+        updating.info("pager_updated", pages=len(pages))
 
 
 class EscalationRecords:
@@ -136,7 +135,7 @@ class EscalationRecords:
         """Update the console's row and audit the step, once per (escalation, step, time)."""
         trigger = record.trigger
         info = activity.info()
-        log = activity_log(trigger.course_id, trigger.session).bind(
+        recorded = log.bind(
             escalation_id=record.escalation_id, step=record.step, status=record.status
         )
         # No free text in the audit details: the detail (a resolution note) may name the
@@ -162,7 +161,7 @@ class EscalationRecords:
             )
             if fresh:
                 await escalations.upsert_from_record(conn, record)
-        log.info("escalation step recorded" if fresh else "escalation step recorded already")
+        recorded.info("escalation_step_recorded" if fresh else "escalation_step_recorded_already")
 
 
 def page_text(request: PageRequest) -> str:

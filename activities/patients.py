@@ -4,12 +4,14 @@ and pinning the course's protocol."""
 from __future__ import annotations
 
 import asyncpg
+import structlog
 from temporalio import activity
 
-from activities.logs import activity_log
 from domain.protocol import Protocol
 from domain.records import PatientRegistration
 from store import patients
+
+log = structlog.get_logger(__name__)
 
 
 class PatientRegistry:
@@ -20,8 +22,8 @@ class PatientRegistry:
     async def register_patient(self, registration: PatientRegistration) -> Protocol:
         """Returns the protocol the course pinned: its clinic's current version."""
         protocol = await patients.register(self._pool, registration)
-        activity_log(registration.course_id, None).info(
-            "patient registered",
+        log.info(
+            "patient_registered",
             patient_ref=registration.patient_ref,
             protocol_version=protocol.version,
         )

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import asyncpg
+import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.adapters.ports import OutgoingMessage, Sender
 from activities.delivery import deliver
-from activities.logs import activity_log
 from domain.course import PatientContact
 from domain.notices import Channel
 from domain.records import Delivery, DeliveryStatus, ReminderRequest
 from domain.texts import REMINDER_SUBJECT, reminder_text
 from store import patients
+
+log = structlog.get_logger(__name__)
 
 
 def reminder_key(request: ReminderRequest, channel: Channel) -> str:
@@ -34,7 +36,6 @@ class Reminders:
     @activity.defn(name="send_reminder")
     async def send_reminder(self, request: ReminderRequest) -> list[Delivery]:
         """One delivery per channel: sent (once) where the patient asked for it."""
-        log = activity_log(request.course_id, request.session)
         contact = await patients.contact_for_course(self._pool, request.course_id)
         if contact is None:
             raise ApplicationError(

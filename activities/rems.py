@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncpg
+import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.adapters.errors import ProviderRejected, ProviderUnavailable, retryable
 from activities.adapters.ports import RemsPortal
-from activities.logs import activity_log
 from domain.records import RemsFormRequest, RemsSubmission, RemsSubmissionStatus
 from domain.rems import RemsMonitoringForm, assemble_form
 from store import doses, observations, patients, rems, sessions
 from store.rems import FormStatus
+
+log = structlog.get_logger(__name__)
 
 
 class RemsForms:
@@ -22,12 +24,11 @@ class RemsForms:
 
     @activity.defn(name="submit_rems_form")
     async def submit_rems_form(self, request: RemsFormRequest) -> RemsSubmission:
-        log = activity_log(request.course_id, request.session)
         stored = await rems.store_form(self._pool, await self._assemble(request), request.due_at)
         form_id = stored.form.form_id
-        log = log.bind(form_id=form_id)
+        filed = log.bind(form_id=form_id)
         if stored.status is FormStatus.SUBMITTED:
-            log.info("REMS form already submitted", submission_id=stored.submission_id)
+            filed.info("rems_form_submitted_already", submission_id=stored.submission_id)
             return RemsSubmission(
                 form_id=form_id,
                 status=RemsSubmissionStatus.SUBMITTED,
@@ -41,18 +42,18 @@ class RemsForms:
             submission_id = await self._portal.submit(stored.form)
         except ProviderRejected as err:
             await rems.record_failure(self._pool, form_id, error=err.summary, permanent=True)
-            log.warning("REMS form refused by the portal", error=err.summary)
+            filed.warning("rems_form_refused", error=err.summary)
             return RemsSubmission(
                 form_id=form_id, status=RemsSubmissionStatus.FAILED, error=err.summary
             )
         except ProviderUnavailable as err:
             await rems.record_failure(self._pool, form_id, error=err.summary, permanent=False)
-            log.warning("REMS portal unavailable, will retry", error=err.summary)
+            filed.warning("rems_portal_unavailable_retrying", error=err.summary)
             raise retryable(err) from err
         # The portal takes the form id as its Idempotency-Key, so a crash before this write
         # and the retry that follows should not file the form twice.
         await rems.mark_submitted(self._pool, form_id, submission_id)
-        log.info("REMS form submitted", submission_id=submission_id)
+        filed.info("rems_form_submitted", submission_id=submission_id)
         return RemsSubmission(
             form_id=form_id, status=RemsSubmissionStatus.SUBMITTED, submission_id=submission_id
         )

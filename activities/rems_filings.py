@@ -3,15 +3,17 @@ the course."""
 
 from __future__ import annotations
 
+import structlog
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.logs import activity_log
 from domain.contract import TASK_QUEUE, rems_filing_workflow_id
 from domain.records import RemsFilingInput
 from workflows.rems import RemsFiling
+
+log = structlog.get_logger(__name__)
 
 
 class RemsFilings:
@@ -21,7 +23,6 @@ class RemsFilings:
     @activity.defn(name="start_rems_filing")
     async def start_rems_filing(self, filing: RemsFilingInput) -> None:
         """Start the session's `RemsFiling` workflow, once: a retry finds it started."""
-        log = activity_log(filing.course_id, filing.session)
         workflow_id = rems_filing_workflow_id(filing.course_id, filing.session)
         try:
             await self._client.start_workflow(
@@ -33,6 +34,6 @@ class RemsFilings:
                 static_summary=f"REMS form, session {filing.session} (course {filing.course_id})",
             )
         except WorkflowAlreadyStartedError:
-            log.info("REMS filing already started", filing=workflow_id)
+            log.info("rems_filing_started_already", filing=workflow_id)
             return
-        log.info("REMS filing started", filing=workflow_id)
+        log.info("rems_filing_started", filing=workflow_id)

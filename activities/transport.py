@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncpg
+import structlog
 from temporalio import activity
 
 from activities.adapters.ports import OutgoingMessage, Sender
 from activities.delivery import deliver
-from activities.logs import activity_log
 from domain.notices import Channel
 from domain.records import (
     DeliveryStatus,
@@ -17,6 +17,8 @@ from domain.records import (
 )
 from domain.texts import transport_request_text
 from store import transport
+
+log = structlog.get_logger(__name__)
 
 
 class TransportRequests:
@@ -29,10 +31,9 @@ class TransportRequests:
         self, request: TransportRequest
     ) -> TransportRequestResult:
         """SMS the arranged driver for a YES reply (once per driver named), or NO_DRIVER."""
-        log = activity_log(request.course_id, request.session)
         driver = await transport.driver(self._pool, request.course_id, request.session)
         if driver is None:
-            log.info("no driver arranged")
+            log.info("no_driver_arranged")
             return TransportRequestResult(status=TransportRequestStatus.NO_DRIVER)
         message = OutgoingMessage(
             effect_key=(

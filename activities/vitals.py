@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncpg
+import structlog
 from temporalio import activity
 
-from activities.logs import activity_log
 from domain.observations import observations_of
 from domain.records import ReadingJudgement
 from store import observations, readings
+
+log = structlog.get_logger(__name__)
 
 
 class VitalsRecords:
@@ -19,9 +21,7 @@ class VitalsRecords:
     async def record_judgement(self, judgement: ReadingJudgement) -> None:
         """The session judged the reading; its signs and findings go to the clinical record
         under the reading's checkpoint, once however often this is retried."""
-        log = activity_log(judgement.course_id, judgement.session).bind(
-            checkpoint=judgement.checkpoint, reading_id=judgement.reading_id
-        )
+        judged = log.bind(checkpoint=judgement.checkpoint, reading_id=judgement.reading_id)
         async with self._pool.acquire() as conn, conn.transaction():
             stored = await readings.reading(conn, judgement.reading_id)
             if stored is None:
@@ -35,8 +35,8 @@ class VitalsRecords:
                 taken_at=stored.signs.taken_at,
                 observations=observations_of(stored.signs, judgement.classification),
             )
-        log.info(
-            "reading judgement recorded" if recorded else "reading judgement already recorded",
+        judged.info(
+            "reading_judgement_recorded" if recorded else "reading_judgement_recorded_already",
             level=judgement.classification.level.name.lower(),
             conditions=[f.condition for f in judgement.classification.findings],
         )

@@ -16,12 +16,14 @@ from api.context import ApiContext
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.limits import RequestLimits
+from api.requests import FASTAPI_TELEMETRY, RequestContext
 from api.routes import courses, pager, patients, sessions, sms
 from store.db import create_pool
 from worker.client import connect
 from worker.logs import configure_logging
 from worker.production import check_production
 from worker.settings import Settings, get_settings
+from worker.tracing import configure_tracing
 
 log = structlog.get_logger(__name__)
 
@@ -52,12 +54,15 @@ Esketamine treatment courses as durable Temporal workflows: the HTTP face of the
 
 def create_app(settings: Settings, client: Client, pool: asyncpg.Pool) -> FastAPI:
     """The API over an existing Temporal client and Postgres pool (the caller closes them)."""
-    app = FastAPI(title="trdflow", version="1", description=DESCRIPTION)
+    app = FastAPI(
+        title="trdflow", version="1", description=DESCRIPTION, telemetry=FASTAPI_TELEMETRY
+    )
     app.state.context = context = ApiContext(settings=settings, client=client, pool=pool)
     install_error_handlers(app)
     app.add_middleware(RequestLimits)
     app.add_middleware(BearerGate)
-    app.add_middleware(SecurityHeaders)  # the outermost: on the gate's own answers too
+    app.add_middleware(SecurityHeaders)  # on the gate's own answers too
+    app.add_middleware(RequestContext)  # the outermost: every answer has its id and span
     for router in (
         health.router,
         courses.router,
@@ -96,6 +101,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
+    configure_tracing(settings, "trdflow-api")
     asyncio.run(serve(settings))
 
 

@@ -56,6 +56,7 @@ from store.migrate import migrate
 from worker.converter import data_converter
 from worker.main import build_worker
 from worker.settings import Settings
+from worker.tracing import TRACING
 from workflows.course import TreatmentCourse
 
 STARTUP_POLLS = 500
@@ -166,6 +167,7 @@ async def live_stack(work_dir: Path, **settings_update: object) -> AsyncIterator
             data_converter=data_converter(settings),
             dev_server_existing_path=str(venv_binary("temporal")),
             search_attributes=SEARCH_ATTRIBUTES,
+            interceptors=[TRACING],
         )
         stack.push_async_callback(env.shutdown)
         # One pool each, as the worker and API processes of a deployment would have.
@@ -254,7 +256,7 @@ async def time_skipping_server(converter: DataConverter) -> AsyncIterator[Workfl
     quiet_queries = QuietQueries()
     environment = await WorkflowEnvironment.start_time_skipping(
         data_converter=converter,
-        interceptors=[quiet_queries],
+        interceptors=[quiet_queries, TRACING],
         test_server_existing_path=str(venv_binary("temporal-test-server")),
     )
     quiet_queries.client = environment.client

@@ -31,6 +31,7 @@ from store.audit import Stage, record_attempt
 from store.db import create_pool
 from worker.client import ask, connect
 from worker.settings import Settings, get_settings
+from worker.tracing import configure_tracing
 from workflows.course import TreatmentCourse
 
 T = TypeVar("T")
@@ -42,6 +43,7 @@ ANSWER_TIMEOUT = timedelta(seconds=30)
 
 
 async def open_client(settings: Settings) -> Client:
+    configure_tracing(settings, "trdflow-cli")
     try:
         return await connect(settings)
     except RuntimeError as err:

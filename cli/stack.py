@@ -117,12 +117,12 @@ class _Child:
     async def stop(self) -> None:
         if self.process.returncode is not None:
             return
-        log.info("stopping", part=self.name, pid=self.process.pid)
+        log.info("part_stopping", part=self.name, pid=self.process.pid)
         self.process.terminate()
         try:
             await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT_S)
         except TimeoutError:
-            log.warning("stop_timed_out_killing", part=self.name, pid=self.process.pid)
+            log.warning("part_stop_timed_out_killing", part=self.name, pid=self.process.pid)
             self.process.kill()
             await self.process.wait()
 
@@ -271,7 +271,7 @@ async def _spawn(name: str, args: list[str], state: Path, env: dict[str, str]) -
             # in order (worker before the server it talks to).
             start_new_session=True,
         )
-    log.info("started", part=name, pid=process.pid, log=str(log_file))
+    log.info("part_started", part=name, pid=process.pid, log=str(log_file))
     return _Child(name, process, log_file)
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from temporalio.common import SearchAttributeKey
+
+from domain.conditions import Condition
 
 TASK_QUEUE = "trd-courses"
 """Courses, sessions, REMS filings and their activities."""
@@ -42,3 +46,20 @@ def course_id_is_unambiguous(course_id: str) -> str:
 
 def rems_filing_workflow_id(course_id: str, number: int) -> str:
     return f"{session_workflow_id(course_id, number)}-rems"
+
+
+_COURSE_WORKFLOW = re.compile(r"course-(?P<course>[a-z0-9-]+?)(?:-session-(?P<n>\d+)(?:-rems)?)?")
+_ESCALATION_WORKFLOW = re.compile(
+    # Keys from before occurrences were counted end at the condition.
+    rf"escalation-(?P<owner>.+)-(?:{'|'.join(map(re.escape, Condition))})(?:-\d+)?"
+)
+
+
+def course_of(workflow_id: str) -> tuple[str | None, int | None]:
+    """The course and session a workflow id names (a course, a session, its REMS filing, or
+    an escalation of either); None where it names none."""
+    if escalation := _ESCALATION_WORKFLOW.fullmatch(workflow_id):
+        workflow_id = escalation["owner"]
+    if not (found := _COURSE_WORKFLOW.fullmatch(workflow_id)):
+        return None, None
+    return found["course"], None if found["n"] is None else int(found["n"])

@@ -14,6 +14,7 @@ from domain.course import PatientContact
 from domain.notices import Channel
 from domain.protocol import PROTOCOL_VERSION, Indication
 from domain.records import PatientRegistration
+from worker.logs import activity_log_context
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -57,15 +58,25 @@ def registration(
 
 
 async def run(
-    activity: Callable[[A], Awaitable[R]], arg: A, *, scheduled_at: datetime | None = None
+    activity: Callable[[A], Awaitable[R]],
+    arg: A,
+    *,
+    scheduled_at: datetime | None = None,
+    workflow_id: str = "course-under-test-session-1",
 ) -> R:
-    """One attempt of the activity, named as the worker names it (its method name), scheduled
-    at `scheduled_at` (else the test environment's fixed time)."""
+    """One attempt of the activity, named as the worker names it (its method name), for
+    `workflow_id`, scheduled at `scheduled_at` (else the test environment's fixed time), its log
+    context bound as the worker binds it."""
     env = ActivityEnvironment()
     env.info = dataclasses.replace(
-        env.info, activity_type=activity.__name__, workflow_id="course-under-test-session-1"
+        env.info, activity_type=activity.__name__, workflow_id=workflow_id
     )
     if scheduled_at is not None:
         env.info = dataclasses.replace(env.info, scheduled_time=scheduled_at)
-    result: R = await env.run(activity, arg)
+
+    async def as_the_worker_runs_it(arg: A) -> R:
+        with activity_log_context():
+            return await activity(arg)
+
+    result: R = await env.run(as_the_worker_runs_it, arg)
     return result

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 from pydantic import SecretStr
+from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 from temporalio.exceptions import ApplicationError
 
@@ -20,6 +21,7 @@ from activities.patients import PatientRegistry
 from activities.reminders import Reminders, reminder_key
 from activities.transport import TransportRequests
 from cli.standins import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM, HttpProviders
+from domain.contract import session_workflow_id
 from domain.notices import Channel
 from domain.records import (
     Delivery,
@@ -403,19 +405,20 @@ async def test_the_logs_carry_ids_and_no_phi(
     )
     providers.answer_next(400, 500)  # a refusal quoting the number, then a server error
 
-    with capture_logs() as logs:
-        await run(send, reminder(course, hours_before=48))
+    session = session_workflow_id(course.course_id, 1)
+    with capture_logs(processors=[merge_contextvars]) as logs:
+        await run(send, reminder(course, hours_before=48), workflow_id=session)
         with pytest.raises(ApplicationError):
-            await run(request.request_transport_confirmation, ride(course))
-        await run(request.request_transport_confirmation, ride(course))
-        await run(send, reminder(course, hours_before=24))
-        await run(send, reminder(course, hours_before=24))
+            await run(request.request_transport_confirmation, ride(course), workflow_id=session)
+        await run(request.request_transport_confirmation, ride(course), workflow_id=session)
+        await run(send, reminder(course, hours_before=24), workflow_id=session)
+        await run(send, reminder(course, hours_before=24), workflow_id=session)
 
     assert len(logs) >= 6
     for entry in logs:
         assert entry["course_id"] == course.course_id
         assert entry["session"] == 1
-        assert entry["workflow_id"] == "course-under-test-session-1"
+        assert entry["workflow_id"] == session
         assert entry["activity"] in {"send_reminder", "request_transport_confirmation"}
     text = repr(logs)
     body_line = REMINDER_CONTENT[1]

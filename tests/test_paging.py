@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from pydantic import SecretStr
+from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 from temporalio.exceptions import ApplicationError
 
@@ -441,8 +442,8 @@ async def test_page_logs_carry_ids_and_no_contacts(
     request = page(trigger(clinic))
     providers.answer_next(400)
 
-    with capture_logs() as logs:
-        await run(send, request, scheduled_at=NOW)
+    with capture_logs(processors=[merge_contextvars]) as logs:
+        await run(send, request, scheduled_at=NOW, workflow_id=request.escalation_id)
 
     assert logs
     for entry in logs:

@@ -20,6 +20,7 @@ from temporalio.workflow import NondeterminismError
 from tests.histories.files import ROOT, load, stored_files
 from tests.histories.record import RECORDED
 from worker.main import WORKFLOWS
+from worker.tracing import TRACING
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,9 @@ def stored() -> dict[Path, WorkflowHistory]:
 
 @pytest.fixture
 def replayer(converter: DataConverter) -> Replayer:
-    # The converter holds the fixed test key the histories were encrypted with.
-    return Replayer(workflows=list(WORKFLOWS), data_converter=converter)
+    # The converter holds the fixed test key the histories were encrypted with; the workers'
+    # tracing interceptor replays too.
+    return Replayer(workflows=list(WORKFLOWS), data_converter=converter, interceptors=[TRACING])
 
 
 async def test_every_stored_history_replays_without_failure(

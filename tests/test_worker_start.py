@@ -24,8 +24,8 @@ from tests.histories.keys import TEST_KEY, TEST_KEY_ID
 
 pytestmark = pytest.mark.devserver
 
-RETRYING = '"event": "unreachable at start: retrying"'
-STARTED = '"event": "worker started"'
+RETRYING = '"event": "server_unreachable_retrying"'
+STARTED = '"event": "worker_started"'
 WAIT_POLLS = 600
 """A tenth of a second apart: a minute for a line to appear."""
 
@@ -143,5 +143,5 @@ async def test_a_worker_reports_its_health_under_its_identity_and_stops_on_sigte
             await worker.kill()
         lines = [json.loads(line) for line in (await logged(worker.log_file)).splitlines()]
     events = [line["event"] for line in lines if line.get("worker") == identity]
-    assert events.index("worker started") < events.index("worker stopped")
+    assert events.index("worker_started") < events.index("worker_stopped")
     assert all(line.get("worker") == identity for line in lines if "event" in line)

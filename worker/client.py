@@ -33,6 +33,7 @@ from domain.course import CourseResult, CourseStart, Phase
 from worker.converter import data_converter
 from worker.runner import AHEAD_OF_TASK
 from worker.settings import Settings
+from worker.tracing import TRACING
 from workflows.course import TreatmentCourse
 
 R = TypeVar("R")
@@ -99,12 +100,14 @@ def temporal_transport_problems(config: ClientConnectConfig) -> list[str]:
 
 
 async def connect(settings: Settings) -> Client:
-    """A client as `temporal_connect_config` says, with the project's data converter; in
-    production, never over plaintext or without credentials."""
+    """A client as `temporal_connect_config` says, with the project's data converter and
+    tracing (its workers' too); in production, never over plaintext or without credentials."""
     config = temporal_connect_config(settings)
     if settings.production and (problems := temporal_transport_problems(config)):
         raise TemporalConfigError("; ".join(problems))
-    return await Client.connect(**config, data_converter=data_converter(settings))
+    return await Client.connect(
+        **config, data_converter=data_converter(settings), interceptors=[TRACING]
+    )
 
 
 async def ask(handle: WorkflowHandle[Any, Any], query: MethodSyncOrAsyncNoParam[Any, R]) -> R:

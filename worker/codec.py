@@ -87,7 +87,7 @@ class EncryptionCodec(PayloadCodec):
         except CodecError as err:
             if self._strict:
                 raise
-            log.warning("payload left sealed", reason=str(err))
+            log.warning("payload_left_sealed", reason=str(err))
             return payload
 
     def _decode_one(self, payload: Payload) -> Payload:

@@ -28,6 +28,7 @@ from google.protobuf import json_format
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from temporalio.api.common.v1 import Payload, Payloads
 
+from api.requests import FASTAPI_TELEMETRY
 from domain.access import EVERY_CLINIC, Identity, Kind, Permission, Role
 from store import tokens
 from store.audit import record_audit
@@ -56,7 +57,13 @@ LOCAL_UI = Identity(
 
 def create_app(settings: Settings, pool: asyncpg.Pool) -> FastAPI:
     codec = EncryptionCodec(load_keyring(settings), allow_plaintext=not settings.production)
-    app = FastAPI(title="trdflow codec server", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="trdflow codec server",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry=FASTAPI_TELEMETRY,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[settings.ui_origin],

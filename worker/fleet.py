@@ -93,7 +93,7 @@ async def health_endpoint(settings: Settings, health: WorkerHealth) -> AsyncIter
         answer, settings.worker_health_host, settings.worker_health_port
     )
     log.info(
-        "worker health endpoint",
+        "worker_health_endpoint_serving",
         host=settings.worker_health_host,
         port=settings.worker_health_port,
     )

@@ -30,10 +30,11 @@ from domain.notices import Channel
 from store.db import create_pool
 from worker.client import connect, exit_process
 from worker.fleet import WorkerHealth, health_endpoint, worker_identity
-from worker.logs import bind_process, configure_logging
+from worker.logs import LogContext, bind_process, configure_logging
 from worker.production import check_production
 from worker.runner import GuardedRunner
 from worker.settings import Settings, get_settings
+from worker.tracing import configure_tracing
 from workflows.course import TreatmentCourse
 from workflows.escalation import Escalation
 from workflows.rems import RemsFiling
@@ -45,6 +46,7 @@ WORKFLOWS = (TreatmentCourse, DosingSession, Escalation, RemsFiling)
 T = TypeVar("T")
 CONNECT_FIRST_DELAY_SECONDS = 0.5
 CONNECT_MAX_DELAY_SECONDS = 10.0
+LOG_CONTEXT = LogContext()
 ESCALATION_SLOTS = 50
 """Escalation tasks at once per worker process: far above the open escalations of a clinic."""
 
@@ -117,6 +119,7 @@ def build_worker(
         activities=activities(client, pool, adapters),
         max_cached_workflows=cache_size,
         workflow_runner=GuardedRunner(),
+        interceptors=[LOG_CONTEXT],
         identity=identity,
         graceful_shutdown_timeout=shutdown_grace,
     )
@@ -149,6 +152,7 @@ def escalations_lane(
         activities=escalation_activities(pool, adapters or local_adapters(pool)),
         max_cached_workflows=cache_size,
         workflow_runner=GuardedRunner(),
+        interceptors=[LOG_CONTEXT],
         tuner=WorkerTuner.create_fixed(
             workflow_slots=ESCALATION_SLOTS,
             activity_slots=ESCALATION_SLOTS,
@@ -169,7 +173,7 @@ async def when_up(what: str, attempt: Callable[[], Awaitable[T]], stop: asyncio.
         # The SDK's "failed client connect"; asyncpg's refused or timed-out connection.
         except (RuntimeError, OSError, TimeoutError, asyncpg.PostgresError) as err:
             log.warning(
-                "unreachable at start: retrying",
+                "server_unreachable_retrying",
                 server=what,
                 retry_in_seconds=delay,
                 error=str(err).splitlines()[0] if str(err) else type(err).__name__,
@@ -216,7 +220,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, health: WorkerHealth) 
         async with worker:
             health.client, health.lanes = client, worker.lanes
             log.info(
-                "worker started",
+                "worker_started",
                 task_queues=[TASK_QUEUE, ESCALATION_TASK_QUEUE],
                 address=client.service_client.config.target_host,
                 namespace=client.namespace,
@@ -224,10 +228,10 @@ async def _serve(settings: Settings, stop: asyncio.Event, health: WorkerHealth) 
             await stop.wait()
             health.stopping = True
             log.info(
-                "worker stopping: letting running tasks finish",
+                "worker_stopping_tasks_finishing",
                 grace_seconds=grace.total_seconds(),
             )
-        log.info("worker stopped")
+        log.info("worker_stopped")
     finally:
         await pool.close()
 
@@ -235,6 +239,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, health: WorkerHealth) 
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
+    configure_tracing(settings, "trdflow-worker")
     check_production(settings)
     asyncio.run(serve(settings))
     exit_process(0)  # never a crash at exit: see exit_process

@@ -40,7 +40,7 @@ def check_production(settings: Settings, env: Mapping[str, str] | None = None) -
     problems = production_problems(settings, env)
     if problems:
         log.error(
-            "production settings refused",
+            "production_settings_refused",
             settings=sorted({problem.partition(":")[0] for problem in problems}),
         )
         raise ProductionConfigError(problems)

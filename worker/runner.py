@@ -36,7 +36,7 @@ AHEAD_OF_TASK = (
     "the run is evicted and rebuilt at its next task (ask again)"
 )
 """The query's failure: `worker.client.ask` asks again when it sees it."""
-REFUSED = "activation ahead of its workflow task refused"
+REFUSED = "activation_ahead_of_task_refused"
 """The worker's log line for each refusal (the fault run counts them)."""
 
 

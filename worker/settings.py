@@ -185,6 +185,14 @@ class Settings(BaseSettings):
         description="Verifies the pager webhook's signatures. None: the webhook refuses all.",
     )
     log_level: LogLevel = Field("INFO", alias="TRDFLOW_LOG_LEVEL")
+    otlp_endpoint: str | None = Field(
+        None,
+        alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description=(
+            "An OpenTelemetry collector's OTLP/HTTP base URL (traces go to <url>/v1/traces). "
+            "None: spans stay in the process."
+        ),
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -327,12 +327,7 @@ class TreatmentCourse:
         if summary.score is not None:
             state.record_score(summary.score)
         workflow.logger.info(
-            "session recorded",
-            extra={
-                "course_id": self.start.course_id,
-                "session": summary.number,
-                "outcome": summary.outcome,
-            },
+            "session_recorded", extra={"session": summary.number, "outcome": summary.outcome}
         )
 
     async def _hold_while_paused(self) -> None:
@@ -542,7 +537,7 @@ class TreatmentCourse:
         course = contract.course_workflow_id(self.start.course_id)
         if not change.escalation_id.startswith(escalation_workflow_id(f"{course}-")):
             workflow.logger.warning(
-                "signal dropped",
+                "signal_dropped",
                 extra={"signal": ESCALATION_CHANGED, "reason": "not this course's escalation"},
             )
             return
@@ -714,9 +709,7 @@ class TreatmentCourse:
         )
 
     def _enter(self, phase: Phase, frequency: Frequency | None = None) -> None:
-        workflow.logger.info(
-            "course phase", extra={"course_id": self.start.course_id, "phase": phase.value}
-        )
+        workflow.logger.info("phase_entered", extra={"phase": phase.value})
         self.state.phase = phase
         self.state.phase_started_at = self._protocol_now()
         self.state.phase_sessions = 0

@@ -97,7 +97,7 @@ class Escalation:
 
     @workflow.run
     async def run(self, escalation: EscalationInput) -> EscalationState:
-        self._log("escalation raised")
+        self._log("escalation_raised")
         details = asyncio.create_task(keep_details_current(self._details))
         if workflow.patched(PAGE_FIRST):
             # Page first: the announcement runs beside the first page, not before it (the
@@ -116,7 +116,7 @@ class Escalation:
             await announced
         await workflow.wait_condition(workflow.all_handlers_finished)
         details.cancel()
-        self._log("escalation resolved")
+        self._log("escalation_resolved")
         return self.state
 
     # --- The ladder ----------------------------------------------------------------------------
@@ -187,13 +187,13 @@ class Escalation:
         except ActivityError as err:
             # Retried until the rung's time ran out: the ladder must not stall on it.
             result, outcome = PageResult(staff_id=None), "not delivered"
-            self._log("page failed", attempt=attempt, role=role, error=str(err.cause or err))
+            self._log("page_failed", attempt=attempt, role=role, error=str(err.cause or err))
         self.state.pages.append(
             Page(
                 attempt=attempt, role=role, staff_id=result.staff_id, channel=result.channel, at=at
             )
         )
-        self._log("paged", attempt=attempt, role=role, staff_id=result.staff_id)
+        self._log("page_sent", attempt=attempt, role=role, staff_id=result.staff_id)
         await self._record_one(
             Step.PAGED,
             detail=f"page {attempt} to {role}: {outcome}",
@@ -279,7 +279,7 @@ class Escalation:
     async def _acknowledge(self, ack: Acknowledge) -> EscalationState:
         self.state.status = EscalationStatus.ACKNOWLEDGED
         self.state.acknowledged, self.state.acknowledged_at = ack, workflow.now()
-        self._log("escalation acknowledged", by=ack.by, via=ack.via)
+        self._log("escalation_acknowledged", by=ack.by, via=ack.via)
         await self._announce(
             Step.ACKNOWLEDGED,
             ack.by,
@@ -294,7 +294,7 @@ class Escalation:
         """Closes the escalation (straight from open too: that stops the paging)."""
         self.state.status = EscalationStatus.RESOLVED
         self.state.resolved, self.state.resolved_at = resolution, workflow.now()
-        self._log("escalation resolving", by=resolution.by)
+        self._log("escalation_resolving", by=resolution.by)
         await self._announce(
             Step.RESOLVED, resolution.by, detail=resolution.note, pager=PagerAction.RESOLVE
         )
@@ -314,7 +314,7 @@ class Escalation:
         self.state.reassigned = reassign
         self._reassign = reassign
         whom = " ".join(str(to) for to in (reassign.to_role, reassign.to_staff) if to)
-        self._log("escalation reassigned", by=reassign.by, to=whom)
+        self._log("escalation_reassigned", by=reassign.by, to=whom)
         await self._announce(
             Step.REASSIGNED, reassign.by, detail=f"to {whom}", assigned_to=reassign.to_staff
         )
@@ -336,7 +336,7 @@ class Escalation:
         if (again.at, again.reading_id) == (self.trigger.raised_at, self.trigger.reading_id):
             return
         self.state.triggers += 1
-        self._log("escalation retriggered", triggers=self.state.triggers)
+        self._log("escalation_retriggered", triggers=self.state.triggers)
         reading = "" if again.reading_id is None else f", reading {again.reading_id}"
         await self._record_one(Step.RETRIGGERED, detail=f"trigger {self.state.triggers}{reading}")
 
@@ -422,14 +422,13 @@ class Escalation:
                 await owner.signal(ESCALATION_CHANGED, change)
             except FailureError as err:
                 # The owner has ended (or never ran here): the escalation goes on without it.
-                self._log("owner not told", owner=owner.id, error=str(err))
+                self._log("owner_not_told", owner=owner.id, error=str(err))
 
     def _log(self, message: str, **extra: object) -> None:
         workflow.logger.info(
             message,
             extra={
-                "course_id": self.trigger.course_id,
-                "session": self.trigger.session,
+                "session": self.trigger.session,  # the trigger's: a course's may name one
                 "escalation_id": self._id,
                 "status": self.state.status,
                 **extra,

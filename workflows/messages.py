@@ -28,7 +28,7 @@ def signal_argument(model: type[Message], args: tuple[object, ...], signal: str)
             return model.model_validate(args[0])
         except ValidationError as err:
             reason = invalid_fields(err)
-    workflow.logger.warning("signal dropped", extra={"signal": signal, "reason": reason})
+    workflow.logger.warning("signal_dropped", extra={"signal": signal, "reason": reason})
     return None
 
 

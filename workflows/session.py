@@ -19,6 +19,8 @@ from temporalio.exceptions import ActivityError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from opentelemetry.context import Context
+
     from activities.dosing import SessionRecords
     from activities.notifications import ClinicNotifier
     from activities.reminders import Reminders
@@ -70,6 +72,9 @@ with workflow.unsafe.imports_passed_through():
         SessionState,
     )
 
+    # Passed through: the trace it carries is the tracing interceptor's, outside the sandbox.
+    from workflows.traces import current_trace, in_trace
+
 from workflows.alerting import AlertOwner, raise_alert
 from workflows.messages import require_argument, signal_argument
 from workflows.waiting import keep_details_current, wait_for
@@ -115,6 +120,8 @@ class DosingSession:
         )
         self._rescheduled = False
         self._carrying_out = False
+        self._reading_traces: dict[int, Context] = {}
+        """Each reading's trace, from its signal until its judgement is recorded."""
 
     @workflow.run
     async def run(self, session: SessionInput) -> SessionSummary:
@@ -130,14 +137,7 @@ class DosingSession:
         )
         carrying_out.cancel()
         details.cancel()
-        workflow.logger.info(
-            "session concluded",
-            extra={
-                "course_id": session.course_id,
-                "session": session.number,
-                "outcome": self._summary.outcome,
-            },
-        )
+        workflow.logger.info("session_concluded", extra={"outcome": self._summary.outcome})
         return self._summary
 
     # --- The session, step by step -----------------------------------------------------------
@@ -379,25 +379,29 @@ class DosingSession:
     async def _carry_out(self, command: Command) -> None:
         course_id, number = self._input.course_id, self._input.number
         if isinstance(command, Escalate):
-            await raise_alert(
-                self._owner,
-                command,
-                self.state.escalations,
-                phase=self._input.phase,
-                cancellation_type=LEAVE_CANCELLED,
-            )
+            # A reading's alert (and so its page) in the reading's trace; its record follows.
+            reading = command.reading_id
+            with in_trace(None if reading is None else self._reading_traces.get(reading)):
+                await raise_alert(
+                    self._owner,
+                    command,
+                    self.state.escalations,
+                    phase=self._input.phase,
+                    cancellation_type=LEAVE_CANCELLED,
+                )
         elif isinstance(command, RecordJudgement):
-            await self._activity(
-                VitalsRecords.record_judgement,
-                ReadingJudgement(
-                    course_id=course_id,
-                    session=number,
-                    reading_id=command.reading_id,
-                    checkpoint=command.checkpoint,
-                    classification=command.classification,
-                ),
-                summaries.reading_judged(command.checkpoint, command.classification),
-            )
+            with in_trace(self._reading_traces.pop(command.reading_id, None)):
+                await self._activity(
+                    VitalsRecords.record_judgement,
+                    ReadingJudgement(
+                        course_id=course_id,
+                        session=number,
+                        reading_id=command.reading_id,
+                        checkpoint=command.checkpoint,
+                        classification=command.classification,
+                    ),
+                    summaries.reading_judged(command.checkpoint, command.classification),
+                )
         elif isinstance(command, Notify):
             await self._activity(
                 ClinicNotifier.notify_clinic,
@@ -458,6 +462,7 @@ class DosingSession:
         """From the API, once the reading is stored in Postgres: judged at once (S1)."""
         reading = signal_argument(ReadingArrived, args, "reading_arrived")
         if reading is not None:
+            self._reading_traces[reading.reading_id] = current_trace()
             self._core.reading_arrived(reading.reading_id, reading.signs, workflow.now())
 
     @workflow.signal

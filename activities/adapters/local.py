@@ -20,7 +20,7 @@ class OutboxSender:
     provider = "outbox"
 
     async def send(self, message: OutgoingMessage) -> str:
-        log.info("message kept in the local outbox", effect_key=message.effect_key)
+        log.info("message_kept_in_local_outbox", effect_key=message.effect_key)
         return f"local:{message.effect_key}"
 
 
@@ -30,11 +30,11 @@ class OutboxPager:
     provider = "outbox"
 
     async def trigger(self, alert: PagerAlert) -> str:
-        log.info("page kept in the local outbox", dedup_key=alert.dedup_key)
+        log.info("page_kept_in_local_outbox", dedup_key=alert.dedup_key)
         return f"local:{alert.dedup_key}"
 
     async def update(self, routing_key: str, dedup_key: str, action: PagerAction) -> str:
-        log.info("pager update kept in the local outbox", dedup_key=dedup_key, action=action)
+        log.info("pager_update_kept_in_local_outbox", dedup_key=dedup_key, action=action)
         return f"local:{dedup_key}/{action}"
 
 
@@ -56,5 +56,5 @@ class OutboxRemsPortal:
             kind="rems_monitoring_form",
             body=form.model_dump_json(),
         )
-        log.info("REMS form kept in the local outbox", form_id=form.form_id)
+        log.info("rems_form_kept_in_local_outbox", form_id=form.form_id)
         return f"local:{form.form_id}"
