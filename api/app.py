@@ -16,7 +16,7 @@ from api.context import ApiContext
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.limits import RequestLimits
-from api.routes import courses, pager, patients, sessions, sms
+from api.routes import courses, fhir, pager, patients, sessions, sms
 from store.db import create_pool
 from worker.client import connect
 from worker.logs import configure_logging
@@ -63,6 +63,7 @@ def create_app(settings: Settings, client: Client, pool: asyncpg.Pool) -> FastAP
         courses.router,
         sessions.router,
         patients.router,
+        fhir.router,
         sms.router,
         pager.router,
     ):

@@ -44,7 +44,7 @@ from activities.adapters.factory import adapters_from
 from api.app import create_app
 from cli.devtokens import NURSE, issue_dev_tokens
 from cli.oncall import seed_demo
-from cli.room import ClinicApi, bearer
+from cli.room import ClinicApi, OnCall, bearer
 from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL, ClinicPlayer, Persona
 from cli.stack import register_search_attributes, venv_binary
 from domain.contract import SEARCH_ATTRIBUTES, TASK_QUEUE, course_workflow_id
@@ -312,12 +312,19 @@ async def play(
     persona: Persona,
     *,
     starter: Starter = start,
+    on_call: OnCall | None = None,
 ) -> tuple[ClinicPlayer, CourseResult]:
     """Start a course on the time-skipping server and let the simulated clinic play it to its
-    end (staff and devices through the HTTP API)."""
+    end (staff and devices through the HTTP API; `on_call` answers its pages)."""
     handle = await starter(env.client, course)
     player = ClinicPlayer(
-        env.client, clinic, course.course_id, persona, now=env.get_current_time, advance=env.sleep
+        env.client,
+        clinic,
+        course.course_id,
+        persona,
+        now=env.get_current_time,
+        advance=env.sleep,
+        on_call=on_call,
     )
     await player.play()
     return player, await handle.result()

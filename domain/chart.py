@@ -1,0 +1,90 @@
+"""A course's clinical record as read back from PostgreSQL, for export (FHIR): its sessions,
+readings, doses, escalations and reminders. Ids, times and clinical facts only: the patient's
+PHI is looked up apart, for callers allowed to see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from domain.conditions import Level
+from domain.escalation import EscalationStatus, Severity
+from domain.notices import Channel
+from domain.protocol import Indication
+from domain.records import SessionEvent
+from domain.session import Administration, Stage
+from domain.vitals import VitalSigns
+
+
+@dataclass(frozen=True)
+class SessionEntry:
+    number: int
+    scheduled_at: datetime | None
+    stage: Stage
+    last_event: SessionEvent
+    discharged_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReadingEntry:
+    id: int
+    signs: VitalSigns
+    received_at: datetime
+    """The server's time: when the system learned of the reading (S5)."""
+    levels: Mapping[str, Level] = field(default_factory=dict)
+    """The judgement of each sign, by its code, where a vitals checkpoint recorded it."""
+
+
+@dataclass(frozen=True)
+class DoseEntry:
+    session: int
+    given: Administration
+
+
+@dataclass(frozen=True)
+class EscalationEntry:
+    escalation_id: str
+    session: int | None
+    severity: Severity
+    condition: str
+    summary: str
+    """PHI-free by the trigger's contract."""
+    reading_id: int | None
+    status: EscalationStatus
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution_note: str | None
+    """Free text by staff: shown only to callers allowed PHI."""
+
+
+@dataclass(frozen=True)
+class ReminderEntry:
+    session: int
+    hours_before: int
+    channel: Channel
+    status: str
+    """The delivery ledger's: pending, sent or failed."""
+    created_at: datetime
+    sent_at: datetime | None
+    body: str
+    """The text sent to the patient: shown only to callers allowed PHI."""
+
+
+@dataclass(frozen=True)
+class CourseChart:
+    course_id: str
+    patient_ref: str
+    clinic_id: str
+    indication: Indication
+    protocol_version: str
+    registered_at: datetime
+    sessions: tuple[SessionEntry, ...]
+    readings: tuple[ReadingEntry, ...]
+    doses: tuple[DoseEntry, ...]
+    escalations: tuple[EscalationEntry, ...]
+    reminders: tuple[ReminderEntry, ...]
