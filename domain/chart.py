@@ -28,12 +28,20 @@ class SessionEntry:
 
 
 @dataclass(frozen=True)
+class Judgement:
+    """What the session found about one sign of a reading."""
+
+    level: Level
+    conditions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ReadingEntry:
     id: int
     signs: VitalSigns
     received_at: datetime
     """The server's time: when the system learned of the reading (S5)."""
-    levels: Mapping[str, Level] = field(default_factory=dict)
+    judged: Mapping[str, Judgement] = field(default_factory=dict)
     """The judgement of each sign, by its code, where a vitals checkpoint recorded it."""
 
 

@@ -348,13 +348,7 @@ def issue(chart: CourseChart, escalation: EscalationEntry, phi: bool) -> Detecte
         "patient": _patient(chart),
         "identifiedDateTime": _at(escalation.raised_at),
         "detail": escalation.summary,
-        "implicated": [
-            _ref("Observation", o.id)
-            for r in chart.readings
-            if r.id == escalation.reading_id
-            for o in vitals(chart, r)
-            if o.id is not None
-        ],
+        "implicated": [_ref("Observation", i) for i in _implicated(chart, escalation)],
         "mitigation": mitigations,
     }
     return DetectedIssue.model_validate(found)
@@ -445,11 +439,29 @@ def _session_identifier(chart: CourseChart, session: int) -> dict[str, str]:
     return {"system": SESSION_SYSTEM, "value": f"{chart.course_id}/{session}"}
 
 
-def _interpretation(reading: ReadingEntry, code: str) -> list[dict[str, Any]]:
-    level = reading.levels.get(code)
-    if level is None:
+def _implicated(chart: CourseChart, escalation: EscalationEntry) -> list[str]:
+    """The observations of the reading that raised the escalation about its condition (all of
+    the reading's, where no judgement of its signs was recorded)."""
+    reading = next((r for r in chart.readings if r.id == escalation.reading_id), None)
+    if reading is None:
         return []
-    found, display = _INTERPRETATION[level]
+    found = [o for o in vitals(chart, reading) if o.id is not None]
+    named = [o for o in found if escalation.condition in _conditions(reading, o)]
+    return [str(o.id) for o in named or found]
+
+
+def _conditions(reading: ReadingEntry, observation: Observation) -> set[str]:
+    """The conditions found about the observation's sign, or its components' (the BP panel)."""
+    concepts = [observation.code, *(c.code for c in observation.component or ())]
+    codes = {coding.code for concept in concepts for coding in concept.coding or ()}
+    return {c for code in codes if (j := reading.judged.get(str(code))) for c in j.conditions}
+
+
+def _interpretation(reading: ReadingEntry, code: str) -> list[dict[str, Any]]:
+    judgement = reading.judged.get(code)
+    if judgement is None:
+        return []
+    found, display = _INTERPRETATION[judgement.level]
     return [{"coding": [{"system": INTERPRETATION, "code": found, "display": display}]}]
 
 

@@ -8,6 +8,7 @@ from domain.chart import (
     CourseChart,
     DoseEntry,
     EscalationEntry,
+    Judgement,
     ReadingEntry,
     ReminderEntry,
     SessionEntry,
@@ -48,7 +49,8 @@ async def course_chart(pool: asyncpg.Pool, course_id: str) -> CourseChart | None
             course_id,
         )
         judged = await conn.fetch(
-            "SELECT reading_id, code, level FROM observations WHERE course_id = $1", course_id
+            "SELECT reading_id, code, level, conditions FROM observations WHERE course_id = $1",
+            course_id,
         )
         doses = await conn.fetch(
             """
@@ -78,9 +80,11 @@ async def course_chart(pool: asyncpg.Pool, course_id: str) -> CourseChart | None
             course_id,
             REMINDER_KINDS,
         )
-    levels: dict[int, dict[str, Level]] = {}
+    judgements: dict[int, dict[str, Judgement]] = {}
     for row in judged:
-        levels.setdefault(row["reading_id"], {})[row["code"]] = Level[row["level"].upper()]
+        judgements.setdefault(row["reading_id"], {})[row["code"]] = Judgement(
+            Level[row["level"].upper()], tuple(row["conditions"])
+        )
     return CourseChart(
         course_id=course["course_id"],
         patient_ref=course["patient_ref"],
@@ -103,7 +107,7 @@ async def course_chart(pool: asyncpg.Pool, course_id: str) -> CourseChart | None
                 id=row["id"],
                 signs=VitalSigns.model_validate(row["signs"]),
                 received_at=row["received_at"],
-                levels=levels.get(row["id"], {}),
+                judged=judgements.get(row["id"], {}),
             )
             for row in readings
         ),

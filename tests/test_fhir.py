@@ -151,10 +151,11 @@ async def test_a_whole_course_exports_as_a_valid_bundle_of_every_resource(
     assert issue["severity"] == "high"
     acknowledged, resolved = (m["action"]["text"] for m in issue["mitigation"])
     assert acknowledged == "acknowledged" and resolved.startswith("resolved: ")
-    implicated = {r["reference"] for r in issue["implicated"]}
-    low = [o for o in by_code[Loinc.SPO2] if f"Observation/{o['id']}" in implicated]
-    assert [o["valueQuantity"]["value"] < 90 for o in low] == [True]
-    assert low[0]["interpretation"][0]["coding"][0]["code"] == "AA"
+    implicated = [r["reference"] for r in issue["implicated"]]
+    (low,) = [o for o in observations if f"Observation/{o['id']}" in implicated]
+    assert len(implicated) == 1 and codes(low["code"]) == {Loinc.SPO2}  # not the reading's BP
+    assert low["valueQuantity"]["value"] < 90
+    assert low["interpretation"][0]["coding"][0]["code"] == "AA"
 
     reminders = of_type(bundle, "CommunicationRequest")
     assert len(reminders) == len(chart.reminders) > 0
