@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.conditions import Level
-from domain.escalation import EscalationStatus, Severity
+from domain.escalation import EscalationStatus, Trigger
 from domain.notices import Channel
 from domain.protocol import Indication
 from domain.records import SessionEvent
@@ -52,22 +52,28 @@ class DoseEntry:
 
 
 @dataclass(frozen=True)
+class Handled:
+    """What on-call staff did about an escalation: acknowledged or resolved it."""
+
+    action: EscalationStatus
+    """Acknowledged or resolved."""
+    at: datetime
+    by: str | None
+    note: str | None = None
+    """Free text by staff (a resolution's): shown only to callers allowed PHI."""
+
+
+@dataclass(frozen=True)
 class EscalationEntry:
     escalation_id: str
-    session: int | None
-    severity: Severity
-    condition: str
-    summary: str
-    """PHI-free by the trigger's contract."""
-    reading_id: int | None
+    trigger: Trigger
     status: EscalationStatus
-    raised_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    resolved_at: datetime | None
-    resolved_by: str | None
-    resolution_note: str | None
-    """Free text by staff: shown only to callers allowed PHI."""
+    handled: tuple[Handled, ...]
+    """Oldest first."""
+
+    @property
+    def resolved_at(self) -> datetime | None:
+        return next((h.at for h in self.handled if h.action is EscalationStatus.RESOLVED), None)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from domain.chart import (
     CourseChart,
     DoseEntry,
     EscalationEntry,
+    Handled,
     ReadingEntry,
     ReminderEntry,
     SessionEntry,
@@ -318,7 +319,7 @@ def flag(chart: CourseChart, escalation: EscalationEntry) -> Flag:
         ],
         "code": _condition(escalation),
         "subject": _patient(chart),
-        "period": {"start": _at(escalation.raised_at)},
+        "period": {"start": _at(escalation.trigger.raised_at)},
     }
     if escalation.resolved_at is not None:
         found["period"]["end"] = _at(escalation.resolved_at)
@@ -328,28 +329,18 @@ def flag(chart: CourseChart, escalation: EscalationEntry) -> Flag:
 def issue(chart: CourseChart, escalation: EscalationEntry, phi: bool) -> DetectedIssue:
     """The escalation as a clinical issue: its severity, the reading that raised it, and what
     on-call staff did about it."""
-    mitigations = []
-    if escalation.acknowledged_at is not None:
-        mitigations.append(
-            _mitigation("acknowledged", escalation.acknowledged_at, escalation.acknowledged_by)
-        )
-    if escalation.resolved_at is not None:
-        note = escalation.resolution_note if phi else None
-        mitigations.append(
-            _mitigation("resolved", escalation.resolved_at, escalation.resolved_by, note)
-        )
     found: dict[str, Any] = {
         "resourceType": "DetectedIssue",
         "id": resource_id(chart, "issue", escalation.escalation_id),
         "identifier": [{"system": ESCALATION_SYSTEM, "value": escalation.escalation_id}],
         "status": "final" if _resolved(escalation) else "preliminary",
         "code": _condition(escalation),
-        "severity": _ISSUE_SEVERITY[escalation.severity],
+        "severity": _ISSUE_SEVERITY[escalation.trigger.severity],
         "patient": _patient(chart),
-        "identifiedDateTime": _at(escalation.raised_at),
-        "detail": escalation.summary,
+        "identifiedDateTime": _at(escalation.trigger.raised_at),
+        "detail": escalation.trigger.summary,
         "implicated": [_ref("Observation", i) for i in _implicated(chart, escalation)],
-        "mitigation": mitigations,
+        "mitigation": [_mitigation(step, phi) for step in escalation.handled],
     }
     return DetectedIssue.model_validate(found)
 
@@ -442,11 +433,11 @@ def _session_identifier(chart: CourseChart, session: int) -> dict[str, str]:
 def _implicated(chart: CourseChart, escalation: EscalationEntry) -> list[str]:
     """The observations of the reading that raised the escalation about its condition (all of
     the reading's, where no judgement of its signs was recorded)."""
-    reading = next((r for r in chart.readings if r.id == escalation.reading_id), None)
+    reading = next((r for r in chart.readings if r.id == escalation.trigger.reading_id), None)
     if reading is None:
         return []
     found = [o for o in vitals(chart, reading) if o.id is not None]
-    named = [o for o in found if escalation.condition in _conditions(reading, o)]
+    named = [o for o in found if escalation.trigger.condition in _conditions(reading, o)]
     return [str(o.id) for o in named or found]
 
 
@@ -529,17 +520,16 @@ def _resolved(escalation: EscalationEntry) -> bool:
 
 
 def _condition(escalation: EscalationEntry) -> dict[str, Any]:
+    trigger = escalation.trigger
     return {
-        "coding": [{"system": CONDITION_SYSTEM, "code": escalation.condition}],
-        "text": f"{escalation.severity.value}: {escalation.summary}",
+        "coding": [{"system": CONDITION_SYSTEM, "code": trigger.condition}],
+        "text": f"{trigger.severity.value}: {trigger.summary}",
     }
 
 
-def _mitigation(
-    action: str, at: datetime, by: str | None, note: str | None = None
-) -> dict[str, Any]:
-    text = action if note is None else f"{action}: {note}"
-    found: dict[str, Any] = {"action": {"text": text}, "date": _at(at)}
-    if by is not None:
-        found["author"] = _actor(by)
+def _mitigation(step: Handled, phi: bool) -> dict[str, Any]:
+    text = step.action.value if step.note is None or not phi else f"{step.action}: {step.note}"
+    found: dict[str, Any] = {"action": {"text": text}, "date": _at(step.at)}
+    if step.by is not None:
+        found["author"] = _actor(step.by)
     return found

@@ -8,13 +8,14 @@ from domain.chart import (
     CourseChart,
     DoseEntry,
     EscalationEntry,
+    Handled,
     Judgement,
     ReadingEntry,
     ReminderEntry,
     SessionEntry,
 )
 from domain.conditions import Level
-from domain.escalation import EscalationStatus, Severity
+from domain.escalation import EscalationStatus, Trigger
 from domain.notices import Channel
 from domain.protocol import Indication
 from domain.records import SessionEvent
@@ -61,9 +62,9 @@ async def course_chart(pool: asyncpg.Pool, course_id: str) -> CourseChart | None
         )
         escalations = await conn.fetch(
             """
-            SELECT escalation_id, session, severity, condition, summary, reading_id, status,
-                   raised_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by,
-                   resolution_note
+            SELECT escalation_id, dedup_key, course_id, clinic_id, session, phase, severity,
+                   condition, summary, reading_id, raised_at, status, acknowledged_at,
+                   acknowledged_by, resolved_at, resolved_by, resolution_note
             FROM escalations WHERE course_id = $1 ORDER BY raised_at, escalation_id
             """,
             course_id,
@@ -123,17 +124,35 @@ async def course_chart(pool: asyncpg.Pool, course_id: str) -> CourseChart | None
             )
             for row in doses
         ),
-        escalations=tuple(
-            EscalationEntry(
-                **{
-                    **dict(row),
-                    "severity": Severity(row["severity"]),
-                    "status": EscalationStatus(row["status"]),
-                }
-            )
-            for row in escalations
-        ),
+        escalations=tuple(_escalation(row) for row in escalations),
         reminders=tuple(
             ReminderEntry(**{**dict(row), "channel": Channel(row["channel"])}) for row in reminders
         ),
     )
+
+
+def _escalation(row: asyncpg.Record) -> EscalationEntry:
+    steps = (
+        (EscalationStatus.ACKNOWLEDGED, row["acknowledged_at"], row["acknowledged_by"], None),
+        (EscalationStatus.RESOLVED, row["resolved_at"], row["resolved_by"], row["resolution_note"]),
+    )
+    return EscalationEntry(
+        escalation_id=row["escalation_id"],
+        trigger=Trigger.model_validate({f: row[f] for f in _TRIGGER_COLUMNS}),
+        status=EscalationStatus(row["status"]),
+        handled=tuple(Handled(*step) for step in steps if step[1] is not None),
+    )
+
+
+_TRIGGER_COLUMNS = (
+    "dedup_key",
+    "course_id",
+    "clinic_id",
+    "session",
+    "phase",
+    "severity",
+    "condition",
+    "summary",
+    "reading_id",
+    "raised_at",
+)

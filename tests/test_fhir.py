@@ -37,7 +37,7 @@ from store.charts import course_chart
 from tests.cli_runs import cli
 from tests.http_api import api_client, api_settings, bearer, token_of
 from worker.main import Workers
-from worker.settings import Settings
+from worker.settings import Settings, get_settings
 
 CLINIC = "fhir-clinic"
 PERSONA = PERSONAS["desaturates"]
@@ -261,6 +261,7 @@ async def test_the_cli_finds_no_course_of_another_clinic(
     monkeypatch.setenv(
         "TRDFLOW_TOKEN", await token(db_pool, Role.NURSE, Kind.PERSON, clinic="other-clinic")
     )
+    get_settings.cache_clear()
 
     exported = await cli("fhir", "export", played.course.course_id)
 
