@@ -4,7 +4,7 @@ One small function per resource type. Every resource of the course refers to the
 `Type/id`, and each entry's `fullUrl` is `<base>/Type/id`, so every reference resolves within the
 Bundle. The patient is `Patient/<patient_ref>`, pseudonymous: a name, birth date and contacts
 appear only when the caller passes the patient's contact details (its scope allows PHI), and so
-do the free texts (resolution notes, the reminders' wording).
+do the free texts (resolution notes, the reminders' wording, why the course ended).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from domain.course import CourseStatus, PatientContact, Phase
 from domain.escalation import EscalationStatus, Severity
 from domain.notices import Channel
 from domain.observations import LOCAL_SYSTEM, LOINC_SYSTEM, LocalCode
+from domain.protocol import LABEL_MIN_MONITORING_MINUTES
 from domain.records import SessionEvent
 from domain.scales import Scale, Score
 from domain.session import Stage
@@ -66,11 +67,8 @@ CONDITION_SYSTEM = "urn:trdflow:condition"
 
 NASAL_ROUTE = {"system": SNOMED, "code": "46713006", "display": "Nasal route"}
 ESKETAMINE = {"system": RXNORM, "code": "2201623", "display": "esketamine Nasal Spray"}
-PHQ9_ITEM9 = "44260-8"
-"""LOINC: PHQ-9 item 9, thoughts that you would be better off dead or of hurting yourself."""
-
-MONITORING = timedelta(hours=2)
-"""The label's least monitoring: a session's planned end, until its discharge."""
+MONITORING = timedelta(minutes=LABEL_MIN_MONITORING_MINUTES)
+"""A session's planned end, until its discharge: the label's least monitoring."""
 _IDS = uuid.UUID("4f1c3a52-8f0e-4d57-9a37-2b7f6d1f0e11")
 """The namespace of the resources' ids: the same record always gets the same id."""
 
@@ -113,7 +111,7 @@ def course_bundle(
     scope allows it; without it the patient is their pseudonymous ref only."""
     resources: list[DomainResource] = [
         patient(chart.patient_ref, chart.clinic_id, contact),
-        care_plan(chart, status),
+        care_plan(chart, status, contact is not None),
     ]
     resources += [appointment(chart, s) for s in chart.sessions]
     resources += [o for r in chart.readings for o in vitals(chart, r)]
@@ -159,8 +157,9 @@ def patient(patient_ref: str, clinic_id: str, contact: PatientContact | None) ->
     return Patient.model_validate(found)
 
 
-def care_plan(chart: CourseChart, status: CourseStatus) -> CarePlan:
-    """The course: its sessions and reminders are the plan's activities."""
+def care_plan(chart: CourseChart, status: CourseStatus, phi: bool) -> CarePlan:
+    """The course: its sessions and reminders are the plan's activities. Why it ended may be a
+    clinician's free text: shown only with PHI."""
     activities = [_ref("Appointment", appointment_id(chart, s.number)) for s in chart.sessions]
     activities += [_ref("CommunicationRequest", reminder_id(chart, r)) for r in chart.reminders]
     return CarePlan.model_validate(
@@ -174,7 +173,7 @@ def care_plan(chart: CourseChart, status: CourseStatus) -> CarePlan:
             "description": (
                 f"Phase {status.phase.value}; protocol {chart.protocol_version}; "
                 f"{status.sessions_done} sessions done"
-                + (f"; {status.final_reason}" if status.final_reason else "")
+                + (f"; {status.final_reason}" if status.final_reason and phi else "")
             ),
             "subject": _patient(chart),
             "period": {"start": _at(chart.registered_at)},
@@ -255,7 +254,10 @@ def phq9(chart: CourseChart, label: str, score: Score) -> Observation:
         found["effectiveDateTime"] = _at(score.taken_at)
     if score.item9 is not None:
         found["component"] = [
-            {"code": _code(LOINC_SYSTEM, PHQ9_ITEM9, "PHQ-9 item 9"), "valueInteger": score.item9}
+            {
+                "code": _code(LOINC_SYSTEM, Loinc.PHQ9_ITEM9, "PHQ-9 item 9"),
+                "valueInteger": score.item9,
+            }
         ]
     return Observation.model_validate(found)
 

@@ -28,7 +28,7 @@ from cli.simulation import DEMO_PROTOCOL, PERSONAS, demo_course
 from domain.access import Identity, Kind, Role
 from domain.chart import CourseChart
 from domain.course import CourseStart
-from domain.fhir import NASAL_ROUTE, PHQ9_ITEM9, phq9
+from domain.fhir import NASAL_ROUTE, phq9
 from domain.protocol import PROTOCOL_VERSION, Indication
 from domain.scales import Scale, Score
 from domain.vitals import Loinc
@@ -197,6 +197,9 @@ async def test_phi_only_for_a_caller_whose_roles_may_read_it(
         for phi in (patient.name, patient.phone, patient.date_of_birth.isoformat()):
             assert phi not in text
     assert "payload" not in json.dumps(of_type(without, "CommunicationRequest"))
+    # Why the course ended may be a clinician's own words.
+    assert "induction review" in of_type(with_phi, "CarePlan")[0]["description"]
+    assert "induction review" not in of_type(without, "CarePlan")[0]["description"]
     audited = await db_pool.fetch(
         "SELECT actor, action, details->>'phi' AS phi FROM audit_log"
         " WHERE course_id = $1 AND action LIKE 'fhir.%' ORDER BY id",
@@ -291,6 +294,6 @@ def test_phq9_item_9_is_a_component_of_the_total() -> None:
     assert answered.code.coding is not None and answered.code.coding[0].code == Loinc.PHQ9_TOTAL
     assert answered.component is not None
     (item9,) = answered.component
-    assert item9.code.coding is not None and item9.code.coding[0].code == PHQ9_ITEM9
+    assert item9.code.coding is not None and item9.code.coding[0].code == Loinc.PHQ9_ITEM9
     assert item9.valueInteger == 2
     assert unanswered.component is None
