@@ -17,7 +17,7 @@ from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.limits import RequestLimits
 from api.requests import FASTAPI_TELEMETRY, RequestContext
-from api.routes import courses, pager, patients, sessions, sms
+from api.routes import courses, fhir, pager, patients, sessions, sms
 from store.db import create_pool
 from worker.client import connect
 from worker.logs import configure_logging
@@ -68,6 +68,7 @@ def create_app(settings: Settings, client: Client, pool: asyncpg.Pool) -> FastAP
         courses.router,
         sessions.router,
         patients.router,
+        fhir.router,
         sms.router,
         pager.router,
     ):

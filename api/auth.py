@@ -1,8 +1,8 @@
 """Who is calling, checked before anything else: the bearer-token gate, permissions and scopes.
 
-`BearerGate` signs callers of `/v1/courses` and `/v1/patients` in from their token before the
-route reads a byte of the body, so an unauthenticated request costs one indexed lookup and no
-parsing. Routes then ask
+`BearerGate` signs callers of `/v1/courses`, `/v1/patients` and `/fhir` in from their token
+before the route reads a byte of the body, so an unauthenticated request costs one indexed lookup
+and no parsing. Routes then ask
 for a permission (`require`) and check the course's clinic against the caller's scope
 (`course_in_scope`): a course of another clinic is a 404, as if it did not exist.
 """
@@ -31,7 +31,7 @@ from store.db import UNREACHABLE, unreachable
 
 log = structlog.get_logger(__name__)
 
-GUARDED_PREFIXES = ("/v1/courses", "/v1/patients")
+GUARDED_PREFIXES = ("/v1/courses", "/v1/patients", "/fhir")
 """Callers' routes. Webhooks (`/v1/webhooks`) prove themselves by their provider's signature."""
 DOCUMENTS = frozenset({"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"})
 

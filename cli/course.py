@@ -16,18 +16,17 @@ from cli.caller import NOT_PERMITTED, caller
 from cli.errors import CliError, reported
 from cli.inputs import build
 from cli.render import console, echo_json, named, status_panel, when
-from cli.runtime import course_status, open_client, ui_link, with_pool
+from cli.runtime import course_reader, course_status, open_client, ui_link, with_pool
 from domain.access import Permission
 from domain.contract import (
     CLINIC_ID,
     COURSE_PHASE,
     NEXT_SESSION_AT,
     PATIENT_REF,
-    course_workflow_id,
 )
 from domain.course import CourseStart, CourseStatus, Phase
 from domain.protocol import Indication
-from store.patients import admit, clinic_of
+from store.patients import admit
 from worker.client import check_simulation, start_course
 from worker.settings import get_settings
 
@@ -109,11 +108,8 @@ def status(course_id: options.CourseId, as_json: options.Json = False) -> None:
     settings = get_settings()
 
     async def read(pool: asyncpg.Pool) -> CourseStatus:
-        who = await caller(pool, settings, Permission.READ_COURSE)
-        clinic_id = await clinic_of(pool, course_id)
-        if clinic_id is None or not who.covers(clinic_id):
-            raise CliError(f"{course_workflow_id(course_id)} not found")
-        await audited(pool, who, "cli.course_read", course_id, clinic_id)
+        reader = await course_reader(pool, settings, course_id)
+        await audited(pool, reader.who, "cli.course_read", course_id, reader.clinic_id)
         return await course_status(await open_client(settings), course_id)
 
     result = with_pool(read, settings)

@@ -13,6 +13,7 @@ from cli import (
     db,
     demo,
     escalation,
+    fhir,
     oncall,
     protocol,
     schemas,
@@ -65,6 +66,7 @@ app.add_typer(oncall.app, name="oncall")
 app.add_typer(protocol.app, name="protocol")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(audit.app, name="audit")
+app.add_typer(fhir.app, name="fhir")
 app.command()(demo.demo)
 app.command("ui-views")(ui_views.command)
 

@@ -21,14 +21,18 @@ from temporalio.client import (
 from temporalio.service import RPCError
 from temporalio.workflow import UpdateMethodMultiParam
 
+from api.auth import OnCourse
 from cli.caller import Target, as_caller, caller, sent_by_caller
 from cli.errors import CliError
 from cli.handles import course_handle
 from cli.inputs import build
 from cli.render import console, echo_json
+from domain.access import Permission
+from domain.contract import course_workflow_id
 from domain.course import CourseStatus
 from store.audit import Stage, record_attempt
 from store.db import create_pool
+from store.patients import clinic_of
 from worker.client import ask, connect
 from worker.settings import Settings, get_settings
 from worker.tracing import configure_tracing
@@ -84,6 +88,16 @@ def with_pool(work: Callable[[asyncpg.Pool], Awaitable[T]], settings: Settings |
 async def course_status(client: Client, course_id: str) -> CourseStatus:
     handle = course_handle(client, course_id)
     return await ask(handle, TreatmentCourse.status)
+
+
+async def course_reader(pool: asyncpg.Pool, settings: Settings, course_id: str) -> OnCourse:
+    """`TRDFLOW_TOKEN`'s holder, if they may read the course: one of their clinics' (else "not
+    found", as for no such course)."""
+    who = await caller(pool, settings, Permission.READ_COURSE)
+    clinic_id = await clinic_of(pool, course_id)
+    if clinic_id is None or not who.covers(clinic_id):
+        raise CliError(f"{course_workflow_id(course_id)} not found")
+    return OnCourse(who, course_id, clinic_id)
 
 
 def ui_link(settings: Settings, workflow_id: str) -> str:

@@ -56,6 +56,9 @@ class Permission(StrEnum):
     HANDLE_ESCALATIONS = "handle_escalations"
     """The on-call console: see, acknowledge and resolve escalations."""
     CHANGE_CONTACT = "change_contact"
+    READ_PHI = "read_phi"
+    """A patient's name, date of birth and contacts in what the caller reads (FHIR): those
+    who treat the patient, keep their details, or are their record's system."""
     DECODE_PAYLOADS = "decode_payloads"
 
 
@@ -67,6 +70,7 @@ _CLINICIAN = frozenset(
         Permission.ACT_IN_ROOM,
         Permission.DECIDE_COURSE,
         Permission.HANDLE_ESCALATIONS,
+        Permission.READ_PHI,
     }
 )
 
@@ -74,7 +78,9 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.NURSE: _CLINICIAN,
     Role.PSYCHIATRIST: _CLINICIAN,
     Role.MEDICAL_DIRECTOR: _CLINICIAN,
-    Role.CLINIC_ADMIN: frozenset({Permission.READ_COURSE, Permission.CHANGE_CONTACT}),
+    Role.CLINIC_ADMIN: frozenset(
+        {Permission.READ_COURSE, Permission.CHANGE_CONTACT, Permission.READ_PHI}
+    ),
     Role.OPERATOR: frozenset({Permission.READ_COURSE, Permission.DECODE_PAYLOADS}),
     Role.EHR: frozenset(
         {
@@ -82,6 +88,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.READ_COURSE,
             Permission.REPORT_SCORE,
             Permission.CHANGE_CONTACT,
+            Permission.READ_PHI,
         }
     ),
     Role.SCHEDULER: frozenset({Permission.START_COURSE, Permission.READ_COURSE}),

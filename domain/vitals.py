@@ -23,6 +23,8 @@ class Loinc(StrEnum):
     HEART_RATE = "8867-4"
     SPO2 = "59408-5"
     PHQ9_TOTAL = "44261-6"
+    PHQ9_ITEM9 = "44260-8"
+    """Thoughts that you would be better off dead, or of hurting yourself."""
 
 
 AWAKE_MOAAS = 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL
 from cli.standins import HttpProviders, http_providers
 from store import protocols
 from store.db import create_pool
+from tests.cli_runs import acting_as
 from tests.histories.keys import settings_with_test_key
 from tests.http_api import NURSE, api_client, api_settings, install_test_tokens, token_of
 from tests.providers import SmtpServer, smtp_server
@@ -68,6 +70,24 @@ def cli_db(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     monkeypatch.setenv("DATABASE_URL", postgres_url)
     monkeypatch.setenv("TRDFLOW_TOKEN", token_of("nurse-test"))
     get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def cli_env(
+    client: Client, settings: Settings, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Point the CLI at the test server and the suite's PostgreSQL, with the test suite's codec
+    keys, acting as the test nurse."""
+    assert settings.codec_keys is not None
+    keys = {kid: secret.get_secret_value() for kid, secret in settings.codec_keys.items()}
+    monkeypatch.setenv("TEMPORAL_ADDRESS", client.service_client.config.target_host)
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", client.namespace)
+    monkeypatch.setenv("TRDFLOW_CODEC_KEYS", json.dumps(keys))
+    monkeypatch.setenv("TRDFLOW_STATE_DIR", str(settings.state_dir))
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    acting_as(monkeypatch, "nurse-test")
     yield
     get_settings.cache_clear()
 

@@ -152,10 +152,13 @@ async def test_openapi_documents_every_endpoint(api: httpx.AsyncClient) -> None:
         ("POST", f"{session}/outcome"),
         ("POST", "/v1/webhooks/sms"),
         ("POST", "/v1/webhooks/pager"),
+        ("GET", "/fhir/r4b/CarePlan/{course_id}"),
+        ("GET", "/fhir/r4b/CarePlan/{course_id}/$everything"),
+        ("GET", "/fhir/r4b/Patient/{patient_ref}"),
     }
     for (method, route), operation in operations.items():
         assert operation["summary"] and operation["description"], (method, route)
-        if route.startswith("/v1/courses"):
+        if route.startswith(("/v1/courses", "/fhir")):
             assert operation["security"] == [{"HTTPBearer": []}], (method, route)
             assert {"401", "403", "422", "503"} <= set(operation["responses"]), (method, route)
             assert "Retry-After" in operation["responses"]["503"]["headers"], (method, route)

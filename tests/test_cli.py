@@ -39,11 +39,10 @@ from store import tokens
 from store.escalations import upsert_from_record
 from store.oncall import on_call
 from store.patients import claim_course
-from tests.cli_runs import cli, invoke
+from tests.cli_runs import acting_as, cli, invoke
 from tests.console_rows import seed
 from tests.escalations import details, paged_escalation
-from tests.http_api import token_of
-from worker.settings import Settings, get_settings
+from worker.settings import get_settings
 from workflows.course import TreatmentCourse
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
@@ -177,30 +176,6 @@ def test_every_group_and_command_has_help(path: tuple[str, ...]) -> None:
 
 
 # --- Against the time-skipping server, with the project's worker ----------------------------
-
-
-def acting_as(monkeypatch: pytest.MonkeyPatch, actor: str) -> None:
-    """The CLI's caller from now on: the test token of `actor`."""
-    monkeypatch.setenv("TRDFLOW_TOKEN", token_of(actor))
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def cli_env(
-    client: Client, settings: Settings, postgres_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
-    """Point the CLI at the test server and the suite's PostgreSQL, with the test suite's codec
-    keys, acting as the test nurse."""
-    assert settings.codec_keys is not None
-    keys = {kid: secret.get_secret_value() for kid, secret in settings.codec_keys.items()}
-    monkeypatch.setenv("TEMPORAL_ADDRESS", client.service_client.config.target_host)
-    monkeypatch.setenv("TEMPORAL_NAMESPACE", client.namespace)
-    monkeypatch.setenv("TRDFLOW_CODEC_KEYS", json.dumps(keys))
-    monkeypatch.setenv("TRDFLOW_STATE_DIR", str(settings.state_dir))
-    monkeypatch.setenv("DATABASE_URL", postgres_url)
-    acting_as(monkeypatch, "nurse-test")
-    yield
-    get_settings.cache_clear()
 
 
 async def exists(client: Client, workflow_id: str) -> bool:

@@ -47,11 +47,14 @@ COURSE_ROUTES: dict[tuple[str, str], dict[str, Any] | None] = {
     },
     ("POST", f"{SESSION}/discharge"): {},
     ("POST", f"{SESSION}/outcome"): {"outcome": "missed", "note": "no show"},
+    ("GET", "/fhir/r4b/CarePlan/{course_id}"): None,
+    ("GET", "/fhir/r4b/CarePlan/{course_id}/$everything"): None,
 }
 """Every route under a course, with a body that would be valid."""
 
 CONTACT_ROUTE = ("PUT", "/v1/patients/{patient_ref}/contact")
 """The patient's, whose clinics are those of their courses."""
+PATIENT_READ = ("GET", "/fhir/r4b/Patient/{patient_ref}")
 
 CONSOLE_ROUTES = {
     ("GET", "/console/escalations"),
@@ -127,7 +130,7 @@ def test_every_route_is_in_the_scope_matrix(
         for method in route.methods or ()
     }
 
-    placed = {*COURSE_ROUTES, CONTACT_ROUTE, *CONSOLE_ROUTES, *UNSCOPED}
+    placed = {*COURSE_ROUTES, CONTACT_ROUTE, PATIENT_READ, *CONSOLE_ROUTES, *UNSCOPED}
     assert api_routes | console_routes == placed
 
 
@@ -163,6 +166,11 @@ async def test_no_route_under_a_course_serves_a_caller_of_another_clinic(
             headers=headers,
         )
         assert response.status_code in (403, 404), response.text
+        method, template = PATIENT_READ
+        url = template.format(patient_ref=course.patient_ref)
+        read = await api.request(method, url, headers=headers)
+        assert read.status_code in (403, 404), read.text
+        assert course.patient.name not in read.text
 
     assert await writes(db_pool, {who.actor for who in OUTSIDERS}) == before
     assert await patients.contact(db_pool, course.patient_ref) == course.patient
