@@ -9,7 +9,7 @@ twice; with the local outbox defaults nothing leaves the machine.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import partial
 
 import asyncpg
@@ -33,6 +33,10 @@ from store import escalations, oncall
 from store.audit import record_audit_once
 from store.escalations import PAGE_KIND, PAGER_CHANNEL, page_key
 from store.oncall import OnCallEntry
+from worker.metrics import CONDITION_TO_PAGE, PAGES
+
+NOT_PAGED = "none"
+"""The channel label of a page that reached nobody."""
 
 
 class Paging:
@@ -51,6 +55,7 @@ class Paging:
         person = await self._whom(request)
         if person is None:
             log.warning("nobody on call to page")
+            PAGES.labels(NOT_PAGED, "nobody_on_call").inc()
             return PageResult(staff_id=None)
         log = log.bind(staff_id=person.staff_id)
         key = page_key(request.escalation_id, request.attempt)
@@ -69,10 +74,13 @@ class Paging:
                 log=log,
             )
             if paged.status is not DeliveryStatus.FAILED:
-                return PageResult(
-                    staff_id=person.staff_id,
-                    channel=_shown(self._pager.provider, PageChannel.PAGER),
-                    provider_id=paged.provider_id,
+                return await self._sent(
+                    request,
+                    PageResult(
+                        staff_id=person.staff_id,
+                        channel=_shown(self._pager.provider, PageChannel.PAGER),
+                        provider_id=paged.provider_id,
+                    ),
                 )
             log.warning("pager refused the page: falling back to SMS")
         message = OutgoingMessage(
@@ -89,12 +97,34 @@ class Paging:
         )
         if texted.status is DeliveryStatus.FAILED:
             log.error("page refused on every channel")
+            PAGES.labels(NOT_PAGED, "refused").inc()
             return PageResult(staff_id=person.staff_id)
-        return PageResult(
-            staff_id=person.staff_id,
-            channel=_shown(self._sms.provider, PageChannel.SMS),
-            provider_id=texted.provider_id,
+        return await self._sent(
+            request,
+            PageResult(
+                staff_id=person.staff_id,
+                channel=_shown(self._sms.provider, PageChannel.SMS),
+                provider_id=texted.provider_id,
+            ),
         )
+
+    async def _sent(self, request: PageRequest, result: PageResult) -> PageResult:
+        """A page reached someone: it is theirs to acknowledge until its rung's time is up
+        (the activity's schedule-to-close timeout, set by the ladder)."""
+        info = activity.info()
+        if info.schedule_to_close_timeout is not None:
+            await escalations.record_page(
+                self._pool,
+                request.escalation_id,
+                request.attempt,
+                info.scheduled_time,
+                info.schedule_to_close_timeout,
+            )
+        PAGES.labels(result.channel, "sent").inc()
+        if request.attempt == 1:
+            waited = datetime.now(UTC) - request.trigger.raised_at
+            CONDITION_TO_PAGE.labels(request.trigger.severity).observe(waited.total_seconds())
+        return result
 
     async def _whom(self, request: PageRequest) -> OnCallEntry | None:
         if request.staff_id is not None:

@@ -21,6 +21,7 @@ from domain.access import Permission
 from domain.contract import (
     CLINIC_ID,
     COURSE_PHASE,
+    COURSE_WORKFLOW_TYPE,
     NEXT_SESSION_AT,
     PATIENT_REF,
     course_workflow_id,
@@ -30,8 +31,6 @@ from domain.protocol import Indication
 from store.patients import admit, clinic_of
 from worker.client import check_simulation, start_course
 from worker.settings import get_settings
-
-COURSE_WORKFLOW_TYPE = "TreatmentCourse"
 
 app = typer.Typer(help="Treatment courses: start, read, and record clinic events.")
 app.add_typer(events.app)

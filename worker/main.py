@@ -29,7 +29,7 @@ from domain.contract import ESCALATION_TASK_QUEUE, TASK_QUEUE
 from domain.notices import Channel
 from store.db import create_pool
 from worker.client import connect, exit_process
-from worker.fleet import WorkerHealth, health_endpoint, worker_identity
+from worker.fleet import WorkerHealth, health_endpoint, sdk_metrics, worker_identity
 from worker.logs import bind_process, configure_logging
 from worker.production import check_production
 from worker.runner import GuardedRunner
@@ -187,6 +187,7 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    sdk_metrics(settings)  # before the client: the runtime is chosen as it connects
     health = WorkerHealth(worker_identity(settings))
     # Every log line of this process names the worker, as its tasks' history events do.
     bind_process(worker=health.identity)
