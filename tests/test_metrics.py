@@ -220,7 +220,7 @@ async def test_readings_pages_escalations_outbox_and_courses_move_their_metrics(
     clinic = f"metrics-{uuid.uuid4().hex[:8]}"
     staff = f"nurse-{uuid.uuid4().hex[:8]}"
     await nurse_on_call(live.pool, clinic, staff)
-    worker, api = await scrape(live.worker), await scrape(live.api)
+    worker, sdk, api = await scrape(live.worker), await scrape(live.sdk), await scrape(live.api)
 
     course_id = await start_course(live, clinic)
     assessing = value(api, "trdflow_courses", phase="assessment")
@@ -243,6 +243,12 @@ async def test_readings_pages_escalations_outbox_and_courses_move_their_metrics(
         ),
     )
     assert value(worker, "trdflow_reading_to_judgement_seconds_sum") > 0
+    # The SDK's runtime counts the same activity on its own port.
+    recorded = {"activity_type": "record_judgement"}
+    executions = "temporal_activity_execution_latency_seconds_count"
+    await until(
+        live.sdk, lambda s: value(s, executions, **recorded) > value(sdk, executions, **recorded)
+    )
 
     # A critical one: judged, and the nurse on call paged (the local outbox stands in for the
     # pager), from the condition to the page.
