@@ -74,14 +74,8 @@ class Paging:
                 log=log,
             )
             if paged.status is not DeliveryStatus.FAILED:
-                return await self._sent(
-                    request,
-                    PageResult(
-                        staff_id=person.staff_id,
-                        channel=_shown(self._pager.provider, PageChannel.PAGER),
-                        provider_id=paged.provider_id,
-                    ),
-                )
+                shown = _shown(self._pager.provider, PageChannel.PAGER)
+                return await self._sent(request, person, shown, paged.status, paged.provider_id)
             log.warning("pager refused the page: falling back to SMS")
         message = OutgoingMessage(
             effect_key=f"{key}/sms", to=person.phone, subject="", body=page_text(request)
@@ -99,18 +93,20 @@ class Paging:
             log.error("page refused on every channel")
             PAGES.labels(NOT_PAGED, "refused").inc()
             return PageResult(staff_id=person.staff_id)
-        return await self._sent(
-            request,
-            PageResult(
-                staff_id=person.staff_id,
-                channel=_shown(self._sms.provider, PageChannel.SMS),
-                provider_id=texted.provider_id,
-            ),
-        )
+        shown = _shown(self._sms.provider, PageChannel.SMS)
+        return await self._sent(request, person, shown, texted.status, texted.provider_id)
 
-    async def _sent(self, request: PageRequest, result: PageResult) -> PageResult:
+    async def _sent(
+        self,
+        request: PageRequest,
+        person: OnCallEntry,
+        channel: PageChannel,
+        status: DeliveryStatus,
+        provider_id: str | None,
+    ) -> PageResult:
         """A page reached someone: it is theirs to acknowledge until its rung's time is up
-        (the activity's schedule-to-close timeout, set by the ladder)."""
+        (the activity's schedule-to-close timeout, set by the ladder). A retry that finds it
+        sent already counts as such; its latency was counted when it was sent."""
         info = activity.info()
         if info.schedule_to_close_timeout is not None:
             await escalations.record_page(
@@ -120,11 +116,11 @@ class Paging:
                 info.scheduled_time,
                 info.schedule_to_close_timeout,
             )
-        PAGES.labels(result.channel, "sent").inc()
-        if request.attempt == 1:
+        PAGES.labels(channel, status).inc()
+        if request.attempt == 1 and status is DeliveryStatus.SENT:
             waited = datetime.now(UTC) - request.trigger.raised_at
             CONDITION_TO_PAGE.labels(request.trigger.severity).observe(waited.total_seconds())
-        return result
+        return PageResult(staff_id=person.staff_id, channel=channel, provider_id=provider_id)
 
     async def _whom(self, request: PageRequest) -> OnCallEntry | None:
         if request.staff_id is not None:

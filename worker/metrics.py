@@ -39,8 +39,8 @@ CONDITION_TO_PAGE = Histogram(
 )
 PAGES = Counter(
     "trdflow_pages_total",
-    "Pages asked for, by the channel that took them and the outcome "
-    "(sent, refused on every channel, nobody on call).",
+    "Pages asked for, by the channel that took them and the outcome (sent; already_sent: a "
+    "retry found it sent; refused: on every channel; nobody_on_call).",
     ["channel", "outcome"],
 )
 CODEC_PAYLOADS = Counter(
