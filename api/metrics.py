@@ -3,8 +3,8 @@
 The state (open escalations and their pages, the outbox backlog, REMS forms not yet in, courses
 by phase) is read from PostgreSQL and Temporal's visibility when Prometheus asks, so it is never
 staler than the scrape. Every API replica reports the same state: dashboards and alerts take
-the `max` over instances. A part that does not answer within PROBE_TIMEOUT leaves its gauges
-without samples for that scrape, and the rest is still reported.
+the `max` over instances. A part (PostgreSQL, Temporal) that fails or does not answer within
+PROBE_TIMEOUT leaves its gauges without samples for that scrape; the other's are reported.
 """
 
 from __future__ import annotations
@@ -76,20 +76,25 @@ async def _postgres(pool: asyncpg.Pool, families: dict[StateGauge, GaugeMetricFa
     def add(gauge: StateGauge, labels: list[str], value: float) -> None:
         families[gauge].add_metric(labels, value)
 
+    # Every count read before any is reported: a failure midway reports none of them.
     async with pool.acquire() as conn:
-        for row in await census.open_escalations(conn):
-            add(metrics.ESCALATIONS_OPEN, [row.severity, row.clinic_id, row.status], row.count)
-        for pages in await census.waiting_pages(conn):
-            labels = [pages.severity, pages.clinic_id]
-            add(metrics.ESCALATIONS_PAGE_OVERDUE, labels, pages.overdue)
-            add(metrics.ESCALATION_PAGE_WAIT, labels, pages.longest_wait_s)
-        for backlog in await census.outbox_backlog(conn):
-            add(metrics.OUTBOX_PENDING, [backlog.channel], backlog.pending)
-            add(metrics.OUTBOX_OLDEST_AGE, [backlog.channel], backlog.oldest_age_s)
-        for forms in await census.rems_forms_open(conn, REMS_REMINDER_AFTER):
-            add(metrics.REMS_FORMS_DUE, [forms.clinic_id], forms.due)
-            add(metrics.REMS_FORMS_PAST_DAY_5, [forms.clinic_id], forms.past_reminder)
-            add(metrics.REMS_FORMS_OVERDUE, [forms.clinic_id], forms.overdue)
+        opened = await census.open_escalations(conn)
+        waiting = await census.waiting_pages(conn)
+        backlogs = await census.outbox_backlog(conn)
+        rems_forms = await census.rems_forms_open(conn, REMS_REMINDER_AFTER)
+    for row in opened:
+        add(metrics.ESCALATIONS_OPEN, [row.severity, row.clinic_id, row.status], row.count)
+    for pages in waiting:
+        labels = [pages.severity, pages.clinic_id]
+        add(metrics.ESCALATIONS_PAGE_OVERDUE, labels, pages.overdue)
+        add(metrics.ESCALATION_PAGE_WAIT, labels, pages.longest_wait_s)
+    for backlog in backlogs:
+        add(metrics.OUTBOX_PENDING, [backlog.channel], backlog.pending)
+        add(metrics.OUTBOX_OLDEST_AGE, [backlog.channel], backlog.oldest_age_s)
+    for forms in rems_forms:
+        add(metrics.REMS_FORMS_DUE, [forms.clinic_id], forms.due)
+        add(metrics.REMS_FORMS_PAST_DAY_5, [forms.clinic_id], forms.past_reminder)
+        add(metrics.REMS_FORMS_OVERDUE, [forms.clinic_id], forms.overdue)
 
 
 async def _courses(client: Client, courses: GaugeMetricFamily) -> None:

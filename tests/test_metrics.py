@@ -389,6 +389,9 @@ def expressions(node: object) -> Iterator[str]:
 def referenced() -> dict[str, set[str]]:
     dashboard = json.loads(DASHBOARD.read_text())
     rules = yaml.safe_load(ALERT_RULES.read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            assert {"alert", "expr"} <= rule.keys() and rule["annotations"]["summary"], rule
     return {
         "dashboard": {n for e in expressions(dashboard) for n in METRIC_NAME.findall(e)},
         "alert rules": {
