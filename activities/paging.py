@@ -9,7 +9,7 @@ twice; with the local outbox defaults nothing leaves the machine.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import partial
 
 import asyncpg
@@ -33,6 +33,10 @@ from store import escalations, oncall
 from store.audit import record_audit_once
 from store.escalations import PAGE_KIND, PAGER_CHANNEL, page_key
 from store.oncall import OnCallEntry
+from worker.metrics import CONDITION_TO_PAGE, PAGES
+
+NOT_PAGED = "none"
+"""The channel label of a page that reached nobody."""
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +57,7 @@ class Paging:
         person = await self._whom(request)
         if person is None:
             paging.warning("nobody_on_call_to_page")
+            PAGES.labels(NOT_PAGED, "nobody_on_call").inc()
             return PageResult(staff_id=None)
         paging = paging.bind(staff_id=person.staff_id)
         key = page_key(request.escalation_id, request.attempt)
@@ -71,11 +76,8 @@ class Paging:
                 log=paging,
             )
             if paged.status is not DeliveryStatus.FAILED:
-                return PageResult(
-                    staff_id=person.staff_id,
-                    channel=_shown(self._pager.provider, PageChannel.PAGER),
-                    provider_id=paged.provider_id,
-                )
+                shown = _shown(self._pager.provider, PageChannel.PAGER)
+                return await self._sent(request, person, shown, paged.status, paged.provider_id)
             paging.warning("page_refused_by_pager_falling_back_to_sms")
         message = OutgoingMessage(
             effect_key=f"{key}/sms", to=person.phone, subject="", body=page_text(request)
@@ -91,12 +93,36 @@ class Paging:
         )
         if texted.status is DeliveryStatus.FAILED:
             paging.error("page_refused_on_every_channel")
+            PAGES.labels(NOT_PAGED, "refused").inc()
             return PageResult(staff_id=person.staff_id)
-        return PageResult(
-            staff_id=person.staff_id,
-            channel=_shown(self._sms.provider, PageChannel.SMS),
-            provider_id=texted.provider_id,
-        )
+        shown = _shown(self._sms.provider, PageChannel.SMS)
+        return await self._sent(request, person, shown, texted.status, texted.provider_id)
+
+    async def _sent(
+        self,
+        request: PageRequest,
+        person: OnCallEntry,
+        channel: PageChannel,
+        status: DeliveryStatus,
+        provider_id: str | None,
+    ) -> PageResult:
+        """A page reached someone: it is theirs to acknowledge until its rung's time is up
+        (the activity's schedule-to-close timeout, set by the ladder). A retry that finds it
+        sent already counts as such; its latency was counted when it was sent."""
+        info = activity.info()
+        if info.schedule_to_close_timeout is not None:
+            await escalations.record_page(
+                self._pool,
+                request.escalation_id,
+                request.attempt,
+                info.scheduled_time,
+                info.schedule_to_close_timeout,
+            )
+        PAGES.labels(channel, status).inc()
+        if request.attempt == 1 and status is DeliveryStatus.SENT:
+            waited = datetime.now(UTC) - request.trigger.raised_at
+            CONDITION_TO_PAGE.labels(request.trigger.severity).observe(waited.total_seconds())
+        return PageResult(staff_id=person.staff_id, channel=channel, provider_id=provider_id)
 
     async def _whom(self, request: PageRequest) -> OnCallEntry | None:
         if request.staff_id is not None:

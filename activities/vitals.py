@@ -8,7 +8,9 @@ from temporalio import activity
 
 from domain.observations import observations_of
 from domain.records import ReadingJudgement
+from domain.session_core import Checkpoint
 from store import observations, readings
+from worker.metrics import READING_TO_JUDGEMENT, READINGS_JUDGED
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +37,12 @@ class VitalsRecords:
                 taken_at=stored.signs.taken_at,
                 observations=observations_of(stored.signs, judgement.classification),
             )
+        if recorded:
+            level = judgement.classification.level
+            READINGS_JUDGED.labels(level.name.lower(), Checkpoint.kind(judgement.checkpoint)).inc()
+            # Asked for by the session once it had judged the reading (and raised its alert).
+            waited = activity.info().scheduled_time - stored.received_at
+            READING_TO_JUDGEMENT.observe(waited.total_seconds())
         judged.info(
             "reading_judgement_recorded" if recorded else "reading_judgement_recorded_already",
             level=judgement.classification.level.name.lower(),

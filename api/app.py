@@ -10,7 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import console, health
+from api import console, health, metrics
 from api.auth import BearerGate
 from api.context import ApiContext
 from api.errors import install_error_handlers
@@ -65,6 +65,7 @@ def create_app(settings: Settings, client: Client, pool: asyncpg.Pool) -> FastAP
     app.add_middleware(RequestContext)  # the outermost: every answer has its id and span
     for router in (
         health.router,
+        metrics.router,
         courses.router,
         sessions.router,
         patients.router,

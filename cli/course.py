@@ -21,6 +21,7 @@ from domain.access import Permission
 from domain.contract import (
     CLINIC_ID,
     COURSE_PHASE,
+    COURSE_WORKFLOW_TYPE,
     NEXT_SESSION_AT,
     PATIENT_REF,
 )
@@ -29,8 +30,6 @@ from domain.protocol import Indication
 from store.patients import admit
 from worker.client import check_simulation, start_course
 from worker.settings import get_settings
-
-COURSE_WORKFLOW_TYPE = "TreatmentCourse"
 
 app = typer.Typer(help="Treatment courses: start, read, and record clinic events.")
 app.add_typer(events.app)

@@ -49,6 +49,10 @@ app = typer.Typer(help="The local development stack.", no_args_is_help=True)
 
 GRPC_PORT = 7233  # the port of DEFAULT_TEMPORAL_ADDRESS
 UI_PORT = 8233
+WORKER_METRICS_PORTS = 9400
+"""worker-N answers /healthz, /readyz and /metrics on this + N, and the SDK's /metrics on
+SDK_METRICS_PORTS + N."""
+SDK_METRICS_PORTS = 9500
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 
@@ -113,6 +117,8 @@ class _Child:
     name: str
     process: asyncio.subprocess.Process
     log_file: Path
+    metrics: tuple[str, ...] = ()
+    """Where its /metrics are."""
 
     async def stop(self) -> None:
         if self.process.returncode is not None:
@@ -208,19 +214,29 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, workers: int) -> 
         "codec server", [sys.executable, "-m", "worker.codec_server"], state, codec_env
     )
     stack.push_async_callback(codec.stop)
+    codec.metrics = (_metrics_url(settings.codec_server_port),)
     children.append(codec)
     await _wait_for_health(codec, settings.codec_server_port)
 
     for number in range(1, workers + 1):
         name = f"worker-{number}"
         # The SDK's `<pid>@<host>` would do, but a name says which log file to read.
-        worker_env = {**env, "TRDFLOW_WORKER_IDENTITY": f"{name}@{socket.gethostname()}"}
+        worker_env = {
+            **env,
+            "TRDFLOW_WORKER_IDENTITY": f"{name}@{socket.gethostname()}",
+            "TRDFLOW_WORKER_HEALTH_PORT": str(WORKER_METRICS_PORTS + number),
+            "TRDFLOW_WORKER_SDK_METRICS_PORT": str(SDK_METRICS_PORTS + number),
+        }
         process = await _spawn(name, [sys.executable, "-m", "worker.main"], state, worker_env)
         stack.push_async_callback(process.stop)
+        process.metrics = tuple(
+            _metrics_url(base + number) for base in (WORKER_METRICS_PORTS, SDK_METRICS_PORTS)
+        )
         children.append(process)
 
     api_server = await _spawn("api server", [sys.executable, "-m", "api.app"], state, env)
     stack.push_async_callback(api_server.stop)
+    api_server.metrics = (_metrics_url(settings.api_port),)
     children.append(api_server)
     await _wait_for_health(api_server, settings.api_port)
 
@@ -364,11 +380,18 @@ def _print_panel(
     rows.add_row("State dir", str(state))
     for child in children:
         rows.add_row(f"{child.name} log", str(child.log_file))
+    for child in children:
+        if child.metrics:
+            rows.add_row(f"{child.name} metrics", ", ".join(child.metrics))
     if settings.database_url is None:
         rows.add_row("postgres log", str(settings.postgres_dir.resolve() / "log"))
     if not any(child.name.startswith("worker") for child in children):
         rows.add_row("Worker", "not started: run `python -m worker.main` with DATABASE_URL above")
     Console().print(Panel(rows, title="trdflow local stack", subtitle="Ctrl-C stops everything"))
+
+
+def _metrics_url(port: int) -> str:
+    return f"http://localhost:{port}/metrics"
 
 
 def _redact(url: str) -> str:

@@ -15,9 +15,14 @@ from zoneinfo import ZoneInfo
 import typer
 
 from cli import options
-from cli.course import COURSE_WORKFLOW_TYPE
 from cli.render import console, echo_json
-from domain.contract import CLINIC_ID, COURSE_PHASE, NEXT_SESSION_AT, OPEN_ESCALATIONS
+from domain.contract import (
+    CLINIC_ID,
+    COURSE_PHASE,
+    COURSE_WORKFLOW_TYPE,
+    NEXT_SESSION_AT,
+    OPEN_ESCALATIONS,
+)
 from domain.course import Phase
 from worker.settings import Settings, get_settings
 

@@ -15,6 +15,8 @@ ESCALATION_TASK_QUEUE = "trd-escalations"
 slots, so that a backlog of routine work never delays a page. Escalations opened before it
 existed finish on `TASK_QUEUE`, whose workers still run them."""
 
+COURSE_WORKFLOW_TYPE = "TreatmentCourse"
+
 COURSE_PHASE = SearchAttributeKey.for_keyword("CoursePhase")
 CLINIC_ID = SearchAttributeKey.for_keyword("ClinicId")
 PATIENT_REF = SearchAttributeKey.for_keyword("PatientRef")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict
@@ -223,4 +223,22 @@ def _page(row: asyncpg.Record) -> PagerPage:
         course_id=row["course_id"],
         dedup_key=key,
         routing_key=row["recipient"],
+    )
+
+
+async def record_page(
+    db: Executor, escalation_id: str, attempt: int, paged_at: datetime, answer_due: timedelta
+) -> None:
+    """A page reached someone, who has until `paged_at + answer_due` to acknowledge it (once
+    per page, however often its activity runs)."""
+    await db.execute(
+        """
+        INSERT INTO escalation_pages (escalation_id, attempt, paged_at, answer_due_at)
+        VALUES ($1, $2, $3, $4)
+        ON CONFLICT DO NOTHING
+        """,
+        escalation_id,
+        attempt,
+        paged_at,
+        paged_at + answer_due,
     )

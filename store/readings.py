@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from domain.vitals import VitalSigns
 from store.db import Executor
@@ -12,6 +13,8 @@ from store.db import Executor
 class StoredReading:
     id: int
     signs: VitalSigns
+    received_at: datetime
+    """When the API stored it."""
 
 
 async def insert_reading(
@@ -34,5 +37,7 @@ async def insert_reading(
 
 
 async def reading(db: Executor, reading_id: int) -> StoredReading | None:
-    signs = await db.fetchval("SELECT signs FROM readings WHERE id = $1", reading_id)
-    return None if signs is None else StoredReading(reading_id, VitalSigns.model_validate(signs))
+    row = await db.fetchrow("SELECT signs, received_at FROM readings WHERE id = $1", reading_id)
+    if row is None:
+        return None
+    return StoredReading(reading_id, VitalSigns.model_validate(row["signs"]), row["received_at"])

@@ -138,6 +138,7 @@ async def test_openapi_documents_every_endpoint(api: httpx.AsyncClient) -> None:
     assert set(operations) == {
         ("GET", "/healthz"),
         ("GET", "/readyz"),
+        ("GET", "/metrics"),
         ("POST", "/v1/courses"),
         ("GET", "/v1/courses/{course_id}"),
         ("POST", "/v1/courses/{course_id}/scores"),

@@ -72,6 +72,7 @@ UNSCOPED = {
     ("POST", "/v1/webhooks/pager"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("GET", "/metrics"),  # counts by severity, clinic and phase for Prometheus: no course, no PHI
     ("GET", "/console"),
     ("POST", "/console/sign-in"),
     ("POST", "/console/sign-out"),

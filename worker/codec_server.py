@@ -11,6 +11,9 @@ the operator's browser, hence the CORS rules for the UI's origin. It decrypts PH
 * only the configured hosts are answered (a DNS-rebinding page sends its own `Host`);
 * bodies are capped, and answers never name key ids or echo payloads;
 * in production, an unencrypted payload is refused rather than passed through.
+
+`GET /metrics` (Prometheus) answers any host and needs no token: it counts payloads, and holds
+none.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from google.protobuf import json_format
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api.requests import FASTAPI_TELEMETRY
@@ -33,6 +37,7 @@ from domain.access import EVERY_CLINIC, Identity, Kind, Permission, Role
 from store import tokens
 from store.audit import record_audit
 from store.db import create_pool
+from worker import metrics
 from worker.codec import CodecError, EncryptionCodec, load_keyring
 from worker.logs import configure_logging
 from worker.production import check_production
@@ -71,7 +76,7 @@ def create_app(settings: Settings, pool: asyncpg.Pool) -> FastAPI:
         allow_headers=["content-type", "x-namespace", "authorization"],
         allow_credentials=True,
     )
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.codec_allowed_hosts)
+    app.add_middleware(TrustedHostsBesideMetrics, allowed_hosts=settings.codec_allowed_hosts)
 
     async def operator(request: Request) -> Identity:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -99,6 +104,10 @@ def create_app(settings: Settings, pool: asyncpg.Pool) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get(metrics.METRICS_PATH)
+    async def scrape() -> Response:
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
+
     @app.post("/encode")
     async def encode(request: Request, who: Identity = signed_in) -> Response:
         return await _transform(request, who, pool, "codec.encoded", codec.encode)
@@ -108,6 +117,17 @@ def create_app(settings: Settings, pool: asyncpg.Pool) -> FastAPI:
         return await _transform(request, who, pool, "codec.decoded", codec.decode)
 
     return app
+
+
+class TrustedHostsBesideMetrics(TrustedHostMiddleware):
+    """The Host check guards payloads from a DNS-rebinding page; Prometheus scrapes /metrics
+    by the pod's address, which no allowed host names."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == metrics.METRICS_PATH:
+            await self.app(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def _refused(request: Request, code: int, detail: str, actor: str = "") -> HTTPException:
@@ -130,6 +150,7 @@ async def _transform(
         log.warning("codec_request_failed", path=request.url.path, error=str(err))
         return _error(422, "a payload could not be processed")
     namespace = request.headers.get("x-namespace")
+    metrics.CODEC_PAYLOADS.labels(action).inc(len(payloads.payloads))
     await record_audit(
         pool,
         actor=who.actor,

@@ -29,7 +29,7 @@ from domain.contract import ESCALATION_TASK_QUEUE, TASK_QUEUE
 from domain.notices import Channel
 from store.db import create_pool
 from worker.client import connect, exit_process
-from worker.fleet import WorkerHealth, health_endpoint, worker_identity
+from worker.fleet import WorkerHealth, health_endpoint, sdk_metrics, worker_identity
 from worker.logs import LogContext, bind_process, configure_logging
 from worker.production import check_production
 from worker.runner import GuardedRunner
@@ -192,6 +192,8 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     health = WorkerHealth(worker_identity(settings))
+    # Before the client: the runtime is chosen as it connects.
+    sdk_metrics(settings, health.identity)
     # Every log line of this process names the worker, as its tasks' history events do.
     bind_process(worker=health.identity)
     async with health_endpoint(settings, health):

@@ -164,7 +164,20 @@ class Settings(BaseSettings):
         ge=1,
         le=65535,
         alias="TRDFLOW_WORKER_HEALTH_PORT",
-        description="Where the worker answers /healthz and /readyz. None: no health endpoint.",
+        description=(
+            "Where the worker answers /healthz, /readyz and /metrics (the clinic's metrics its "
+            "activities count). None: no endpoint."
+        ),
+    )
+    worker_sdk_metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        alias="TRDFLOW_WORKER_SDK_METRICS_PORT",
+        description=(
+            "Where the Temporal SDK's runtime serves its own metrics (/metrics: task slots, "
+            "poll and task latencies), on TRDFLOW_WORKER_HEALTH_HOST. None: not served."
+        ),
     )
     worker_shutdown_grace_seconds: float = Field(
         10.0,
