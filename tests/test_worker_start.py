@@ -15,6 +15,7 @@ import httpx
 import pytest
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from cli.stack import venv_binary
@@ -130,12 +131,9 @@ async def test_a_worker_reports_its_health_under_its_identity_and_stops_on_sigte
                     "status": "ready",
                     "identity": identity,
                 }
-                pollers = await env.client.workflow_service.describe_task_queue(
-                    DescribeTaskQueueRequest(
-                        namespace=env.client.namespace, task_queue=TaskQueue(name=TASK_QUEUE)
-                    )
-                )
-                assert identity in {poller.identity for poller in pollers.pollers}
+                # The server lists a poller once its first poll has arrived, a moment after the
+                # worker is ready (3 failed runs in 7 read the list at once).
+                assert identity in await pollers_of(env.client, identity)
 
                 worker.process.send_signal(signal.SIGTERM)
                 assert await asyncio.wait_for(worker.process.wait(), 30) == 0
@@ -145,3 +143,18 @@ async def test_a_worker_reports_its_health_under_its_identity_and_stops_on_sigte
     events = [line["event"] for line in lines if line.get("worker") == identity]
     assert events.index("worker_started") < events.index("worker_stopped")
     assert all(line.get("worker") == identity for line in lines if "event" in line)
+
+
+async def pollers_of(client: Client, expected: str) -> set[str]:
+    """The identities polling the courses' task queue, once `expected` is among them (or as
+    they are after 10 s)."""
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace, task_queue=TaskQueue(name=TASK_QUEUE)
+    )
+    for _ in range(100):
+        described = await client.workflow_service.describe_task_queue(request)
+        identities = {poller.identity for poller in described.pollers}
+        if expected in identities:
+            break
+        await asyncio.sleep(0.1)
+    return identities
