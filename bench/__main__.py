@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import course_simulation, page_latency, plots, vitals_latency
+from bench.live import GATEWAY_EVERY_S
 from bench.results import LATEST, save
 from worker.logs import configure_logging
 
@@ -38,17 +39,14 @@ def draw(figures: Mapping[str, Any]) -> list[Path]:
     course = figures["course_simulation"]
     pages = figures["page_latency"]
     judged = figures["vitals_latency"]
-    levels = [key for key in pages if key.isdigit()]
-    busiest = max(levels, key=int)
+    phases = [key for key, figure in pages.items() if isinstance(figure, dict)]
+    busiest = max((key for key in phases if key.isdigit()), key=int)
     return [
         plots.latency_cdfs(
             LATEST / "pages.png",
             "Critical reading: POST → first page at the pager",
             {
-                **{
-                    f"paged, {pages[key]['sessions']} sessions": pages[key]["paged_ms"]
-                    for key in levels
-                },
+                **{f"paged, {key} in the room": pages[key]["paged_ms"] for key in phases},
                 f"baseline: POST ack, {busiest} sessions": pages[busiest]["ack_ms"],
             },
             goal_ms=PAGE_GOAL_MS,
@@ -104,10 +102,19 @@ def main() -> None:
             asyncio.run(course_simulation.measure(args.repeats))
         ),
         "vitals_latency": vitals_latency.report(
-            *asyncio.run(vitals_latency.measure(args.judged, solo=40, each=8))
+            *asyncio.run(
+                vitals_latency.measure(args.judged, solo=40, each=6, every_s=GATEWAY_EVERY_S)
+            )
         ),
         "page_latency": page_latency.report(
-            *asyncio.run(page_latency.measure(args.pages, solo=20))
+            *asyncio.run(
+                page_latency.measure(
+                    args.pages,
+                    page_latency.SOLO,
+                    page_latency.CRITICALS,
+                    GATEWAY_EVERY_S,
+                )
+            )
         ),
     }
     record = save(figures, started_at)

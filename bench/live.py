@@ -2,9 +2,10 @@
 
 `live_stack` runs `cli.localstack.live_stack` under a throwaway folder: on free loopback ports,
 the Temporal dev server, an embedded PostgreSQL with the project's schema, the project's worker
-and the HTTP API served by uvicorn. The benches talk to the API over real HTTP, as a clinic
-system would. Worker, API and bench share one Python process (and event loop), each with its
-own Postgres pool.
+and the HTTP API served by uvicorn, each a process of its own as `make run` lays them out. The
+benches talk to the API over real HTTP, as a clinic system would; the bench's load, its
+stand-ins and its watching run in its own process, so they never hold up the worker's or the
+API's event loop.
 
 `in_monitoring` brings a new course's first session to post-dose monitoring through the API,
 where the session classifies every reading as it arrives. `Arrivals` records when a reading's
@@ -72,6 +73,9 @@ WALL_OFFSET = time.time() - time.perf_counter()
 """perf_counter + WALL_OFFSET is wall time, comparable with the server's event times."""
 PERSONA = PERSONAS["responder"]
 BETWEEN_DEVICES = timedelta(minutes=DosingRules().minutes_between_devices)
+GATEWAY_EVERY_S = 10.0
+"""A monitor gateway's reading per session every 10 s: far more often than a nurse takes
+vitals in the room (every 15 min or so), so the routine load is, if anything, heavy."""
 NORMAL = {"systolic": 128, "diastolic": 82, "heart_rate": 76, "spo2": 98, "moaas": 5, "cadss": 0}
 
 
@@ -85,6 +89,8 @@ class Stack:
     pool: asyncpg.Pool
     """The bench's own connections (seeding and watching), apart from the API's and worker's."""
     postmaster_pid_file: Path
+    processes: Mapping[str, int]
+    """The worker's and the API's pids."""
 
 
 @asynccontextmanager
@@ -92,7 +98,7 @@ async def live_stack(work_dir: Path, **settings_update: object) -> AsyncIterator
     """`cli.localstack.live_stack` under `work_dir` (existing, empty), with a client of its API;
     `settings_update` overrides settings fields (by name), e.g. to choose providers."""
     async with (
-        localstack.live_stack(work_dir, **settings_update) as live,
+        localstack.live_stack(work_dir, processes=True, **settings_update) as live,
         httpx.AsyncClient(
             base_url=live.api_url,
             headers=bearer(live.settings, NURSE),
@@ -105,7 +111,7 @@ async def live_stack(work_dir: Path, **settings_update: object) -> AsyncIterator
         ) as http,
     ):
         gateway = bearer(live.settings, GATEWAY)
-        yield Stack(live.client, http, gateway, live.pool, live.postmaster_pid_file)
+        yield Stack(live.client, http, gateway, live.pool, live.postmaster_pid_file, live.processes)
 
 
 # --- Sessions ------------------------------------------------------------------------------
@@ -170,6 +176,42 @@ async def measured_reading(
     posted = await post_vitals(stack, room, **signs)
     seen = [await effect.wait(posted.reading_id, EFFECT_TIMEOUT_S) for effect in effects]
     return Sample(room, posted, tuple(seen))
+
+
+@asynccontextmanager
+async def gateways(
+    stack: Stack, rooms: Sequence[Room], every_s: float, effects: Sequence[Arrivals] = ()
+) -> AsyncIterator[list[Sample]]:
+    """Each room's monitor gateway posts a normal reading every `every_s`, the rooms spread
+    evenly over the interval, until the block ends: open loop, as devices do, so a slow answer
+    delays no later reading. Yields the list the readings' samples go into (each with its
+    `effects` seen); on leaving, the readings under way finish first."""
+    samples: list[Sample] = []
+    under_way: set[asyncio.Task[None]] = set()
+
+    async def reading(room: Room) -> None:
+        samples.append(await measured_reading(stack, room, NORMAL, effects))
+
+    async def gateway(room: Room, offset_s: float) -> None:
+        due = time.perf_counter() + offset_s
+        while True:
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            task = asyncio.create_task(reading(room))
+            under_way.add(task)
+            task.add_done_callback(under_way.discard)
+            due += every_s
+
+    feeding = [
+        asyncio.create_task(gateway(room, every_s * number / len(rooms)))
+        for number, room in enumerate(rooms)
+    ]
+    try:
+        yield samples
+    finally:
+        for task in feeding:
+            task.cancel()
+        await asyncio.gather(*feeding, return_exceptions=True)
+        await asyncio.gather(*under_way)
 
 
 async def in_monitoring(stack: Stack, label: str, busy: asyncio.Semaphore) -> Room:
@@ -403,9 +445,10 @@ def stage_medians(stages: Sequence[str], marks: Sequence[Sequence[float]]) -> di
 # --- Load and figures ----------------------------------------------------------------------
 
 
-PARTS = ("bench process", "temporal", "postgres", "machine")
-"""Where the CPU went: this process (API, worker and load), the dev server, the embedded
-PostgreSQL, and the whole machine (whoever else is on it too)."""
+PARTS = ("bench process", "api", "worker", "temporal", "postgres", "machine")
+"""Where the CPU went: this process (the load, the stand-ins, the watching), the API's and the
+worker's processes, the dev server, the embedded PostgreSQL, and the whole machine (whoever
+else is on it too)."""
 
 
 @dataclass(frozen=True)
@@ -414,7 +457,8 @@ class Load:
     cores: dict[str, float]
     """CPU used per part of PARTS, in cores (the machine has os.cpu_count())."""
     loop_lag_ms: dict[str, float]
-    """How late this process's event loop (API, worker, bench) woke a 10 ms sleep."""
+    """How late the bench process's event loop (its load, stand-ins and clocks) woke a 10 ms
+    sleep."""
 
 
 @asynccontextmanager
@@ -461,13 +505,16 @@ def _cpu_ticks(stack: Stack) -> dict[str, int]:
         parents[int(entry.name)] = int(fields[1])
         ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
     postgres = _tree(parents, int(stack.postmaster_pid_file.read_text().split()[0]))
+    api, worker = (_tree(parents, stack.processes[part]) for part in ("api", "worker"))
     own = os.getpid()
-    # The dev server is this process's child; the postmaster daemonises away from it.
-    temporal = _tree(parents, own) - {own} - postgres
+    # The dev server, worker and API are this process's children; the postmaster daemonises.
+    temporal = _tree(parents, own) - {own} - postgres - api - worker
     machine = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = machine[3] + machine[4]  # idle + iowait
     return {
         "bench process": ticks.get(own, 0),
+        "api": sum(ticks.get(pid, 0) for pid in api),
+        "worker": sum(ticks.get(pid, 0) for pid in worker),
         "temporal": sum(ticks.get(pid, 0) for pid in temporal),
         "postgres": sum(ticks.get(pid, 0) for pid in postgres),
         # /proc/stat counts every core's ticks: per wall-clock tick, busy cores.
@@ -487,15 +534,24 @@ def _tree(parents: dict[int, int], root: int) -> set[int]:
 
 @dataclass(frozen=True)
 class Phase:
-    """A measured phase: its sessions at once, its samples and what it cost."""
+    """A measured phase: its sessions in the room, its samples and what it cost."""
 
     sessions: int
     samples: list[Sample]
     load: Load
+    routine: int = 0
+    """Routine readings the sessions' gateways posted meanwhile (`gateways`)."""
+    how: str = ""
+    """What sets it apart when its sessions alone do not (say, "all at once")."""
 
     @property
     def label(self) -> str:
-        return f"{self.sessions} session{'s' if self.sessions > 1 else ''}"
+        sessions = f"{self.sessions} session{'s' if self.sessions > 1 else ''}"
+        return f"{sessions}, {self.how}" if self.how else sessions
+
+    @property
+    def routine_per_s(self) -> float:
+        return round(self.routine / self.load.wall_s, 1) if self.load.wall_s else 0.0
 
 
 def ms(seconds: float) -> float:
@@ -531,13 +587,14 @@ def figures_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[ob
 def load_table(phases: Sequence[Phase]) -> Table:
     return figures_table(
         f"CPU used, in cores (of {os.cpu_count()}); event-loop lag (ms); phase wall time",
-        ("", *PARTS, "loop lag p50 / p99 / max", "wall s"),
+        ("", *PARTS, "bench loop lag p50 / p99 / max", "wall s", "routine readings/s"),
         [
             [
                 p.label,
                 *(p.load.cores[part] for part in PARTS),
                 " / ".join(str(v) for v in p.load.loop_lag_ms.values()),
                 p.load.wall_s,
+                p.routine_per_s,
             ]
             for p in phases
         ],

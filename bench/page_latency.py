@@ -1,25 +1,30 @@
 """Latency from a critical vitals reading POSTed to the API until the first page reaches the
-pager endpoint, with 1 and with many concurrent sessions, against the same readings' ack and
+pager endpoint, with 1, 10 and 100 sessions in the room, against the same readings' ack and
 classification.
 
-    .venv/bin/python -m bench.page_latency [--sessions 10 100] [--solo 20]   (make bench-pages)
+    .venv/bin/python -m bench.page_latency [--sessions 10 100] [--solo 20] [--criticals 30]
+                                           [--every 10]                      (make bench-pages)
 
-On one live stack (bench/live.py) with the pager provider set to PagerDuty's Events API v2,
-pointed at the local stand-in of cli/standins.py, and the clinic's nurse, psychiatrist and
-director on call with a pager. Every session is in post-dose monitoring (time_scale 1); a
-critical reading there raises a critical escalation whose first rung pages the on-call nurse.
-A session pages once per condition (the dedup key), so each session has four critical
-readings to give, one condition each (SpO2, sedation, BP, crisis symptoms):
+On one live stack (bench/live.py: the worker and the API each a process of its own) with the
+pager provider set to PagerDuty's Events API v2, pointed at the local stand-in of
+cli/standins.py, and the clinic's nurse, psychiatrist and director on call with a pager. Every
+session is in post-dose monitoring (time_scale 1); a critical reading there raises a critical
+escalation whose first rung pages the on-call nurse. A session pages once per condition (the
+dedup key), so each session has four critical readings to give, one condition each (SpO2,
+sedation, BP, crisis symptoms). After one unmeasured page from a session of its own:
 
-- 1 session: `--solo` sessions one after another, two readings each;
-- one phase per level of `--sessions`: that many sessions at once, two readings each (the
-  largest level on the first rooms, with the other two conditions);
-after one unmeasured page from a session of its own.
+- 1 session: `--solo` critical readings, one after another, nothing else in the room;
+- one phase per level of `--sessions`: every session's monitor gateway posts a normal reading
+  every `--every` seconds (open loop, the sessions spread over the interval), and once each
+  has posted, `--criticals` critical readings arrive among them, one every 0.5 s, each from
+  the session with the most conditions still to give;
+- the largest level once more with every session critical at once, on top of its routine
+  readings: a stress figure (how long the last of a burst of pages waits), not a goal's.
 
-A session posts its next reading once the previous one has paged. "Paged" is when the stand-in
-receives the trigger event carrying the reading's id; the baselines, for the same readings, are
-the POST's round trip ("ack") and the reading's observations rows in Postgres ("classified",
-polled every 5 ms: bench/vitals_latency.py's figure). Prints p50/p99 and ratios, and the
+"Paged" is when the stand-in receives the trigger event carrying the reading's id; the
+baselines, for the same readings, are the POST's round trip ("ack") and the reading's
+observations rows in Postgres ("classified", polled every 5 ms: bench/vitals_latency.py's
+figure). Prints p50/p99 and ratios, the median of each stage (from the histories), and the
 machine's load per phase, as tables and as one JSON line. The run ends within the policy's
 first rung (5 min), so only first pages arrive.
 """
@@ -42,6 +47,7 @@ import asyncpg
 
 from bench.live import (
     EFFECT_TIMEOUT_S,
+    GATEWAY_EVERY_S,
     OBSERVATION_POLL_S,
     WALL_OFFSET,
     Arrivals,
@@ -51,6 +57,7 @@ from bench.live import (
     Stack,
     console,
     figures_table,
+    gateways,
     history,
     in_monitoring_many,
     live_stack,
@@ -80,9 +87,12 @@ CRITICAL: tuple[Mapping[str, object], ...] = (
     {"hypertensive_crisis_symptoms": True, "heart_rate": 95},
 )
 """One critical condition each, the rest of the reading unremarkable."""
-CONCURRENT, SOLO = CRITICAL[:2], CRITICAL[2:]
 CLASSIFIED, PAGED = 0, 1
 """Effects of a reading, in the order they are awaited."""
+CRITICAL_GAP_S = 0.5
+AT_ONCE = "all at once"
+SOLO = 20
+CRITICALS = 30
 STAGES = {
     "post_to_signal": "POST → reading_arrived signalled (API: stored, audited)",
     "signal_to_escalation": "signalled → Escalation started (session: judged, raised)",
@@ -130,23 +140,62 @@ async def staff_on_call(pool: asyncpg.Pool) -> None:
         await add_shift(pool, shift)
 
 
-async def pages(
+class Conditions:
+    """The critical conditions each room has still to give: a session pages once per
+    condition while its escalation is open."""
+
+    def __init__(self, rooms: Sequence[Room]) -> None:
+        self._left = {room: list(CRITICAL) for room in rooms}
+
+    def take(self, among: Sequence[Room]) -> tuple[Room, Mapping[str, object]]:
+        """A condition of the room, among `among`, with the most left (the first such)."""
+        room = max(among, key=lambda r: len(self._left[r]))
+        if not self._left[room]:
+            raise SystemExit(
+                f"the {len(among)} sessions have no critical condition left to page for: "
+                "ask for fewer --criticals or more --sessions"
+            )
+        return room, self._left[room].pop(0)
+
+
+async def spaced(
     stack: Stack,
     effects: Sequence[Arrivals],
-    room: Room,
-    conditions: Sequence[Mapping[str, object]],
+    picks: Sequence[tuple[Room, Mapping[str, object]]],
+    gap_s: float,
 ) -> list[Sample]:
-    return [await measured_reading(stack, room, signs, effects) for signs in conditions]
+    """One critical reading per pick, the next `gap_s` after the one before (open loop)."""
+
+    async def reading(index: int, room: Room, signs: Mapping[str, object]) -> Sample:
+        await asyncio.sleep(index * gap_s)
+        return await measured_reading(stack, room, signs, effects)
+
+    return await run_all([reading(index, *pick) for index, pick in enumerate(picks)])
+
+
+async def among_routine(
+    stack: Stack,
+    effects: Sequence[Arrivals],
+    group: Sequence[Room],
+    picks: Sequence[tuple[Room, Mapping[str, object]]],
+    every_s: float,
+    gap_s: float,
+    how: str = "",
+) -> Phase:
+    """The picks' critical readings, `gap_s` apart, once every session of `group` has posted
+    a routine reading from its gateway; the gateways go on until the last one has paged."""
+    async with measuring_load(stack) as load, gateways(stack, group, every_s) as routine:
+        await asyncio.sleep(every_s)
+        samples = await spaced(stack, effects, picks, gap_s)
+    return Phase(len(group), samples, load[0], len(routine), how)
 
 
 async def measure(
-    levels: Sequence[int], solo: int
+    levels: Sequence[int], solo: int, criticals: int, every_s: float
 ) -> tuple[dict[str, Phase], dict[str, dict[str, float]]]:
-    """The solo phase, then one phase per level of concurrent sessions (smallest first), and
-    their stage medians. The largest level takes the first rooms for two conditions of their
-    own; the solo phase and the smaller levels take rooms of their own for the other two."""
-    largest, *smaller = sorted(set(levels), reverse=True)
-    rooms_needed = max(largest, solo + sum(smaller)) + 1
+    """The solo phase, one phase per level of sessions in the room (smallest first), the
+    largest all at once, and their stage medians."""
+    largest = max(levels)
     with tempfile.TemporaryDirectory() as work:
         async with (
             http_providers() as providers,
@@ -155,27 +204,33 @@ async def measure(
             ) as stack,
         ):
             await staff_on_call(stack.pool)
-            rooms = await in_monitoring_many(stack, "bench-pages", rooms_needed)
+            *rooms, spare = await in_monitoring_many(stack, "bench-pages", max(largest, solo) + 1)
+            conditions = Conditions(rooms)
             async with (
                 watching_observations(stack.pool) as classified,
                 watching_pages(providers) as paged,
             ):
                 effects = (classified, paged)  # CLASSIFIED, PAGED
-                await warmed_up(stack, effects, rooms[-1])
+                await warmed_up(stack, effects, spare)
+                # The last rooms: the levels' criticals start with the first.
+                alone_in = rooms[-solo:]
                 async with measuring_load(stack) as solo_load:
-                    alone = [s for r in rooms[:solo] for s in await pages(stack, effects, r, SOLO)]
+                    alone = [
+                        await measured_reading(stack, *conditions.take(alone_in), effects)
+                        for _ in range(solo)
+                    ]
                 phases = {"1": Phase(1, alone, solo_load[0])}
-                free = solo
                 for level in sorted(set(levels)):
-                    if level == largest:
-                        group, conditions = rooms[:level], CONCURRENT
-                    else:
-                        group, conditions, free = rooms[free : free + level], SOLO, free + level
-                    async with measuring_load(stack) as load:
-                        together = await run_all(
-                            [pages(stack, effects, r, conditions) for r in group]
-                        )
-                    phases[str(level)] = Phase(level, [s for one in together for s in one], load[0])
+                    group = rooms[:level]
+                    picks = [conditions.take(group) for _ in range(criticals)]
+                    phases[str(level)] = await among_routine(
+                        stack, effects, group, picks, every_s, CRITICAL_GAP_S
+                    )
+                group = rooms[:largest]
+                picks = [conditions.take([room]) for room in group]
+                phases[f"{largest} {AT_ONCE}"] = await among_routine(
+                    stack, effects, group, picks, every_s, 0.0, AT_ONCE
+                )
             stage_figures = {
                 name: await stages(stack, phase.samples) for name, phase in phases.items()
             }
@@ -186,7 +241,7 @@ async def warmed_up(stack: Stack, effects: Sequence[Arrivals], room: Room) -> No
     """One page, unmeasured (first connections, first escalation); fails early, saying why,
     when a critical reading pages nobody."""
     try:
-        await pages(stack, effects, room, CRITICAL[:1])
+        await measured_reading(stack, room, CRITICAL[0], effects)
     except TimeoutError:
         raise SystemExit(
             f"no page reached the pager stand-in within {EFFECT_TIMEOUT_S:g} s of a critical "
@@ -245,7 +300,9 @@ def summarise(phase: Phase, stages: dict[str, float]) -> dict[str, Any]:
     gap = statistics.median(s.seen[PAGED] - s.seen[CLASSIFIED] for s in samples)
     return {
         "sessions": phase.sessions,
+        "how": phase.how,
         "readings": len(samples),
+        "routine_per_s": phase.routine_per_s,
         "ack": ack,
         "classified": classified,
         "paged": paged,
@@ -317,13 +374,27 @@ def main() -> None:
         default=[10, 100],
         help="levels of concurrent sessions, one phase each (10 100)",
     )
-    parser.add_argument("--solo", type=int, default=20, help="sessions paging one at a time (20)")
+    parser.add_argument(
+        "--solo", type=int, default=SOLO, help=f"critical readings one at a time ({SOLO})"
+    )
+    parser.add_argument(
+        "--criticals",
+        type=int,
+        default=CRITICALS,
+        help=f"critical readings among each level's routine ones ({CRITICALS})",
+    )
+    parser.add_argument(
+        "--every",
+        type=float,
+        default=GATEWAY_EVERY_S,
+        help=f"seconds between one session's routine readings ({GATEWAY_EVERY_S:g})",
+    )
     args = parser.parse_args()
-    if min(*args.sessions, args.solo) < 1:
-        parser.error("--sessions and --solo must be at least 1")
+    if min(*args.sessions, args.solo, args.criticals) < 1 or args.every <= 0:
+        parser.error("--sessions, --solo and --criticals must be at least 1, --every above 0")
     # Every critical reading logs its alert and page as warnings: they would bury the tables.
     configure_logging("ERROR")
-    figures = report(*asyncio.run(measure(args.sessions, args.solo)))
+    figures = report(*asyncio.run(measure(args.sessions, args.solo, args.criticals, args.every)))
     print(json.dumps(figures))
 
 

@@ -1,19 +1,21 @@
 """Latency from a vitals reading POSTed to the API until its session has judged and recorded
 it, with 1 and with many concurrent sessions, against the API's own store-and-ack.
 
-    .venv/bin/python -m bench.vitals_latency [--sessions 50] [--solo 40] [--each 8]
-                                                                     (make bench-vitals)
+    .venv/bin/python -m bench.vitals_latency [--sessions 50] [--solo 40] [--each 6]
+                                             [--every 10]                  (make bench-vitals)
 
-On one live stack (bench/live.py: dev server, embedded Postgres, the worker, the API over
-real HTTP), every session in post-dose monitoring (time_scale 1, so monitoring outlasts the
-run). A session posts normal readings one after another, the next once the previous one is
-recorded (the session judges each reading when its signal arrives). "Recorded" is
-when the reading's `observations` rows are committed, seen by polling Postgres every 5 ms;
-"ack" (the baseline) is the POST's round trip: stored in Postgres, the session signalled,
-audited, answered.
+On one live stack (bench/live.py: dev server, embedded Postgres, the worker and the API each a
+process of its own, the API over real HTTP), every session in post-dose monitoring
+(time_scale 1, so monitoring outlasts the run); the session judges each reading when its
+signal arrives. "Recorded" is when the reading's `observations` rows are committed, seen by
+polling Postgres every 5 ms; "ack" (the baseline) is the POST's round trip: stored in
+Postgres, the session signalled, audited, answered.
 
-- solo: one session, `--solo` readings (after 2 unmeasured);
-- concurrent: `--sessions` sessions at once, `--each` readings each (after 1 unmeasured).
+- solo: one session, `--solo` normal readings one after another, each once the one before
+  is recorded (after 2 unmeasured);
+- concurrent: `--sessions` sessions in the room, each one's monitor gateway posting a normal
+  reading every `--every` seconds (open loop, the sessions spread over the interval), until
+  each has posted `--each`.
 
 Prints p50/p99 and their ratios, the median time of each stage of the path (from the
 sessions' histories), and the CPU and event-loop lag per phase, as tables and as one JSON line.
@@ -33,6 +35,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench.live import (
+    GATEWAY_EVERY_S,
     NORMAL,
     OBSERVATION_POLL_S,
     WALL_OFFSET,
@@ -45,6 +48,7 @@ from bench.live import (
     console,
     figures_table,
     first,
+    gateways,
     history,
     in_monitoring_many,
     live_stack,
@@ -53,7 +57,6 @@ from bench.live import (
     measuring_load,
     ms,
     percentiles,
-    run_all,
     stage_medians,
     wall_time,
     watching_observations,
@@ -64,7 +67,6 @@ from worker.logs import configure_logging
 RECORDED = 0
 """The one effect awaited per reading."""
 SOLO_WARM_UP = 2
-CONCURRENT_WARM_UP = 1
 STAGES = {
     "api_to_signal": "POST → signal recorded (API)",
     "signal_to_task": "signal → workflow task started",
@@ -74,17 +76,15 @@ STAGES = {
 """Consecutive stages of a reading's path, from the POST to its observations rows."""
 
 
-async def readings(
-    stack: Stack, recorded: Arrivals, room: Room, count: int, warm_up: int
-) -> list[Sample]:
+async def readings(stack: Stack, recorded: Arrivals, room: Room, count: int) -> list[Sample]:
     samples = []
-    for _ in range(warm_up + count):
+    for _ in range(SOLO_WARM_UP + count):
         samples.append(await measured_reading(stack, room, NORMAL, [recorded]))
-    return samples[warm_up:]
+    return samples[SOLO_WARM_UP:]
 
 
 async def measure(
-    sessions: int, solo: int, each: int
+    sessions: int, solo: int, each: int, every_s: float
 ) -> tuple[dict[str, Phase], dict[str, dict[str, float]]]:
     """The solo and concurrent phases, and their stage medians."""
     with tempfile.TemporaryDirectory() as work:
@@ -92,14 +92,16 @@ async def measure(
             rooms = await in_monitoring_many(stack, "bench-vitals", sessions)
             async with watching_observations(stack.pool) as recorded:
                 async with measuring_load(stack) as solo_load:
-                    alone = await readings(stack, recorded, rooms[0], solo, SOLO_WARM_UP)
-                async with measuring_load(stack) as many_load:
-                    together = await run_all(
-                        [readings(stack, recorded, r, each, CONCURRENT_WARM_UP) for r in rooms]
-                    )
+                    alone = await readings(stack, recorded, rooms[0], solo)
+                async with (
+                    measuring_load(stack) as many_load,
+                    gateways(stack, rooms, every_s, [recorded]) as together,
+                ):
+                    # The last gateway's `each`-th reading goes out just before this ends.
+                    await asyncio.sleep(every_s * (each - 1) + every_s * (sessions - 1) / sessions)
             phases = {
                 "solo": Phase(1, alone, solo_load[0]),
-                "concurrent": Phase(sessions, [s for one in together for s in one], many_load[0]),
+                "concurrent": Phase(sessions, together, many_load[0], len(together)),
             }
             stage_figures = {
                 name: await stages(stack.client, phase.samples) for name, phase in phases.items()
@@ -151,6 +153,7 @@ def summarise(phase: Phase, stages: dict[str, float]) -> dict[str, Any]:
     return {
         "sessions": phase.sessions,
         "readings": len(phase.samples),
+        "readings_per_s": phase.routine_per_s,
         "ack": ack,
         "recorded": recorded,
         "ratio_p50": round(recorded["p50_ms"] / ack["p50_ms"], 2),
@@ -210,12 +213,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=50, help="concurrent sessions (50)")
     parser.add_argument("--solo", type=int, default=40, help="readings, one session (40)")
-    parser.add_argument("--each", type=int, default=8, help="readings per concurrent session (8)")
+    parser.add_argument("--each", type=int, default=6, help="readings per concurrent session (6)")
+    parser.add_argument(
+        "--every",
+        type=float,
+        default=GATEWAY_EVERY_S,
+        help=f"seconds between one session's readings, concurrent ({GATEWAY_EVERY_S:g})",
+    )
     args = parser.parse_args()
-    if min(args.sessions, args.solo, args.each) < 1:
-        parser.error("--sessions, --solo and --each must be at least 1")
+    if min(args.sessions, args.solo, args.each) < 1 or args.every <= 0:
+        parser.error("--sessions, --solo and --each must be at least 1, --every above 0")
     configure_logging("WARNING")  # the stack's chatter would bury the tables
-    figures = report(*asyncio.run(measure(args.sessions, args.solo, args.each)))
+    figures = report(*asyncio.run(measure(args.sessions, args.solo, args.each, args.every)))
     print(json.dumps(figures))
 
 

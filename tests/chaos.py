@@ -51,7 +51,7 @@ from temporalio.worker import Replayer
 from api.app import create_app
 from cli.demo import DAY_IN_A_SECOND, DemoCourse, Outcome, demo_courses, play_demo
 from cli.devtokens import issue_dev_tokens
-from cli.localstack import served
+from cli.localstack import free_port, served
 from cli.oncall import seed_demo
 from cli.simulation import DEMO_CLINIC, DEMO_PROTOCOL
 from cli.stack import search_attribute_flags, venv_binary
@@ -184,12 +184,6 @@ class Process:
         if self.process is not None and self.process.returncode is None:
             self.process.send_signal(signal.SIGKILL)
             await self.process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ServerErrors:

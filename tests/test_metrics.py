@@ -30,7 +30,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from cli.handles import course_handle
-from cli.localstack import new_course_id, served
+from cli.localstack import free_port, new_course_id, served
 from cli.stack import venv_binary
 from domain.contract import SEARCH_ATTRIBUTES, session_workflow_id
 from domain.course import CourseStatus
@@ -39,7 +39,7 @@ from domain.records import SessionEvent, SessionEventRecord
 from store import rems, sessions
 from store.patients import register
 from tests.activity_runs import registration
-from tests.chaos import Process, free_port
+from tests.chaos import Process
 from tests.escalations import nurse_on_call
 from tests.histories.keys import TEST_KEY, TEST_KEY_ID
 from tests.http_api import api_settings

@@ -21,6 +21,7 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.alerts import Alerts
+from cli.localstack import free_port
 from cli.stack import venv_binary
 from cli.standins import HttpProviders, http_providers
 from domain.contract import SEARCH_ATTRIBUTES
@@ -29,7 +30,7 @@ from store import patients
 from store.db import APP_ROLE
 from store.escalations import PagerPage, pager_pages
 from tests.activity_runs import registration, run
-from tests.chaos import Process, free_port
+from tests.chaos import Process
 from tests.escalations import nurse_on_call
 from tests.histories.keys import TEST_KEY, TEST_KEY_ID
 from tests.sessions import eventually
