@@ -509,8 +509,6 @@ def _cpu_ticks(stack: Stack) -> dict[str, int]:
     own = os.getpid()
     # The dev server, worker and API are this process's children; the postmaster daemonises.
     temporal = _tree(parents, own) - {own} - postgres - api - worker
-    machine = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = machine[3] + machine[4]  # idle + iowait
     return {
         "bench process": ticks.get(own, 0),
         "api": sum(ticks.get(pid, 0) for pid in api),
@@ -518,8 +516,26 @@ def _cpu_ticks(stack: Stack) -> dict[str, int]:
         "temporal": sum(ticks.get(pid, 0) for pid in temporal),
         "postgres": sum(ticks.get(pid, 0) for pid in postgres),
         # /proc/stat counts every core's ticks: per wall-clock tick, busy cores.
-        "machine": sum(machine) - idle,
+        "machine": _machine_ticks(),
     }
+
+
+async def settled(quiet_cores: float = 0.5, within_s: float = 30.0) -> None:
+    """Until the machine has been quiet (under `quiet_cores` busy) for a second, or
+    `within_s` has passed: what the set-up started (the sessions' first activities, their
+    timers) must not fall into the first measured phase."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        before = _machine_ticks()
+        await asyncio.sleep(1.0)
+        if (_machine_ticks() - before) / os.sysconf("SC_CLK_TCK") < quiet_cores:
+            return
+
+
+def _machine_ticks() -> int:
+    """Busy ticks of every core since boot (/proc/stat: all but idle and iowait)."""
+    machine = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(machine) - machine[3] - machine[4]
 
 
 def _tree(parents: dict[int, int], root: int) -> set[int]:

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from temporalio.api.enums.v1 import EventType
 
 from bench.live import (
     EFFECT_TIMEOUT_S,
@@ -57,6 +58,7 @@ from bench.live import (
     Stack,
     console,
     figures_table,
+    first,
     gateways,
     history,
     in_monitoring_many,
@@ -67,6 +69,7 @@ from bench.live import (
     ms,
     percentiles,
     run_all,
+    settled,
     signals,
     stage_medians,
     wall_time,
@@ -95,10 +98,12 @@ SOLO = 20
 CRITICALS = 30
 STAGES = {
     "post_to_signal": "POST → reading_arrived signalled (API: stored, audited)",
-    "signal_to_escalation": "signalled → Escalation started (session: judged, raised)",
-    "escalation_to_page": "Escalation started → page received (its first task)",
+    "signal_to_task": "signalled → the session's workflow task started",
+    "task_to_escalation": "→ Escalation started (judged; the alert's rows, its start)",
+    "escalation_to_page": "→ page received (the Escalation's first task)",
 }
 """Consecutive stages from the reading's POST to its page."""
+TASK_STARTED = EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
 EAGER = "eager_start_share"
 """Of the measured escalations, the share whose first workflow task came eagerly."""
 
@@ -212,6 +217,7 @@ async def measure(
             ):
                 effects = (classified, paged)  # CLASSIFIED, PAGED
                 await warmed_up(stack, effects, spare)
+                await settled()
                 # The last rooms: the levels' criticals start with the first.
                 alone_in = rooms[-solo:]
                 async with measuring_load(stack) as solo_load:
@@ -266,7 +272,8 @@ async def stages(stack: Stack, samples: Sequence[Sample]) -> dict[str, float]:
     marks: list[tuple[float, ...]] = []
     eager: list[bool] = []
     for workflow_id in sorted({s.room.workflow_id for s in samples}):
-        for signalled in signals(await history(stack.client, workflow_id), "reading_arrived"):
+        events = await history(stack.client, workflow_id)
+        for signalled in signals(events, "reading_arrived"):
             [reading] = await stack.client.data_converter.decode(
                 signalled.workflow_execution_signaled_event_attributes.input.payloads,
                 [ReadingArrived],
@@ -281,6 +288,7 @@ async def stages(stack: Stack, samples: Sequence[Sample]) -> dict[str, float]:
                 (
                     sample.posted.sent + WALL_OFFSET,
                     wall_time(signalled),
+                    wall_time(first(events[signalled.event_id :], TASK_STARTED)),
                     wall_time(escalation[0]),
                     sample.seen[PAGED] + WALL_OFFSET,
                 )

@@ -57,6 +57,7 @@ from bench.live import (
     measuring_load,
     ms,
     percentiles,
+    settled,
     stage_medians,
     wall_time,
     watching_observations,
@@ -90,6 +91,7 @@ async def measure(
     with tempfile.TemporaryDirectory() as work:
         async with live_stack(Path(work)) as stack:
             rooms = await in_monitoring_many(stack, "bench-vitals", sessions)
+            await settled()
             async with watching_observations(stack.pool) as recorded:
                 async with measuring_load(stack) as solo_load:
                     alone = await readings(stack, recorded, rooms[0], solo)

@@ -14,11 +14,20 @@ The guard spots that activation: the first one after a replay that is not itself
 carries the replay's clock (a real task always brings a later `WorkflowTaskStarted` time). It
 refuses it without running any workflow code. Core then fails the query (the caller asks again)
 and evicts the run, and the next workflow task rebuilds it from history, as a replay would.
+
+The sandbox imports a workflow's own modules afresh for every run it starts or rebuilds. With no
+bytecode on disk (a fresh checkout, or PYTHONDONTWRITEBYTECODE as in the image) each import
+compiles the source again: 16 ms instead of 6 for a `DosingSession`, 6 instead of 3 for an
+`Escalation`, on the path of every page. So the runner compiles them once, as it prepares them.
 """
 
 from __future__ import annotations
 
+import compileall
+import sys
 from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
 
 import structlog
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
@@ -47,6 +56,9 @@ class GuardedRunner(WorkflowRunner):
         self._inner = SandboxedWorkflowRunner()
 
     def prepare_workflow(self, defn: _Definition) -> None:
+        module = sys.modules[defn.cls.__module__].__file__
+        if module is not None:
+            _compiled(Path(module).parent)
         self._inner.prepare_workflow(defn)
 
     def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
@@ -105,6 +117,14 @@ class CatchUpGuard(WorkflowInstance):
 
     def get_thread_id(self) -> int | None:
         return self._inner.get_thread_id()
+
+
+@cache
+def _compiled(package: Path) -> None:
+    """Bytecode for the package's modules, written where Python looks for it (unless the
+    folder is read-only: then they are compiled on every import, as before)."""
+    if not compileall.compile_dir(package, maxlevels=0, quiet=2):
+        log.warning("workflow_bytecode_not_written", package=str(package))
 
 
 def _moves_the_workflow(act: WorkflowActivation) -> bool:
