@@ -402,16 +402,6 @@ async def history(client: Client, workflow_id: str) -> list[HistoryEvent]:
     return [e async for e in client.get_workflow_handle(workflow_id).fetch_history_events()]
 
 
-def activity_scheduled(events: Iterable[HistoryEvent], activity: str) -> Iterator[HistoryEvent]:
-    """The events scheduling `activity`, in order."""
-    return (
-        e
-        for e in events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        and e.activity_task_scheduled_event_attributes.activity_type.name == activity
-    )
-
-
 def signals(events: Iterable[HistoryEvent], name: str) -> Iterator[HistoryEvent]:
     """The events of the signals named `name`, in order."""
     return (

@@ -44,7 +44,6 @@ from bench.live import (
     Room,
     Sample,
     Stack,
-    activity_scheduled,
     console,
     figures_table,
     first,
@@ -71,8 +70,7 @@ SOLO_WARM_UP = 2
 STAGES = {
     "api_to_signal": "POST → signal recorded (API)",
     "signal_to_task": "signal → workflow task started",
-    "task_to_record": "workflow task → judgement's record scheduled",
-    "record_to_rows": "record scheduled → rows seen",
+    "task_to_rows": "workflow task → rows seen (judged, recorded by its local activity)",
 }
 """Consecutive stages of a reading's path, from the POST to its observations rows."""
 
@@ -139,7 +137,6 @@ async def stages(client: Client, samples: Sequence[Sample]) -> dict[str, float]:
                     sample.posted.sent + WALL_OFFSET,
                     wall_time(event),
                     wall_time(first(later, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)),
-                    wall_time(next(activity_scheduled(later, "record_judgement"))),
                     sample.seen[RECORDED] + WALL_OFFSET,
                 )
             )

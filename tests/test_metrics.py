@@ -245,9 +245,10 @@ async def test_readings_pages_escalations_outbox_and_courses_move_their_metrics(
         ),
     )
     assert value(worker, "trdflow_reading_to_judgement_seconds_sum") > 0
-    # The SDK's runtime counts the same activity on its own port, under the worker's identity.
+    # The SDK's runtime counts the same (local) activity on its own port, under the worker's
+    # identity.
     recorded = {"activity_type": "record_judgement", "worker": WORKER_IDENTITY}
-    executions = "temporal_activity_execution_latency_seconds_count"
+    executions = "temporal_local_activity_execution_latency_seconds_count"
     await until(
         live.sdk, lambda s: value(s, executions, **recorded) > value(sdk, executions, **recorded)
     )

@@ -18,9 +18,10 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from cli.localstack import free_port
 from cli.stack import venv_binary
 from domain.contract import SEARCH_ATTRIBUTES, TASK_QUEUE
-from tests.chaos import Process, free_port
+from tests.chaos import Process
 from tests.histories.keys import TEST_KEY, TEST_KEY_ID
 
 pytestmark = pytest.mark.devserver

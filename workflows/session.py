@@ -88,6 +88,10 @@ SEND_TIMEOUT = timedelta(minutes=2)
 QUIET_WHEN_IDLE = "quiet-when-idle"
 """Patch: once an overdue reading has been reminded and escalated, the session waits for the
 reading with no timer; sessions before it woke every `reading_due` for nothing."""
+LOCAL_JUDGEMENT = "local-judgement"
+"""Patch: a reading's judgement is recorded by a local activity, in the workflow task that
+judged it, instead of an activity queued behind the courses' routine work (a round trip
+through the server and a second workflow task for every reading)."""
 # Every effect is idempotent, so one in flight when the patient checks in may as well finish.
 LEAVE_CANCELLED = ActivityCancellationType.ABANDON
 
@@ -390,18 +394,25 @@ class DosingSession:
                     cancellation_type=LEAVE_CANCELLED,
                 )
         elif isinstance(command, RecordJudgement):
+            judgement = ReadingJudgement(
+                course_id=course_id,
+                session=number,
+                reading_id=command.reading_id,
+                checkpoint=command.checkpoint,
+                classification=command.classification,
+            )
+            summary = summaries.reading_judged(command.checkpoint, command.classification)
             with in_trace(self._reading_traces.pop(command.reading_id, None)):
-                await self._activity(
-                    VitalsRecords.record_judgement,
-                    ReadingJudgement(
-                        course_id=course_id,
-                        session=number,
-                        reading_id=command.reading_id,
-                        checkpoint=command.checkpoint,
-                        classification=command.classification,
-                    ),
-                    summaries.reading_judged(command.checkpoint, command.classification),
-                )
+                if workflow.patched(LOCAL_JUDGEMENT):
+                    await workflow.execute_local_activity_method(
+                        VitalsRecords.record_judgement,
+                        judgement,
+                        start_to_close_timeout=RECORD_TIMEOUT,
+                        cancellation_type=LEAVE_CANCELLED,
+                        summary=summary,
+                    )
+                else:
+                    await self._activity(VitalsRecords.record_judgement, judgement, summary)
         elif isinstance(command, Notify):
             await self._activity(
                 ClinicNotifier.notify_clinic,
