@@ -40,7 +40,6 @@ class Alerts:
         workflow task straight from the answer, with no trip through the task queue. Its id is
         never reused: an occurrence whose escalation has ended answers RESOLVED_ALREADY, and
         the owner raises the next occurrence."""
-        created = await alerts.open_alert(self._pool, alert)
         trigger = await self._trigger(alert)
         escalation_id = escalation_workflow_id(alert.dedup_key)
         raised = log.bind(
@@ -62,22 +61,34 @@ class Alerts:
                 request_eager_start=True,
                 static_summary=f"{alert.severity} {alert.condition} (course {alert.course_id})",
             )
+            ended = False
         except WorkflowAlreadyStartedError:
-            # Open, or ended: a repeat joins it (its own start retried: no repeat at all).
-            again = Retrigger(reading_id=alert.reading_id, at=trigger.raised_at)
-            try:
-                await self._client.get_workflow_handle(escalation_id).signal("retrigger", again)
-            except RPCError as err:
-                if err.status is not RPCStatusCode.NOT_FOUND:
-                    raise
-                raised.warning("alert_repeated_after_escalation_ended")
-                return AlertOutcome.RESOLVED_ALREADY
+            ended = await self._join(
+                escalation_id, Retrigger(reading_id=alert.reading_id, at=trigger.raised_at)
+            )
+        # Recorded once the escalation is under way, so its first page never waits for it; a
+        # retry after a crash in between records it then.
+        created = await alerts.open_alert(self._pool, alert)
+        if ended:
+            raised.warning("alert_repeated_after_escalation_ended")
+            return AlertOutcome.RESOLVED_ALREADY
         # A repeat is no news: the escalation records it as a retrigger step.
         if created:
             raised.warning("alert_raised")
         else:
             raised.info("alert_repeated_joined_open_escalation")
         return AlertOutcome.OPENED if created else AlertOutcome.JOINED
+
+    async def _join(self, escalation_id: str, again: Retrigger) -> bool:
+        """Signal the open escalation that its condition fired again (its own start retried:
+        no repeat at all); True if it has ended."""
+        try:
+            await self._client.get_workflow_handle(escalation_id).signal("retrigger", again)
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            return True
+        return False
 
     async def _trigger(self, alert: Alert) -> Trigger:
         course = await patients.course(self._pool, alert.course_id)
