@@ -13,7 +13,7 @@ escalation whose first rung pages the on-call nurse. A session pages once per co
 dedup key), so each session has four critical readings to give, one condition each (SpO2,
 sedation, BP, crisis symptoms). After one unmeasured page from a session of its own:
 
-- 1 session: `--solo` critical readings, one after another, nothing else in the room;
+- 1 session: `--solo` critical readings, one every 0.5 s, nothing else in the room;
 - one phase per level of `--sessions`: every session's monitor gateway posts a normal reading
   every `--every` seconds (open loop, the sessions spread over the interval), and once each
   has posted, `--criticals` critical readings arrive among them, one every 0.5 s, each from
@@ -220,11 +220,9 @@ async def measure(
                 await settled()
                 # The last rooms: the levels' criticals start with the first.
                 alone_in = rooms[-solo:]
+                picks = [conditions.take(alone_in) for _ in range(solo)]
                 async with measuring_load(stack) as solo_load:
-                    alone = [
-                        await measured_reading(stack, *conditions.take(alone_in), effects)
-                        for _ in range(solo)
-                    ]
+                    alone = await spaced(stack, effects, picks, CRITICAL_GAP_S)
                 phases = {"1": Phase(1, alone, solo_load[0])}
                 for level in sorted(set(levels)):
                     group = rooms[:level]
