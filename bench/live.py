@@ -185,9 +185,10 @@ async def gateways(
     """Each room's monitor gateway posts a normal reading every `every_s`, the rooms spread
     evenly over the interval, until the block ends: open loop, as devices do, so a slow answer
     delays no later reading. Yields the list the readings' samples go into (each with its
-    `effects` seen); on leaving, the readings under way finish first."""
+    `effects` seen); on leaving, the readings under way finish first, and the first that
+    failed (refused, or an effect never seen) is raised."""
     samples: list[Sample] = []
-    under_way: set[asyncio.Task[None]] = set()
+    posted: list[asyncio.Task[None]] = []
 
     async def reading(room: Room) -> None:
         samples.append(await measured_reading(stack, room, NORMAL, effects))
@@ -196,9 +197,7 @@ async def gateways(
         due = time.perf_counter() + offset_s
         while True:
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            task = asyncio.create_task(reading(room))
-            under_way.add(task)
-            task.add_done_callback(under_way.discard)
+            posted.append(asyncio.create_task(reading(room)))
             due += every_s
 
     feeding = [
@@ -211,7 +210,7 @@ async def gateways(
         for task in feeding:
             task.cancel()
         await asyncio.gather(*feeding, return_exceptions=True)
-        await asyncio.gather(*under_way)
+        await asyncio.gather(*posted)
 
 
 async def in_monitoring(stack: Stack, label: str, busy: asyncio.Semaphore) -> Room:
