@@ -194,16 +194,16 @@ async def live_stack(
                 "temporal_address": env.client.service_client.config.target_host,
             }
         )
-        parts = _processes if processes else _in_this_process
-        api_url, pids = await parts(stack, settings, env.client, settings_update)
+        if processes:
+            api_url, pids = await _processes(stack, settings, settings_update)
+        else:
+            api_url, pids = await _in_this_process(stack, settings, env.client), {}
         settings = settings.model_copy(update={"api_host": api_url.host, "api_port": api_url.port})
         postmaster = work_dir / "postgres" / "postmaster.pid"
         yield LiveStack(settings, env.client, own_pool, postmaster, pids)
 
 
-async def _in_this_process(
-    stack: AsyncExitStack, settings: Settings, client: Client, _: Mapping[str, object]
-) -> tuple[httpx.URL, dict[str, int]]:
+async def _in_this_process(stack: AsyncExitStack, settings: Settings, client: Client) -> httpx.URL:
     assert settings.database_url is not None
     # One pool each, as the worker and API processes of a deployment would have.
     worker_pool, api_pool = [await create_pool(settings.database_url) for _ in range(2)]
@@ -211,13 +211,15 @@ async def _in_this_process(
     stack.push_async_callback(api_pool.close)
     worker = build_worker(client, worker_pool, adapters_from(settings, worker_pool))
     await stack.enter_async_context(worker)
-    api_url = await stack.enter_async_context(served(create_app(settings, client, api_pool)))
-    return httpx.URL(api_url), {}
+    api = create_app(settings, client, api_pool)
+    return httpx.URL(await stack.enter_async_context(served(api)))
 
 
 async def _processes(
-    stack: AsyncExitStack, settings: Settings, _: Client, settings_update: Mapping[str, object]
+    stack: AsyncExitStack, settings: Settings, settings_update: Mapping[str, object]
 ) -> tuple[httpx.URL, dict[str, int]]:
+    """The worker and the API as `make run` starts them, configured through the environment
+    (`settings_update` under its variables' names); returns the API's URL and their pids."""
     assert settings.database_url is not None
     fields = Settings.model_fields
     env = {
