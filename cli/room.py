@@ -210,10 +210,16 @@ class RoomPlayer:
         self._on_call = on_call
         self._patience = patience
 
-    async def arrange_ride(self, course_id: str, session: SessionSummary) -> None:
+    async def arrange_ride(self, course_id: str, session: SessionSummary) -> SessionState:
         path = f"/v1/courses/{course_id}/sessions/{session.number}"
         await self._api.act("PUT", f"{path}/transport", DRIVER)
-        await self._api.act("POST", f"{path}/transport/confirm")
+        return await self._in_room("POST", f"{path}/transport/confirm")
+
+    async def _in_room(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> SessionState:
+        """A staff action on the session: its answer is the session's state once it took effect."""
+        return SessionState.model_validate(await self._api.act(method, path, body))
 
     async def attend(
         self,
@@ -229,40 +235,45 @@ class RoomPlayer:
         visit = _Visit(course_id, session, clock, dose_mg, desaturates)
         what = f"session {session.number} of {course_id}"
         patience = Patience(what, self._advance, self._patience)
-        while (state := await self.details(session)).stage not in ENDED:
+        # Each step goes on from the state its action answered with: the session is read only
+        # to wait for what it does on its own, and never once it has ended (a query on a
+        # closed run replays its whole history).
+        state = await self.details(session)
+        while state.stage not in ENDED:
             try:
-                await self._next_step(visit, state)
+                state = await self._next_step(visit, state)
             except ApiRefusal as refusal:
                 if not refusal.retryable:
                     raise
                 if not await self._running(session):
                     break
                 await patience.pause(str(refusal), visit.room_time(RECHECK_MINUTES))
+                state = await self.details(session)
             else:
                 patience.progressed()
         # The session files its REMS form, then ends; the course then moves on.
         handle = session_handle(self._client, session.workflow_id)
         return await handle.result()
 
-    async def _next_step(self, visit: _Visit, state: SessionState) -> None:
+    async def _next_step(self, visit: _Visit, state: SessionState) -> SessionState:
+        """Take the step `state` calls for; returns the session's state after it."""
         stage = state.stage
         if state.transport_confirmed_via is None and stage is not Stage.MONITORING:
-            await self.arrange_ride(visit.course_id, visit.session)
-        elif stage is Stage.SCHEDULED:
-            await self._api.act("POST", f"{visit.path}/check-in")
-        elif stage is Stage.PRE_DOSE_VITALS and not visit.pre_dose_sent:
-            await self.vitals(visit.course_id, visit.session, **PRE_DOSE)
-            visit.pre_dose_sent = True
-        elif stage is Stage.PRE_DOSE_VITALS:
-            await self.until_stage(visit.session, {Stage.READY_TO_DOSE, Stage.HELD, *ENDED})
-        elif stage is Stage.READY_TO_DOSE:
-            await self._administer(visit)
-        elif stage is Stage.MONITORING:
-            await self._monitor(visit, state)
-        else:
-            raise Stalled(f"session {visit.session.number} of {visit.course_id} is {stage.value}")
+            return await self.arrange_ride(visit.course_id, visit.session)
+        if stage is Stage.SCHEDULED:
+            return await self._in_room("POST", f"{visit.path}/check-in")
+        if stage is Stage.PRE_DOSE_VITALS:
+            if not visit.pre_dose_sent:
+                await self.vitals(visit.course_id, visit.session, **PRE_DOSE)
+                visit.pre_dose_sent = True
+            return await self.until_stage(visit.session, {Stage.READY_TO_DOSE, Stage.HELD, *ENDED})
+        if stage is Stage.READY_TO_DOSE:
+            return await self._administer(visit)
+        if stage is Stage.MONITORING:
+            return await self._monitor(visit, state)
+        raise Stalled(f"session {visit.session.number} of {visit.course_id} is {stage.value}")
 
-    async def _administer(self, visit: _Visit) -> None:
+    async def _administer(self, visit: _Visit) -> SessionState:
         """A refused dose takes fresh pre-dose vitals before it is tried again."""
         if visit.dose_refused:
             fresh = await self.vitals(visit.course_id, visit.session, **PRE_DOSE)
@@ -278,13 +289,12 @@ class RoomPlayer:
             "device_times": [at.isoformat() for at in device_times],
         }
         try:
-            await self._api.act("POST", f"{visit.path}/administration", body)
+            return await self._in_room("POST", f"{visit.path}/administration", body)
         except ApiRefusal:
             visit.dose_refused = True
             raise
-        await self.until_stage(visit.session, {Stage.MONITORING, *ENDED})
 
-    async def _monitor(self, visit: _Visit, state: SessionState) -> None:
+    async def _monitor(self, visit: _Visit, state: SessionState) -> SessionState:
         """The 40-minute reading, the last one after two hours, discharge. A refused discharge
         takes a fresh reading before it is tried again."""
         # The session counts from when it learned of the dose (its server's clock).
@@ -301,8 +311,7 @@ class RoomPlayer:
         stable = await self.vitals(visit.course_id, visit.session, **STABLE)
         judged = await self.until_judged(visit.session, stable)
         await self._settle_escalations(visit, judged)
-        await self._api.act("POST", f"{visit.path}/discharge")
-        await self.until_stage(visit.session, ENDED)
+        return await self._in_room("POST", f"{visit.path}/discharge")
 
     async def _desaturation(self, visit: _Visit) -> None:
         """SpO2 drops: the session pages; the on-call nurse acknowledges, the patient recovers
