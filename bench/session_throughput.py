@@ -1,0 +1,300 @@
+"""Dosing sessions completed per minute on the dev server, against a no-op workflow of the same
+shape in the same run.
+
+    .venv/bin/python -m bench.session_throughput [--sessions 50]     (make bench-throughput)
+
+On one live stack (`bench.live`: dev server, PostgreSQL, the worker and the API as processes of
+their own), with courses on a compressed clock (the room's minutes at the response floor: two
+hours of monitoring in 6 s):
+1. alone: one session from its check-in to its end, played by the simulated clinic
+   (`cli.room.RoomPlayer`) through the API; its history gives the baseline's shape and pacing;
+2. together: `--sessions` courses booked beforehand, their sessions moved to now and played at
+   once, from check-in to end;
+3. baseline: as many `bench.noop_session.NoOpSession`s of that shape at once (their worker is
+   in this process), each input sent when the lone session got its own.
+Throughput is sessions over the wall time from the first check-in to the last end. Prints it
+for both with their ratio, session wall times, the shapes side by side and the load, as tables
+and as one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from bench import noop_session
+from bench.live import (
+    Booked,
+    Load,
+    Stack,
+    booked,
+    console,
+    figures_table,
+    history,
+    live_stack,
+    loads_table,
+    measuring_load,
+    move_to_now,
+    percentiles,
+    run_all,
+    settled,
+    until_accepted,
+)
+from bench.noop_session import NoOpSession, Shape, noop, shape_of
+from cli.room import ClinicApi, RoomPlayer
+from domain.clock import RESPONSE_SCALE_FLOOR
+from domain.session import SessionOutcome
+from worker.logs import configure_logging
+
+SCALE = RESPONSE_SCALE_FLOOR
+"""The course's clock: as compressed as the room allows."""
+BOOKING_AT_ONCE = 10
+CHECK_IN_UPDATE = "check_in"
+
+
+@dataclass(frozen=True)
+class Played:
+    workflow_id: str
+    started: float
+    """perf_counter at its first check-in attempt (or the no-op's start)."""
+    ended: float
+
+    @property
+    def wall_s(self) -> float:
+        return self.ended - self.started
+
+
+@dataclass(frozen=True)
+class Run:
+    label: str
+    played: list[Played]
+    load: Load
+
+    @property
+    def window_s(self) -> float:
+        return max(p.ended for p in self.played) - min(p.started for p in self.played)
+
+    @property
+    def per_minute(self) -> float:
+        return round(len(self.played) / self.window_s * 60, 1)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A session's history, counted: what the no-op must match."""
+
+    workflow_tasks: int
+    timers: int
+    activities: int
+    local_activities: int
+    inputs: int
+
+
+async def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _advance(duration: timedelta) -> None:
+    await asyncio.sleep(duration.total_seconds())
+
+
+async def attended(stack: Stack, course: Booked) -> Played:
+    """The session from its check-in (as soon as it opens) to its end, through the API."""
+    path = f"/v1/courses/{course.course_id}/sessions/{course.session.number}"
+    started = time.perf_counter()
+    await until_accepted(stack, f"{path}/check-in")
+    player = RoomPlayer(ClinicApi(stack.http), stack.client, now=_now, advance=_advance)
+    summary = await player.attend(course.course_id, course.session, course.clock, dose_mg=56)
+    if summary.outcome is not SessionOutcome.ATTENDED:
+        raise RuntimeError(f"{course.session.workflow_id} ended {summary.outcome}")
+    return Played(course.session.workflow_id, started, time.perf_counter())
+
+
+async def played_together(stack: Stack, courses: Sequence[Booked]) -> list[Played]:
+    await run_all([move_to_now(stack, course) for course in courses])
+    return await run_all([attended(stack, course) for course in courses])
+
+
+async def booked_many(stack: Stack, label: str, count: int) -> list[Booked]:
+    busy = asyncio.Semaphore(BOOKING_AT_ONCE)
+
+    async def one(number: int) -> Booked:
+        async with busy:
+            return await booked(stack, f"{label}-{number}", SCALE)
+
+    return await run_all([one(number) for number in range(count)])
+
+
+async def no_op(client: Client, shape: Shape, number: int) -> Played:
+    workflow_id = f"bench-noop-{number}-{time.time_ns()}"
+    started = time.perf_counter()
+    handle = await client.start_workflow(
+        NoOpSession.run, shape, id=workflow_id, task_queue=noop_session.TASK_QUEUE
+    )
+    for sent in shape.inputs:
+        await asyncio.sleep(max(0.0, started + sent.after_s - time.perf_counter()))
+        if sent.update:
+            await handle.execute_update(NoOpSession.updated)
+        else:
+            await handle.signal(NoOpSession.signalled)
+    await handle.result()
+    return Played(workflow_id, started, time.perf_counter())
+
+
+def check_in_index(events: Sequence[HistoryEvent]) -> int:
+    return next(
+        index
+        for index, event in enumerate(events)
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        and event.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        == CHECK_IN_UPDATE
+    )
+
+
+def counts(events: Sequence[HistoryEvent]) -> Counts:
+    def of(*kinds: EventType.ValueType) -> int:
+        return sum(1 for event in events if event.event_type in kinds)
+
+    return Counts(
+        workflow_tasks=of(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
+        timers=of(EventType.EVENT_TYPE_TIMER_STARTED),
+        activities=of(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
+        local_activities=of(EventType.EVENT_TYPE_MARKER_RECORDED),
+        inputs=of(
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+        ),
+    )
+
+
+async def counted(client: Client, runs: Sequence[Played], from_check_in: bool) -> list[Counts]:
+    histories = [await history(client, p.workflow_id) for p in runs]
+    return [counts(h[check_in_index(h) :] if from_check_in else h) for h in histories]
+
+
+@dataclass(frozen=True)
+class Measured:
+    alone: Run
+    together: Run
+    baseline: Run
+    shapes: dict[str, list[Counts]]
+
+
+async def measure(sessions: int) -> Measured:
+    with tempfile.TemporaryDirectory() as work:
+        async with (
+            live_stack(Path(work), allow_simulation=True) as stack,
+            Worker(
+                stack.client,
+                task_queue=noop_session.TASK_QUEUE,
+                workflows=[NoOpSession],
+                activities=[noop],
+            ),
+        ):
+            courses = await booked_many(stack, "bench-throughput", sessions + 1)
+            lone, *many = courses
+            await settled()
+            async with measuring_load(stack) as alone_load:
+                alone = await played_together(stack, [lone])
+            events = await history(stack.client, lone.session.workflow_id)
+            shape = shape_of(events, check_in_index(events))
+            await settled()
+            async with measuring_load(stack) as together_load:
+                together = await played_together(stack, many)
+            await settled()
+            async with measuring_load(stack) as baseline_load:
+                baseline = await run_all([no_op(stack.client, shape, n) for n in range(sessions)])
+            return Measured(
+                Run("1 session, alone", alone, alone_load[0]),
+                Run(f"{sessions} sessions at once", together, together_load[0]),
+                Run(f"{sessions} no-op sessions at once", baseline, baseline_load[0]),
+                {
+                    "session (from check-in)": await counted(stack.client, together, True),
+                    "no-op": await counted(stack.client, baseline, False),
+                },
+            )
+
+
+def summarise(run: Run) -> dict[str, Any]:
+    walls = [p.wall_s for p in run.played]
+    return {
+        "sessions": len(run.played),
+        "window_s": round(run.window_s, 2),
+        "per_minute": run.per_minute,
+        "session_wall": {
+            "p50_s": round(percentiles(walls)["p50_ms"] / 1000, 2),
+            "p99_s": round(percentiles(walls)["p99_ms"] / 1000, 2),
+        },
+        "session_wall_s": sorted(round(wall, 3) for wall in walls),
+        "cpu_cores": run.load.cores,
+    }
+
+
+def report(measured: Measured) -> dict[str, Any]:
+    runs = (measured.alone, measured.together, measured.baseline)
+    names = ("alone", "together", "no_op")
+    figures = {name: summarise(run) for name, run in zip(names, runs, strict=True)}
+    ratio = round(measured.together.per_minute / measured.baseline.per_minute, 2)
+    out = console()
+    out.print(
+        figures_table(
+            "Sessions completed per minute, check-in to end (session wall time in s)",
+            ("", "sessions", "window s", "per minute", "wall p50", "wall p99"),
+            [
+                [
+                    run.label,
+                    f["sessions"],
+                    f["window_s"],
+                    f["per_minute"],
+                    f["session_wall"]["p50_s"],
+                    f["session_wall"]["p99_s"],
+                ]
+                for run, f in zip(runs, figures.values(), strict=True)
+            ],
+        )
+    )
+    shapes = {
+        name: {
+            field: statistics.median(getattr(c, field) for c in found)
+            for field in Counts.__dataclass_fields__
+        }
+        for name, found in measured.shapes.items()
+    }
+    out.print(
+        figures_table(
+            "Shape per session (medians): the no-op's against the session's",
+            ("", *(field.replace("_", " ") for field in Counts.__dataclass_fields__)),
+            [[name, *counted.values()] for name, counted in shapes.items()],
+        )
+    )
+    out.print(loads_table([(run.label, run.load) for run in runs]))
+    out.print(f"sessions / no-op throughput at {measured.together.label}: {ratio}x")
+    return {**figures, "shapes": shapes, "ratio": ratio}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=50, help="sessions at once (50)")
+    args = parser.parse_args()
+    if args.sessions < 1:
+        parser.error("--sessions must be at least 1")
+    configure_logging("WARNING")  # the stack's chatter would bury the tables
+    print(json.dumps(report(asyncio.run(measure(args.sessions)))))
+
+
+if __name__ == "__main__":
+    main()
