@@ -106,7 +106,7 @@ async def test_a_query_never_runs_a_workflow_ahead_of_its_task(dev_client: Clien
         workflows=[Ticker],
         activities=[clock_seen],
         max_cached_workflows=1,
-        workflow_runner=GuardedRunner(),
+        workflow_runner=GuardedRunner(dev_client.data_converter),
     ):
         for round_number in range(ROUNDS):
             handles = [

@@ -118,7 +118,7 @@ def build_worker(
         workflows=list(WORKFLOWS),
         activities=activities(client, pool, adapters),
         max_cached_workflows=cache_size,
-        workflow_runner=GuardedRunner(),
+        workflow_runner=GuardedRunner(client.data_converter),
         interceptors=[LOG_CONTEXT],
         identity=identity,
         graceful_shutdown_timeout=shutdown_grace,
@@ -151,7 +151,7 @@ def escalations_lane(
         workflows=[Escalation],
         activities=escalation_activities(pool, adapters or local_adapters(pool)),
         max_cached_workflows=cache_size,
-        workflow_runner=GuardedRunner(),
+        workflow_runner=GuardedRunner(client.data_converter),
         interceptors=[LOG_CONTEXT],
         tuner=WorkerTuner.create_fixed(
             workflow_slots=ESCALATION_SLOTS,
