@@ -1,14 +1,15 @@
 """Dosing sessions completed per minute on the dev server, against a no-op workflow of the same
 shape in the same run.
 
-    .venv/bin/python -m bench.session_throughput [--sessions 50]     (make bench-throughput)
+    .venv/bin/python -m bench.session_throughput [--sessions 10 50]     (make bench-throughput)
 
 On one live stack (`bench.live`: dev server, PostgreSQL, the worker and the API as processes of
 their own), with courses on a compressed clock (the room's minutes at the response floor: two
 hours of monitoring in 6 s):
 1. alone: one session from its check-in to its end, played by the simulated clinic
    (`cli.room.RoomPlayer`) through the API; its history gives the baseline's shape and pacing;
-2. together: `--sessions` courses booked beforehand, their sessions moved to now and played at
+then at each level of `--sessions`:
+2. together: that many courses booked beforehand, their sessions moved to now and played at
    once, from check-in to end;
 3. baseline: as many `bench.noop_session.NoOpSession`s of that shape at once (their worker is
    in this process), each input sent when the lone session got its own.
@@ -62,6 +63,7 @@ from worker.logs import configure_logging
 
 SCALE = RESPONSE_SCALE_FLOOR
 """The course's clock: as compressed as the room allows."""
+LEVELS = [10, 50]
 BOOKING_AT_ONCE = 10
 CHECK_IN_UPDATE = "check_in"
 
@@ -181,20 +183,33 @@ def counts(events: Sequence[HistoryEvent]) -> Counts:
     )
 
 
-async def counted(client: Client, runs: Sequence[Played], from_check_in: bool) -> list[Counts]:
+async def counted(client: Client, runs: Sequence[Played], *, from_check_in: bool) -> list[Counts]:
     histories = [await history(client, p.workflow_id) for p in runs]
     return [counts(h[check_in_index(h) :] if from_check_in else h) for h in histories]
 
 
 @dataclass(frozen=True)
+class Level:
+    """One load level: its sessions played at once, and as many no-ops of their shape."""
+
+    sessions: Run
+    no_ops: Run
+
+    @property
+    def ratio(self) -> float:
+        return round(self.sessions.per_minute / self.no_ops.per_minute, 2)
+
+
+@dataclass(frozen=True)
 class Measured:
     alone: Run
-    together: Run
-    baseline: Run
+    levels: list[Level]
     shapes: dict[str, list[Counts]]
 
 
-async def measure(sessions: int) -> Measured:
+async def measure(levels: Sequence[int]) -> Measured:
+    """Each level's courses are booked just before it plays: a session left waiting would come
+    due on its own (a protocol day is 72 s on this clock)."""
     with tempfile.TemporaryDirectory() as work:
         async with (
             live_stack(Path(work), allow_simulation=True) as stack,
@@ -205,28 +220,32 @@ async def measure(sessions: int) -> Measured:
                 activities=[noop],
             ),
         ):
-            courses = await booked_many(stack, "bench-throughput", sessions + 1)
-            lone, *many = courses
+            lone = await booked(stack, "bench-throughput-alone", SCALE)
             await settled()
-            async with measuring_load(stack) as alone_load:
-                alone = await played_together(stack, [lone])
+            async with measuring_load(stack) as load:
+                played = await played_together(stack, [lone])
+            alone = Run("1 session, alone", played, load[0])
             events = await history(stack.client, lone.session.workflow_id)
             shape = shape_of(events, check_in_index(events))
-            await settled()
-            async with measuring_load(stack) as together_load:
-                together = await played_together(stack, many)
-            await settled()
-            async with measuring_load(stack) as baseline_load:
-                baseline = await run_all([no_op(stack.client, shape, n) for n in range(sessions)])
-            return Measured(
-                Run("1 session, alone", alone, alone_load[0]),
-                Run(f"{sessions} sessions at once", together, together_load[0]),
-                Run(f"{sessions} no-op sessions at once", baseline, baseline_load[0]),
-                {
-                    "session (from check-in)": await counted(stack.client, together, True),
-                    "no-op": await counted(stack.client, baseline, False),
-                },
-            )
+            measured = []
+            for level in levels:
+                courses = await booked_many(stack, f"bench-throughput-{level}", level)
+                await settled()
+                async with measuring_load(stack) as load:
+                    together = await played_together(stack, courses)
+                sessions = Run(f"{level} sessions at once", together, load[0])
+                await settled()
+                async with measuring_load(stack) as load:
+                    no_ops = await run_all([no_op(stack.client, shape, n) for n in range(level)])
+                measured.append(Level(sessions, Run(f"{level} no-ops at once", no_ops, load[0])))
+            busiest = measured[-1]
+            shapes = {
+                "session (from check-in)": await counted(
+                    stack.client, busiest.sessions.played, from_check_in=True
+                ),
+                "no-op": await counted(stack.client, busiest.no_ops.played, from_check_in=False),
+            }
+            return Measured(alone, measured, shapes)
 
 
 def summarise(run: Run) -> dict[str, Any]:
@@ -245,15 +264,23 @@ def summarise(run: Run) -> dict[str, Any]:
 
 
 def report(measured: Measured) -> dict[str, Any]:
-    runs = (measured.alone, measured.together, measured.baseline)
-    names = ("alone", "together", "no_op")
-    figures = {name: summarise(run) for name, run in zip(names, runs, strict=True)}
-    ratio = round(measured.together.per_minute / measured.baseline.per_minute, 2)
+    rows = _rows(measured)
+    figures: dict[str, Any] = {
+        "alone": summarise(measured.alone),
+        "levels": {
+            str(len(level.sessions.played)): {
+                "sessions": summarise(level.sessions),
+                "no_ops": summarise(level.no_ops),
+                "ratio": level.ratio,
+            }
+            for level in measured.levels
+        },
+    }
     out = console()
     out.print(
         figures_table(
             "Sessions completed per minute, check-in to end (session wall time in s)",
-            ("", "sessions", "window s", "per minute", "wall p50", "wall p99"),
+            ("", "sessions", "window s", "per minute", "wall p50", "wall p99", "/ no-ops"),
             [
                 [
                     run.label,
@@ -262,8 +289,9 @@ def report(measured: Measured) -> dict[str, Any]:
                     f["per_minute"],
                     f["session_wall"]["p50_s"],
                     f["session_wall"]["p99_s"],
+                    ratio,
                 ]
-                for run, f in zip(runs, figures.values(), strict=True)
+                for run, f, ratio in rows
             ],
         )
     )
@@ -276,24 +304,34 @@ def report(measured: Measured) -> dict[str, Any]:
     }
     out.print(
         figures_table(
-            "Shape per session (medians): the no-op's against the session's",
+            f"Shape per session (medians, {measured.levels[-1].sessions.label}): "
+            "the no-op's against the session's",
             ("", *(field.replace("_", " ") for field in Counts.__dataclass_fields__)),
             [[name, *counted.values()] for name, counted in shapes.items()],
         )
     )
-    out.print(loads_table([(run.label, run.load) for run in runs]))
-    out.print(f"sessions / no-op throughput at {measured.together.label}: {ratio}x")
-    return {**figures, "shapes": shapes, "ratio": ratio}
+    out.print(loads_table([(run.label, run.load) for run, _, _ in rows]))
+    return {**figures, "shapes": shapes}
+
+
+def _rows(measured: Measured) -> list[tuple[Run, dict[str, Any], str]]:
+    rows = [(measured.alone, summarise(measured.alone), "")]
+    for level in measured.levels:
+        rows.append((level.sessions, summarise(level.sessions), f"{level.ratio}x"))
+        rows.append((level.no_ops, summarise(level.no_ops), ""))
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=50, help="sessions at once (50)")
+    parser.add_argument(
+        "--sessions", type=int, nargs="+", default=LEVELS, help="levels: sessions at once (10 50)"
+    )
     args = parser.parse_args()
-    if args.sessions < 1:
+    if min(args.sessions) < 1:
         parser.error("--sessions must be at least 1")
     configure_logging("WARNING")  # the stack's chatter would bury the tables
-    print(json.dumps(report(asyncio.run(measure(args.sessions)))))
+    print(json.dumps(report(asyncio.run(measure(sorted(args.sessions))))))
 
 
 if __name__ == "__main__":
