@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # The resolver `make lock` runs, from a throwaway venv: never one of the project's dependencies.
 UV_VERSION := 0.13.8
 
-.PHONY: venv lock run demo test lint stress chaos histories bench bench-vitals bench-pages
+.PHONY: venv lock run demo test lint stress chaos histories bench bench-vitals bench-pages bench-throughput
 
 venv: $(STAMP)
 
@@ -79,7 +79,7 @@ histories: venv
 	$(BIN)/python -m tests.histories.record
 
 # Every benchmark, then bench/results/<time>-<commit>.json and the plots in bench/results/latest/:
-# make bench BENCH_ARGS="--repeats 3 --pages 10 100 --judged 50"
+# make bench BENCH_ARGS="--repeats 3 --pages 10 100 --judged 50 --throughput 10 50"
 bench: venv
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
@@ -90,3 +90,7 @@ bench-vitals: venv
 
 bench-pages: venv
 	$(BIN)/python -m bench.page_latency $(BENCH_ARGS)
+
+# make bench-throughput BENCH_ARGS="--sessions 10 50"
+bench-throughput: venv
+	$(BIN)/python -m bench.session_throughput $(BENCH_ARGS)

@@ -1,6 +1,7 @@
 """Every benchmark in one run, each on a stack of its own, then its record and plots.
 
-    .venv/bin/python -m bench [--repeats 3] [--pages 10 100] [--judged 50]       (make bench)
+    .venv/bin/python -m bench [--repeats 3] [--pages 10 100] [--judged 50] [--throughput 10 50]
+                                                                                  (make bench)
 
 1. The one-year course on the time-skipping server (`bench.course_simulation`), against the
    induction-only course; with the history events of every dosing session it played.
@@ -8,6 +9,8 @@
    1 and `--judged` sessions, against the POST's own round trip.
 3. A critical reading POSTed until the first page reaches the pager (`bench.page_latency`), at
    1 session and each level of `--pages`, against the POST's own round trip.
+4. Dosing sessions completed per minute on the dev server (`bench.session_throughput`), at each
+   level of `--throughput`, against no-op workflows of the same shape.
 
 Each prints its tables as it ends. Then the run's JSON (machine, commit, every figure and its
 baseline) goes to `bench/results/<time>-<commit>.json`, and the plots to
@@ -24,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import course_simulation, page_latency, plots, vitals_latency
+from bench import course_simulation, page_latency, plots, session_throughput, vitals_latency
 from bench.live import GATEWAY_EVERY_S
 from bench.results import LATEST, save
 from worker.logs import configure_logging
@@ -32,11 +35,14 @@ from worker.logs import configure_logging
 PAGE_GOAL_MS = 100.0
 """Issue 11: a critical reading pages within 100 ms at p50, 100 sessions in the room."""
 COURSE_GOAL_S = 2.0
+THROUGHPUT_GOAL = 0.8
+"""Sessions completed per minute, at least this share of the no-op's."""
 SESSION_EVENT_BUDGET = 400
 
 
 def draw(figures: Mapping[str, Any]) -> list[Path]:
     course = figures["course_simulation"]
+    throughput = figures["session_throughput"]["levels"]
     pages = figures["page_latency"]
     judged = figures["vitals_latency"]
     phases = [key for key, figure in pages.items() if isinstance(figure, dict)]
@@ -79,6 +85,19 @@ def draw(figures: Mapping[str, Any]) -> list[Path]:
             line=COURSE_GOAL_S,
         ),
         plots.bars(
+            LATEST / "throughput.png",
+            f"Sessions completed per minute on the dev server (goal: {THROUGHPUT_GOAL:g}x no-op)",
+            {
+                label: value
+                for level, figure in throughput.items()
+                for label, value in (
+                    (f"{level} sessions ({figure['ratio']}x)", figure["sessions"]["per_minute"]),
+                    (f"{level} no-ops", figure["no_ops"]["per_minute"]),
+                )
+            },
+            unit="sessions per minute",
+        ),
+        plots.bars(
             LATEST / "history.png",
             "History events per dosing session (the one-year course's sessions)",
             {
@@ -91,11 +110,6 @@ def draw(figures: Mapping[str, Any]) -> list[Path]:
     ]
 
 
-def _in_the_room(phase: Mapping[str, Any]) -> str:
-    how = f", {phase['how']}" if phase["how"] else ""
-    return f"paged, {phase['sessions']} in the room{how}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="one-year course repeats (3)")
@@ -103,8 +117,15 @@ def main() -> None:
         "--pages", type=int, nargs="+", default=[10, 100], help="paging levels (10 100)"
     )
     parser.add_argument("--judged", type=int, default=50, help="judging level (50)")
+    parser.add_argument(
+        "--throughput",
+        type=int,
+        nargs="+",
+        default=session_throughput.LEVELS,
+        help="throughput levels (10 50)",
+    )
     args = parser.parse_args()
-    if min(args.repeats, args.judged, *args.pages) < 1:
+    if min(args.repeats, args.judged, *args.pages, *args.throughput) < 1:
         parser.error("every count must be at least 1")
     configure_logging("ERROR")  # alerts and pages log warnings: they would bury the tables
     started_at = datetime.now(UTC)
@@ -126,6 +147,9 @@ def main() -> None:
                     GATEWAY_EVERY_S,
                 )
             )
+        ),
+        "session_throughput": session_throughput.report(
+            asyncio.run(session_throughput.measure(sorted(args.throughput)))
         ),
     }
     record = save(figures, started_at)

@@ -20,6 +20,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 
 TASK_QUEUE = "bench-noop"
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+"""sdk-core's marker for a local activity's result (a `workflow.patched` leaves another)."""
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 
 
@@ -86,6 +88,13 @@ class NoOpSession:
         self._inputs += 1
 
 
+def is_local_activity(event: HistoryEvent) -> bool:
+    return (
+        event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+    )
+
+
 def shape_of(events: Sequence[HistoryEvent], start: int) -> Shape:
     """The shape of a session's history from the event at index `start` (its check-in)."""
     fired = {
@@ -102,7 +111,7 @@ def shape_of(events: Sequence[HistoryEvent], start: int) -> Shape:
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             steps.append(Step(kind=Kind.ACTIVITY))
-        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
+        elif is_local_activity(event):
             steps.append(Step(kind=Kind.LOCAL_ACTIVITY))
         elif kind == EventType.EVENT_TYPE_TIMER_STARTED:
             attributes = event.timer_started_event_attributes

@@ -55,7 +55,7 @@ from bench.live import (
     settled,
     until_accepted,
 )
-from bench.noop_session import NoOpSession, Shape, noop, shape_of
+from bench.noop_session import NoOpSession, Shape, is_local_activity, noop, shape_of
 from cli.room import ClinicApi, RoomPlayer
 from domain.clock import RESPONSE_SCALE_FLOOR
 from domain.session import SessionOutcome
@@ -175,7 +175,7 @@ def counts(events: Sequence[HistoryEvent]) -> Counts:
         workflow_tasks=of(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
         timers=of(EventType.EVENT_TYPE_TIMER_STARTED),
         activities=of(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
-        local_activities=of(EventType.EVENT_TYPE_MARKER_RECORDED),
+        local_activities=sum(1 for event in events if is_local_activity(event)),
         inputs=of(
             EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
             EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
