@@ -83,6 +83,7 @@ def draw(figures: Mapping[str, Any]) -> list[Path]:
             },
             unit="s",
             line=COURSE_GOAL_S,
+            baselines={"baseline: induction only"},
         ),
         plots.bars(
             LATEST / "throughput.png",
@@ -96,6 +97,7 @@ def draw(figures: Mapping[str, Any]) -> list[Path]:
                 )
             },
             unit="sessions per minute",
+            baselines={f"{level} no-ops" for level in throughput},
         ),
         plots.bars(
             LATEST / "history.png",

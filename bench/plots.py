@@ -3,7 +3,7 @@ throughput against its baseline, and history events per dosing session against t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -36,12 +36,19 @@ def latency_cdfs(
 
 
 def bars(
-    path: Path, title: str, values: Mapping[str, float], unit: str, line: float | None = None
+    path: Path,
+    title: str,
+    values: Mapping[str, float],
+    unit: str,
+    line: float | None = None,
+    baselines: Collection[str] = (),
 ) -> Path:
-    """One bar per figure, beside its baseline; `line` marks a goal or budget."""
+    """One bar per figure, beside its baseline (grey: the labels in `baselines`); `line` marks
+    a goal or budget."""
     figure, axes = plt.subplots(figsize=(8, 5))
     labels = list(values)
-    drawn = axes.bar(labels, [values[label] for label in labels], color="tab:blue")
+    colours = ["tab:grey" if label in baselines else "tab:blue" for label in labels]
+    drawn = axes.bar(labels, [values[label] for label in labels], color=colours)
     axes.bar_label(drawn, fmt="%.1f")
     if line is not None:
         axes.axhline(line, color="grey", linestyle="--", label=f"{line:g} {unit}")
