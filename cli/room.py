@@ -213,9 +213,9 @@ class RoomPlayer:
     async def arrange_ride(self, course_id: str, session: SessionSummary) -> SessionState:
         path = f"/v1/courses/{course_id}/sessions/{session.number}"
         await self._api.act("PUT", f"{path}/transport", DRIVER)
-        return await self._in_room("POST", f"{path}/transport/confirm")
+        return await self._state_after("POST", f"{path}/transport/confirm")
 
-    async def _in_room(
+    async def _state_after(
         self, method: str, path: str, body: dict[str, Any] | None = None
     ) -> SessionState:
         """A staff action on the session: its answer is the session's state once it took effect."""
@@ -261,7 +261,7 @@ class RoomPlayer:
         if state.transport_confirmed_via is None and stage is not Stage.MONITORING:
             return await self.arrange_ride(visit.course_id, visit.session)
         if stage is Stage.SCHEDULED:
-            return await self._in_room("POST", f"{visit.path}/check-in")
+            return await self._state_after("POST", f"{visit.path}/check-in")
         if stage is Stage.PRE_DOSE_VITALS:
             if not visit.pre_dose_sent:
                 await self.vitals(visit.course_id, visit.session, **PRE_DOSE)
@@ -289,7 +289,7 @@ class RoomPlayer:
             "device_times": [at.isoformat() for at in device_times],
         }
         try:
-            return await self._in_room("POST", f"{visit.path}/administration", body)
+            return await self._state_after("POST", f"{visit.path}/administration", body)
         except ApiRefusal:
             visit.dose_refused = True
             raise
@@ -311,7 +311,7 @@ class RoomPlayer:
         stable = await self.vitals(visit.course_id, visit.session, **STABLE)
         judged = await self.until_judged(visit.session, stable)
         await self._settle_escalations(visit, judged)
-        return await self._in_room("POST", f"{visit.path}/discharge")
+        return await self._state_after("POST", f"{visit.path}/discharge")
 
     async def _desaturation(self, visit: _Visit) -> None:
         """SpO2 drops: the session pages; the on-call nurse acknowledges, the patient recovers
