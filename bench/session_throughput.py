@@ -28,7 +28,6 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,7 @@ from bench.live import (
     until_accepted,
 )
 from bench.noop_session import NoOpSession, Shape, is_local_activity, noop, shape_of
-from cli.room import ClinicApi, RoomPlayer
+from cli.room import ClinicApi, RoomPlayer, wall_advance, wall_now
 from domain.clock import RESPONSE_SCALE_FLOOR
 from domain.session import SessionOutcome
 from worker.logs import configure_logging
@@ -106,20 +105,12 @@ class Counts:
     inputs: int
 
 
-async def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-async def _advance(duration: timedelta) -> None:
-    await asyncio.sleep(duration.total_seconds())
-
-
 async def attended(stack: Stack, course: Booked) -> Played:
     """The session from its check-in (as soon as it opens) to its end, through the API."""
     path = f"/v1/courses/{course.course_id}/sessions/{course.session.number}"
     started = time.perf_counter()
     await until_accepted(stack, f"{path}/check-in")
-    player = RoomPlayer(ClinicApi(stack.http), stack.client, now=_now, advance=_advance)
+    player = RoomPlayer(ClinicApi(stack.http), stack.client, now=wall_now, advance=wall_advance)
     summary = await player.attend(course.course_id, course.session, course.clock, dose_mg=56)
     if summary.outcome is not SessionOutcome.ATTENDED:
         raise RuntimeError(f"{course.session.workflow_id} ended {summary.outcome}")

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 import httpx
@@ -28,7 +28,7 @@ from cli.console_player import ConsoleNurse, Handled
 from cli.devtokens import NURSE
 from cli.errors import INVALID_INPUT, CliError, reported
 from cli.render import console, named, phase, score
-from cli.room import ApiRefusal, ClinicApi, Stalled, bearer, token_of
+from cli.room import ApiRefusal, ClinicApi, Stalled, bearer, token_of, wall_advance, wall_now
 from cli.runtime import course_status, open_client, ui_link
 from cli.simulation import ClinicPlayer
 from domain.course import CourseStart, CourseStatus
@@ -50,14 +50,6 @@ GAVE_UP = (
     httpx.HTTPError,
 )
 """What stops a player: said in its row, in one line."""
-
-
-async def now() -> datetime:
-    return datetime.now(UTC)
-
-
-async def advance(duration: timedelta) -> None:
-    await asyncio.sleep(duration.total_seconds())
 
 
 @dataclass(frozen=True)
@@ -166,8 +158,8 @@ async def play_demo(settings: Settings, courses: Sequence[DemoCourse]) -> list[O
                 ClinicApi(http),
                 course.course_id,
                 simulation.PERSONAS[course.persona],
-                now=now,
-                advance=advance,
+                now=wall_now,
+                advance=wall_advance,
                 on_call=nurse,
             )
             for course in courses

@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -32,6 +32,17 @@ from workflows.session import DosingSession
 
 Now = Callable[[], Awaitable[datetime]]
 Advance = Callable[[timedelta], Awaitable[None]]
+
+
+async def wall_now() -> datetime:
+    """`Now` on a live server: the wall clock."""
+    return datetime.now(UTC)
+
+
+async def wall_advance(duration: timedelta) -> None:
+    """`Advance` on a live server: time passes as it does."""
+    await asyncio.sleep(duration.total_seconds())
+
 
 DRIVER = {"driver_name": "Sam Driver", "driver_phone": "+15550100777"}
 LOT = "SIM-LOT-1"
