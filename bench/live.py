@@ -75,11 +75,11 @@ WALL_OFFSET = time.time() - time.perf_counter()
 PERSONA = PERSONAS["responder"]
 BETWEEN_DEVICES = timedelta(minutes=DosingRules().minutes_between_devices)
 GATEWAY_EVERY_S = 10.0
+"""A monitor gateway's reading per session every 10 s: far more often than a nurse takes
+vitals in the room (every 15 min or so), so the routine load is, if anything, heavy."""
 MOVED_AHEAD = timedelta(minutes=90)
 """Within the 2 h before a session when check-in opens, and still ahead when the course takes
 the move, busy as it may be (4.5 s of real time on the most compressed clock)."""
-"""A monitor gateway's reading per session every 10 s: far more often than a nurse takes
-vitals in the room (every 15 min or so), so the routine load is, if anything, heavy."""
 NORMAL = {"systolic": 128, "diastolic": 82, "heart_rate": 76, "spo2": 98, "moaas": 5, "cadss": 0}
 
 

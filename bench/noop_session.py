@@ -1,5 +1,7 @@
 """The throughput bench's baseline: a workflow that does nothing but take a dosing session's
-shape, the same workflow tasks, timers and activities, in the same order, from the same inputs.
+shape: its activities, local activities, timers and inputs, in the same order. Its workflow
+tasks follow from those (a no-op may take in one task what the session took in two): the bench
+prints both counts.
 
 A `Shape` is read from a real session's history, from its check-in to its end (`shape_of`):
 each activity becomes a no-op activity, each timer that fired a sleep of its length, and each
