@@ -19,6 +19,7 @@ caller), and a new action once it has one: a session delayed by a clinician is c
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -84,6 +85,8 @@ async def send_action(
     workflow_id: str,
     update: UpdateMethodMultiParam[[Any, M], R],
     message: M,
+    first: Callable[[], Awaitable[None]] | None = None,
+    /,
     *,
     action: str,
     course_id: str | None,
@@ -92,11 +95,16 @@ async def send_action(
 ) -> R:
     """Send `message` as `update` to `workflow_id` on behalf of `who`, once (see the module).
 
+    `first` checks a new attempt before anything is written (it raises to refuse it). A retry
+    skips it and sends its Update again: Temporal answers a known Update id with its first
+    result, even once the workflow has ended, where a check would refuse it as over.
     `details` go to the audit log and the log: no PHI (numbers, codes, outcomes only).
     """
     key = request.key(who.actor)
     context = {"course_id": course_id, "clinic_id": clinic_id, "actor": who.actor, **details}
     attempt, started = await _attempt(ctx.pool, key, repeatable=request.idempotency_key is None)
+    if not started and first is not None:
+        await first()
     entry = {"workflow_id": workflow_id, **details}
 
     async def audit(stage: Stage) -> None:

@@ -386,6 +386,26 @@ async def test_an_update_refused_by_the_session_is_409_with_its_reason(
     assert await attempts(db_pool, course_id) == refused
 
 
+async def test_an_action_sent_again_with_its_key_once_its_session_ended_answers_its_first_result(
+    api: httpx.AsyncClient, env: WorkflowEnvironment, client: Client, db_pool: asyncpg.Pool
+) -> None:
+    course_id = await start_course(api, "api-ended-retry")
+    await assess_ahead(env, course_id)
+    session = await first_session(client, course_id)
+    key = {**NURSE, "Idempotency-Key": secrets.token_hex(16)}
+    missed = {"outcome": "missed", "note": "no show"}
+
+    reported = await api.post(path(course_id, session, "outcome"), json=missed, headers=key)
+    await client.get_workflow_handle(session.workflow_id).result()
+    retried = await api.post(path(course_id, session, "outcome"), json=missed, headers=key)
+
+    assert reported.status_code == 200, reported.text
+    # Not a 409: the retry's Update id is known, so the answer is the first one.
+    assert (retried.status_code, retried.json()) == (200, reported.json())
+    done = [("session.outcome_reported", 1, "intent"), ("session.outcome_reported", 1, "done")]
+    assert await attempts(db_pool, course_id) == done
+
+
 async def test_a_missed_session_is_reported_audited_and_then_over(
     api: httpx.AsyncClient, env: WorkflowEnvironment, client: Client, db_pool: asyncpg.Pool
 ) -> None:

@@ -88,8 +88,8 @@ class InRoom:
         action: str,
         **details: object,
     ) -> R:
-        """The path of every staff action: its audit intent, the Update, its audit outcome."""
-        await require_session(self.ctx, self.course_id, self.n)
+        """The path of every staff action: the session checked (a retry skips that), its
+        audit intent, the Update, its audit outcome."""
         return await send_action(
             self.ctx,
             self.caller.who,
@@ -97,6 +97,7 @@ class InRoom:
             self.workflow_id,
             update,
             message,
+            lambda: require_session(self.ctx, self.course_id, self.n),
             action=action,
             course_id=self.course_id,
             clinic_id=self.caller.clinic_id,
