@@ -106,8 +106,7 @@ def shape_of(events: Sequence[HistoryEvent], start: int) -> Shape:
     }
     steps: list[Step] = []
     inputs: list[Input] = []
-    waiting_s = 0.0
-    """The timeout of a wait still open: the next input ends it."""
+    waiting_s = 0.0  # the timeout of a wait still open: the next input ends it
     opened = events[start].event_time.ToDatetime()
     for event in events[start:]:
         kind = event.event_type

@@ -40,6 +40,7 @@ from bench import noop_session
 from bench.live import (
     Booked,
     Load,
+    Room,
     Stack,
     booked,
     console,
@@ -107,9 +108,9 @@ class Counts:
 
 async def attended(stack: Stack, course: Booked) -> Played:
     """The session from its check-in (as soon as it opens) to its end, through the API."""
-    path = f"/v1/courses/{course.course_id}/sessions/{course.session.number}"
+    room = Room(course.course_id, course.session.number)
     started = time.perf_counter()
-    await until_accepted(stack, f"{path}/check-in")
+    await until_accepted(stack, f"{room.path}/check-in")
     player = RoomPlayer(ClinicApi(stack.http), stack.client, now=wall_now, advance=wall_advance)
     summary = await player.attend(course.course_id, course.session, course.clock, dose_mg=56)
     if summary.outcome is not SessionOutcome.ATTENDED:
@@ -241,13 +242,14 @@ async def measure(levels: Sequence[int]) -> Measured:
 
 def summarise(run: Run) -> dict[str, Any]:
     walls = [p.wall_s for p in run.played]
+    wall_ms = percentiles(walls)
     return {
         "sessions": len(run.played),
         "window_s": round(run.window_s, 2),
         "per_minute": run.per_minute,
         "session_wall": {
-            "p50_s": round(percentiles(walls)["p50_ms"] / 1000, 2),
-            "p99_s": round(percentiles(walls)["p99_ms"] / 1000, 2),
+            "p50_s": round(wall_ms["p50_ms"] / 1000, 2),
+            "p99_s": round(wall_ms["p99_ms"] / 1000, 2),
         },
         "session_wall_s": sorted(round(wall, 3) for wall in walls),
         "cpu_cores": run.load.cores,
@@ -255,18 +257,24 @@ def summarise(run: Run) -> dict[str, Any]:
 
 
 def report(measured: Measured) -> dict[str, Any]:
-    rows = _rows(measured)
+    alone = summarise(measured.alone)
+    levels = [
+        (level, summarise(level.sessions), summarise(level.no_ops)) for level in measured.levels
+    ]
     figures: dict[str, Any] = {
-        "alone": summarise(measured.alone),
+        "alone": alone,
         "levels": {
             str(len(level.sessions.played)): {
-                "sessions": summarise(level.sessions),
-                "no_ops": summarise(level.no_ops),
+                "sessions": sessions,
+                "no_ops": no_ops,
                 "ratio": level.ratio,
             }
-            for level in measured.levels
+            for level, sessions, no_ops in levels
         },
     }
+    rows = [(measured.alone, alone, "")]
+    for level, sessions, no_ops in levels:
+        rows += [(level.sessions, sessions, f"{level.ratio}x"), (level.no_ops, no_ops, "")]
     out = console()
     out.print(
         figures_table(
@@ -303,14 +311,6 @@ def report(measured: Measured) -> dict[str, Any]:
     )
     out.print(loads_table([(run.label, run.load) for run, _, _ in rows]))
     return {**figures, "shapes": shapes}
-
-
-def _rows(measured: Measured) -> list[tuple[Run, dict[str, Any], str]]:
-    rows = [(measured.alone, summarise(measured.alone), "")]
-    for level in measured.levels:
-        rows.append((level.sessions, summarise(level.sessions), f"{level.ratio}x"))
-        rows.append((level.no_ops, summarise(level.no_ops), ""))
-    return rows
 
 
 def main() -> None:

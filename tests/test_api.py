@@ -52,6 +52,7 @@ CLINIC_NUMBER = "+15550100000"
 """The clinic's Twilio number, which ride requests are sent from."""
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 TABLES = ("readings", "transport_arrangements", "doses", "audit_log")
+MISSED = {"outcome": "missed", "note": "no show"}
 
 STAFF_ONLY = [
     ("POST", "/v1/courses/c-1/sessions/1/check-in"),
@@ -393,11 +394,10 @@ async def test_an_action_sent_again_with_its_key_once_its_session_ended_answers_
     await assess_ahead(env, course_id)
     session = await first_session(client, course_id)
     key = {**NURSE, "Idempotency-Key": secrets.token_hex(16)}
-    missed = {"outcome": "missed", "note": "no show"}
 
-    reported = await api.post(path(course_id, session, "outcome"), json=missed, headers=key)
+    reported = await api.post(path(course_id, session, "outcome"), json=MISSED, headers=key)
     await client.get_workflow_handle(session.workflow_id).result()
-    retried = await api.post(path(course_id, session, "outcome"), json=missed, headers=key)
+    retried = await api.post(path(course_id, session, "outcome"), json=MISSED, headers=key)
 
     assert reported.status_code == 200, reported.text
     # Not a 409: the retry's Update id is known, so the answer is the first one.
@@ -412,12 +412,11 @@ async def test_a_missed_session_is_reported_audited_and_then_over(
     course_id = await start_course(api, "api-missed")
     await assess_ahead(env, course_id)
     session = await first_session(client, course_id)
-    missed = {"outcome": "missed", "note": "no show"}
 
-    reported = await api.post(path(course_id, session, "outcome"), json=missed, headers=NURSE)
+    reported = await api.post(path(course_id, session, "outcome"), json=MISSED, headers=NURSE)
     await client.get_workflow_handle(session.workflow_id).result()
     before = await row_counts(db_pool)
-    again = await api.post(path(course_id, session, "outcome"), json=missed, headers=NURSE)
+    again = await api.post(path(course_id, session, "outcome"), json=MISSED, headers=NURSE)
     late = await api.post(
         path(course_id, session, "vitals"),
         json={"taken_at": "2030-01-01T09:00:00Z", "spo2": 97},
