@@ -154,11 +154,13 @@ class DosingSession:
             preparing = asyncio.create_task(self._prepare())
             try:
                 arrived = await self._until_check_in(check_ins)
-            finally:
-                # Reminders still to come are moot once the patient is in (or the slot is gone).
-                preparing.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ActivityError):
-                    await preparing
+            except GeneratorExit:
+                # Dropped from a stopped worker's cache, and closed: nothing may be awaited now.
+                raise
+            except BaseException:
+                await _stop_preparing(preparing)
+                raise
+            await _stop_preparing(preparing)
             if arrived:
                 await self._in_room()
         if self.state.stage is Stage.NOT_DOSED:
@@ -686,3 +688,10 @@ class DosingSession:
             cancellation_type=LEAVE_CANCELLED,
             summary=summary,
         )
+
+
+async def _stop_preparing(preparing: asyncio.Task[None]) -> None:
+    """Reminders still to come are moot once the patient is in (or the slot is gone)."""
+    preparing.cancel()
+    with contextlib.suppress(asyncio.CancelledError, ActivityError):
+        await preparing
