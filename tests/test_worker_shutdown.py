@@ -20,9 +20,16 @@ from tests.sessions import assess_ahead, first_session, start_course
 from worker.main import build_worker
 
 
-def coroutines_of(qualname: str) -> list[CoroutineType[Any, Any, Any]]:
+def sessions_running(course_id: str) -> list[CoroutineType[Any, Any, Any]]:
+    """The course's `DosingSession._run_session` coroutines alive in this process (other
+    modules' may be too, until the collector comes)."""
     return [
-        o for o in gc.get_objects() if isinstance(o, CoroutineType) and o.__qualname__ == qualname
+        o
+        for o in gc.get_objects()
+        if isinstance(o, CoroutineType)
+        and o.__qualname__ == "DosingSession._run_session"
+        and o.cr_frame is not None  # None once it has ended
+        and o.cr_frame.f_locals["self"]._input.course_id == course_id
     ]
 
 
@@ -36,7 +43,7 @@ async def test_a_session_waiting_for_its_patient_closes_cleanly_once_its_worker_
         # Waiting for check-in, its reminders waiting beside it.
         await quiet(env.client, session.workflow_id)
         # Held, so that this test closes them rather than the collector, at a time of its own.
-        waiting = coroutines_of("DosingSession._run_session")
+        waiting = sessions_running(course_id)
 
     assert len(waiting) == 1
     # What the collector does with a dropped run: raises if the coroutine awaits on its way out.
