@@ -1,20 +1,21 @@
-"""`trdflow escalation`: the open escalations, and acknowledging and resolving them."""
+"""`trdflow escalation`: the open escalations, and acknowledging, reassigning and resolving them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import asyncpg
 import typer
 
 from cli import options
 from cli.caller import caller, on_escalation
-from cli.errors import reported
+from cli.errors import INVALID_INPUT, CliError, reported
 from cli.render import console, echo_json, escalation_list
 from cli.runtime import deliver, with_pool
 from domain.access import Permission
-from domain.escalation import AckChannel, Acknowledge, Resolve
-from store import escalations
+from domain.escalation import AckChannel, Acknowledge, OnCallRole, Reassign, Resolve
+from store import escalations, oncall
 from worker.settings import get_settings
 from workflows.escalation import Escalation
 
@@ -64,6 +65,43 @@ def ack(escalation_id: EscalationId, by: By = None) -> None:
         None,
         {"by": by, "via": AckChannel.CLI},
         done="escalation acknowledged",
+    )
+
+
+@app.command()
+@reported
+def reassign(
+    escalation_id: EscalationId,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help="The staff id to page next: on call at the escalation's clinic now."
+        ),
+    ],
+    role: Annotated[
+        OnCallRole | None,
+        typer.Option(help="Their role on call (by default their first on the ladder)."),
+    ] = None,
+    by: By = None,
+) -> None:
+    """Hand the escalation to someone else on call: they are paged next, and its ladder goes on
+    from their rung (as the console's reassign)."""
+
+    async def on_call(pool: asyncpg.Pool, clinic_id: str) -> dict[str, Any]:
+        try:
+            shift = await oncall.on_call_as(pool, clinic_id, to, role, datetime.now(UTC))
+        except ValueError as err:
+            raise CliError(f"{to} is {err}", INVALID_INPUT) from None
+        return {"to_role": shift.role}
+
+    deliver(
+        on_escalation(escalation_id),
+        Escalation.reassign,
+        Reassign,
+        None,
+        {"by": by, "to_staff": to, "to_role": role},
+        done=f"escalation reassigned to {to}",
+        complete=on_call,
     )
 
 

@@ -41,6 +41,8 @@ from workflows.course import TreatmentCourse
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
+Completion = Callable[[asyncpg.Pool, str], Awaitable[Mapping[str, Any]]]
+"""More of a message, from the database, given the clinic it goes to."""
 
 ANSWER_TIMEOUT = timedelta(seconds=30)
 """An update waits for a worker; without one, say so rather than hang."""
@@ -114,9 +116,12 @@ def deliver(
     done: str,
     show: Callable[[R], RenderableType] | None = None,
     as_json: bool = False,
+    complete: Completion | None = None,
 ) -> None:
     """The path of every clinic event: the caller (`TRDFLOW_TOKEN`) checked for the permission
-    and the clinic, the message built as theirs, its audit intent, the Update, its outcome."""
+    and the clinic, the message built as theirs, its audit intent, the Update, its outcome.
+    `complete` adds the fields only the database can give, once the clinic is known (it may
+    refuse the message instead)."""
     settings = get_settings()
     # Bad input is refused before anything is looked up: the sender, unknown yet, aside.
     build(model, file, fields if file else as_caller(model, fields, None))
@@ -127,7 +132,8 @@ def deliver(
         if found is None or not who.covers(found[0]):
             raise CliError(f"{target.workflow_id} not found")  # as for no such workflow
         clinic_id, course_id = found
-        message = build(model, file, fields if file else as_caller(model, fields, who))
+        more = await complete(pool, clinic_id) if complete else {}
+        message = build(model, file, fields if file else as_caller(model, {**fields, **more}, who))
         sent_by_caller(message, who)
         key, action = uuid.uuid4().hex, f"cli.{getattr(update, '__name__', 'update')}"
 

@@ -108,6 +108,20 @@ async def on_call_at(db: Executor, clinic_id: str, at: datetime) -> list[OnCallE
     return sorted((_entry(row) for row in rows), key=lambda entry: ladder.index(entry.role))
 
 
+async def on_call_as(
+    db: Executor, clinic_id: str, staff_id: str, role: OnCallRole | None, at: datetime
+) -> OnCallEntry:
+    """The staff member's shift at the clinic at `at`, in `role` (by default their first role
+    on the ladder): whom an escalation may be handed to. ValueError saying why they may not."""
+    theirs = [entry for entry in await on_call_at(db, clinic_id, at) if entry.staff_id == staff_id]
+    for entry in theirs:
+        if role in (None, entry.role):
+            return entry
+    raise ValueError(
+        "on call at this clinic now in another role" if theirs else "not on call at this clinic now"
+    )
+
+
 async def by_staff(db: Executor, staff_id: str) -> OnCallEntry | None:
     """The staff member's latest shift (their current contacts), on call now or not."""
     row = await db.fetchrow(

@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from cli.course import visibility_query
 from cli.handles import course_handle
+from cli.localstack import quiet
 from cli.main import app
 from cli.schemas import schema_files
 from cli.simulation import PERSONAS, assessment_for
@@ -30,6 +31,7 @@ from domain.escalation import (
     EscalationRecord,
     EscalationStatus,
     OnCallRole,
+    Reassign,
     Severity,
     Trigger,
     escalation_workflow_id,
@@ -41,7 +43,7 @@ from store.oncall import on_call
 from store.patients import claim_course
 from tests.cli_runs import acting_as, cli, invoke
 from tests.console_rows import seed
-from tests.escalations import details, paged_escalation
+from tests.escalations import details, nurse_on_call, paged_escalation
 from worker.settings import get_settings
 from workflows.course import TreatmentCourse
 
@@ -385,6 +387,43 @@ async def test_an_escalation_acknowledged_and_resolved_from_the_cli(
     state = await details(paged.handle)
     assert state.status is EscalationStatus.RESOLVED
     assert state.resolved is not None and state.resolved.note == note
+
+
+@pytest.mark.usefixtures("cli_env", "cli_db", "worker")
+async def test_an_escalation_is_reassigned_from_the_cli_only_to_someone_on_call_there(
+    client: Client, db_pool: asyncpg.Pool
+) -> None:
+    paged = await paged_escalation(client, db_pool)
+    escalation_id = paged.handle.id
+    psychiatrist = f"psych-{uuid.uuid4().hex[:8]}"
+    await nurse_on_call(db_pool, paged.trigger.clinic_id, psychiatrist, OnCallRole.PSYCHIATRIST)
+    elsewhere = f"psych-{uuid.uuid4().hex[:8]}"
+    await nurse_on_call(db_pool, f"{paged.trigger.clinic_id}-b", elsewhere, OnCallRole.PSYCHIATRIST)
+    reassign = ("escalation", "reassign", escalation_id, "--to")
+
+    refused = [
+        await cli(*reassign, elsewhere),
+        await cli(*reassign, psychiatrist, "--role", OnCallRole.NURSE.value),
+    ]
+    reassigned = await cli(*reassign, psychiatrist)
+
+    assert [r.exit_code for r in refused] == [2, 2]
+    assert f"{elsewhere} is not on call at this clinic now" in refused[0].output
+    assert f"{psychiatrist} is on call at this clinic now in another role" in refused[1].output
+    assert reassigned.exit_code == 0, reassigned.output
+    await quiet(client, escalation_id)
+    state = await details(paged.handle)
+    # Sent as the token's holder, in the role they are on call in.
+    assert state.reassigned == Reassign(
+        by="nurse-test", to_staff=psychiatrist, to_role=OnCallRole.PSYCHIATRIST
+    )
+    assert [(p.attempt, p.staff_id) for p in state.pages][1:] == [(2, psychiatrist)]
+    stages = await db_pool.fetch(
+        "SELECT stage FROM audit_log WHERE action = 'cli.reassign'"
+        " AND details->>'workflow_id' = $1 ORDER BY id",
+        escalation_id,
+    )
+    assert [row["stage"] for row in stages] == ["intent", "done"]  # nothing for the refused
 
 
 # --- Clinic protocols, in PostgreSQL ---------------------------------------------------------

@@ -10,6 +10,7 @@ Updates, by the signed-in staff member, audited.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 import structlog
@@ -47,7 +48,7 @@ from domain.escalation import (
     Reassign,
     Resolve,
 )
-from store import escalations, tokens
+from store import escalations, oncall, tokens
 from store.audit import record_audit
 from store.console_sessions import ConsoleSession, open_session
 from store.console_sessions import end as end_session
@@ -336,18 +337,15 @@ async def on_call(
     return await on_call_now(ctx.pool, covered(session, clinic))
 
 
-async def _on_call(ctx: ApiContext, clinic_id: str, body: ReassignRequest) -> OnCallPerson:
-    """The person asked for, on call at the clinic now in the role asked (or their first
-    role); anyone else is bad input, refused before anything is sent."""
-    theirs = [p for p in await on_call_now(ctx.pool, clinic_id) if p.staff_id == body.to_staff]
-    for person in theirs:
-        if body.to_role in (None, person.role):
-            return person
-    why = (
-        "on call at this clinic now in another role" if theirs else "not on call at this clinic now"
-    )
-    problem = {"loc": ("to_staff",), "msg": why}
-    raise invalid([{**problem, "type": "value_error"}])
+async def _on_call(ctx: ApiContext, clinic_id: str, body: ReassignRequest) -> oncall.OnCallEntry:
+    """The person asked for, on call at the clinic now; anyone else is bad input, refused
+    before anything is sent."""
+    try:
+        return await oncall.on_call_as(
+            ctx.pool, clinic_id, body.to_staff, body.to_role, datetime.now(UTC)
+        )
+    except ValueError as err:
+        raise invalid([{"loc": ("to_staff",), "msg": str(err), "type": "value_error"}]) from None
 
 
 async def _act(
