@@ -20,6 +20,7 @@ import os
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -38,6 +39,7 @@ from typing import TypeVar
 
 import asyncpg
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 from temporalio.api.enums.v1 import EventType
@@ -70,6 +72,8 @@ SETTLE_TIMEOUT_S = 60.0
 EFFECT_TIMEOUT_S = 120.0
 OBSERVATION_POLL_S = 0.005
 LAG_PROBE_S = 0.01
+REQUESTS = "service_requests{"
+"""The dev server's counter of the requests it answered, in its Prometheus scrape."""
 WALL_OFFSET = time.time() - time.perf_counter()
 """perf_counter + WALL_OFFSET is wall time, comparable with the server's event times."""
 PERSONA = PERSONAS["responder"]
@@ -95,6 +99,8 @@ class Stack:
     postmaster_pid_file: Path
     processes: Mapping[str, int]
     """The worker's and the API's pids."""
+    server_metrics_url: str
+    """The dev server's Prometheus metrics."""
 
 
 @asynccontextmanager
@@ -115,7 +121,15 @@ async def live_stack(work_dir: Path, **settings_update: object) -> AsyncIterator
         ) as http,
     ):
         gateway = bearer(live.settings, GATEWAY)
-        yield Stack(live.client, http, gateway, live.pool, live.postmaster_pid_file, live.processes)
+        yield Stack(
+            live.client,
+            http,
+            gateway,
+            live.pool,
+            live.postmaster_pid_file,
+            live.processes,
+            live.server_metrics_url,
+        )
 
 
 # --- Sessions ------------------------------------------------------------------------------
@@ -482,6 +496,8 @@ class Load:
     loop_lag_ms: dict[str, float]
     """How late the bench process's event loop (its load, stand-ins and clocks) woke a 10 ms
     sleep."""
+    server_requests: dict[str, int]
+    """The requests the dev server answered (its frontend), by operation, long polls aside."""
 
 
 @asynccontextmanager
@@ -489,6 +505,7 @@ async def measuring_load(stack: Stack) -> AsyncIterator[list[Load]]:
     """Yields a list that holds the phase's Load once the block ends (Linux /proc)."""
     loads: list[Load] = []
     lags: list[float] = []
+    served = await server_requests(stack)
     sampling = asyncio.create_task(_sample_loop_lag(lags))
     began, before = time.perf_counter(), _cpu_ticks(stack)
     try:
@@ -500,7 +517,29 @@ async def measuring_load(stack: Stack) -> AsyncIterator[list[Load]]:
     per_second = os.sysconf("SC_CLK_TCK") * wall_s
     cores = {part: round((after[part] - before[part]) / per_second, 2) for part in PARTS}
     lag = {**percentiles(lags), "max_ms": ms(max(lags, default=0.0))}
-    loads.append(Load(wall_s=round(wall_s, 2), cores=cores, loop_lag_ms=lag))
+    requests = dict(await server_requests(stack) - served)
+    loads.append(Load(round(wall_s, 2), cores, lag, requests))
+
+
+async def server_requests(stack: Stack) -> Counter[str]:
+    """The requests the dev server's frontend has answered so far, by operation (its
+    `service_requests` counter), the workers' long polls aside: they count waiting, not work."""
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(stack.server_metrics_url)).raise_for_status().text
+    return requests_served(metrics)
+
+
+def requests_served(metrics: str) -> Counter[str]:
+    """`server_requests` from the text of a Prometheus scrape."""
+    # Only its lines are parsed: the whole scrape holds thousands.
+    counter = "".join(line + "\n" for line in metrics.splitlines() if line.startswith(REQUESTS))
+    served: Counter[str] = Counter()
+    for family in text_string_to_metric_families(counter):
+        for sample in family.samples:
+            operation = sample.labels.get("operation", "")
+            if sample.labels.get("service_name") == "frontend" and not operation.startswith("Poll"):
+                served[operation] += int(sample.value)
+    return served
 
 
 async def _sample_loop_lag(lags: list[float]) -> None:
@@ -617,7 +656,9 @@ def console() -> Console:
 def figures_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
     table = Table(title=title)
     for number, column in enumerate(columns):
-        table.add_column(column, justify="left" if number == 0 else "right")
+        # Labels whole; the figures' headings wrap instead when the table is wide.
+        label = number == 0
+        table.add_column(column, justify="left" if label else "right", no_wrap=label)
     for row in rows:
         table.add_row(*(str(cell) for cell in row))
     return table

@@ -14,8 +14,8 @@ then at each level of `--sessions`:
 3. baseline: as many `bench.noop_session.NoOpSession`s of that shape at once (their worker is
    in this process), each input sent when the lone session got its own.
 Throughput is sessions over the wall time from the first check-in to the last end. Prints it
-for both with their ratio, session wall times, the shapes side by side and the load, as tables
-and as one JSON line.
+for both with their ratio, session wall times, the shapes side by side, the load and what each
+phase asked of the dev server per session, as tables and as one JSON line.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.table import Table
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
@@ -253,6 +254,10 @@ def summarise(run: Run) -> dict[str, Any]:
         },
         "session_wall_s": sorted(round(wall, 3) for wall in walls),
         "cpu_cores": run.load.cores,
+        "server_requests_per_session": {
+            operation: round(count / len(run.played), 1)
+            for operation, count in sorted(run.load.server_requests.items())
+        },
     }
 
 
@@ -310,7 +315,22 @@ def report(measured: Measured) -> dict[str, Any]:
         )
     )
     out.print(loads_table([(run.label, run.load) for run, _, _ in rows]))
+    out.print(requests_table([(run.label, f["server_requests_per_session"]) for run, f, _ in rows]))
     return {**figures, "shapes": shapes}
+
+
+def requests_table(runs: Sequence[tuple[str, dict[str, float]]]) -> Table:
+    """What each phase asked of the dev server, per session: where a session's work goes
+    beyond its shape (its checks, queries, the workflows it starts)."""
+    ordered = sorted(
+        {operation for _, served in runs for operation in served},
+        key=lambda operation: -max(served.get(operation, 0.0) for _, served in runs),
+    )
+    return figures_table(
+        "Dev server requests per session, by operation (the workers' long polls aside)",
+        ("", *(label for label, _ in runs)),
+        [[operation, *(served.get(operation, 0.0) for _, served in runs)] for operation in ordered],
+    )
 
 
 def main() -> None:

@@ -157,6 +157,8 @@ class LiveStack:
     pool: asyncpg.Pool
     """The caller's own connections, apart from the worker's and the API's."""
     postmaster_pid_file: Path
+    server_metrics_url: str
+    """The dev server's Prometheus metrics (its requests served, by operation)."""
     processes: dict[str, int] = field(default_factory=dict)
     """The pid of each part run as a process of its own (`processes=True`), by name."""
 
@@ -178,9 +180,11 @@ async def live_stack(
     settings = Settings(state_dir=state).model_copy(update=settings_update)
     async with AsyncExitStack() as stack:
         url = await stack.enter_async_context(migrated_postgres(work_dir / "postgres"))
+        metrics_port = free_port()
         env = await WorkflowEnvironment.start_local(
             data_converter=data_converter(settings),
             dev_server_existing_path=str(venv_binary("temporal")),
+            dev_server_extra_args=["--metrics-port", str(metrics_port)],
             search_attributes=SEARCH_ATTRIBUTES,
             interceptors=[TRACING],
         )
@@ -200,7 +204,8 @@ async def live_stack(
             api_url, pids = await _in_this_process(stack, settings, env.client), {}
         settings = settings.model_copy(update={"api_host": api_url.host, "api_port": api_url.port})
         postmaster = work_dir / "postgres" / "postmaster.pid"
-        yield LiveStack(settings, env.client, own_pool, postmaster, pids)
+        metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+        yield LiveStack(settings, env.client, own_pool, postmaster, metrics, pids)
 
 
 async def _in_this_process(stack: AsyncExitStack, settings: Settings, client: Client) -> httpx.URL:
