@@ -518,7 +518,9 @@ async def measuring_load(stack: Stack) -> AsyncIterator[list[Load]]:
     cores = {part: round((after[part] - before[part]) / per_second, 2) for part in PARTS}
     lag = {**percentiles(lags), "max_ms": ms(max(lags, default=0.0))}
     requests = dict(await server_requests(stack) - served)
-    loads.append(Load(round(wall_s, 2), cores, lag, requests))
+    loads.append(
+        Load(wall_s=round(wall_s, 2), cores=cores, loop_lag_ms=lag, server_requests=requests)
+    )
 
 
 async def server_requests(stack: Stack) -> Counter[str]:
@@ -530,7 +532,7 @@ async def server_requests(stack: Stack) -> Counter[str]:
 
 
 def requests_served(metrics: str) -> Counter[str]:
-    """`server_requests` from the text of a Prometheus scrape."""
+    """The frontend's requests by operation, long polls aside, from a Prometheus scrape."""
     # Only its lines are parsed: the whole scrape holds thousands.
     counter = "".join(line + "\n" for line in metrics.splitlines() if line.startswith(REQUESTS))
     served: Counter[str] = Counter()
