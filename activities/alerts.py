@@ -6,11 +6,11 @@ import asyncpg
 import structlog
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.contract import ESCALATION_TASK_QUEUE
+from domain.contract import CLINIC_ID, ESCALATION_TASK_QUEUE
 from domain.escalation import (
     EscalationInput,
     EscalationPolicies,
@@ -60,6 +60,10 @@ class Alerts:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 request_eager_start=True,
                 static_summary=f"{alert.severity} {alert.condition} (course {alert.course_id})",
+                # The UI lists one clinic's escalations as it lists its courses.
+                search_attributes=TypedSearchAttributes(
+                    [SearchAttributePair(CLINIC_ID, trigger.clinic_id)]
+                ),
             )
             ended = False
         except WorkflowAlreadyStartedError:

@@ -20,6 +20,7 @@ from domain.contract import (
     CLINIC_ID,
     COURSE_PHASE,
     COURSE_WORKFLOW_TYPE,
+    ESCALATION_WORKFLOW_TYPE,
     NEXT_SESSION_AT,
     OPEN_ESCALATIONS,
 )
@@ -42,8 +43,13 @@ def ui_views(settings: Settings, clinic: str | None, day: date, timezone: str) -
     """The operator's views, for one clinic's courses or every clinic's; "today" is `day` in
     `timezone`. Only validated values reach a query (the ref pattern, enums): no injection."""
     courses = f"WorkflowType = '{COURSE_WORKFLOW_TYPE}' AND {RUNNING}"
+    escalations = f"WorkflowType = '{ESCALATION_WORKFLOW_TYPE}' AND {RUNNING}"
+    clinics_escalations = []
     if clinic is not None:
-        courses += f" AND {CLINIC_ID.name} = '{options.ref(clinic)}'"
+        at_clinic = f" AND {CLINIC_ID.name} = '{options.ref(clinic)}'"
+        courses += at_clinic
+        # Escalations opened before they carried a clinic are in the every-clinic view only.
+        clinics_escalations = [(f"Open escalations at {clinic}", escalations + at_clinic)]
     start = datetime.combine(day, time(), ZoneInfo(timezone))
     next_at = NEXT_SESSION_AT.name
     today = f"{next_at} >= '{_instant(start)}' AND {next_at} < '{_instant(start + ONE_DAY)}'"
@@ -57,7 +63,8 @@ def ui_views(settings: Settings, clinic: str | None, day: date, timezone: str) -
         ),
         (f"Next session on {day.isoformat()} ({timezone})", f"{courses} AND {today}"),
         ("Courses with open escalations", f"{courses} AND {OPEN_ESCALATIONS.name} > 0"),
-        ("Open escalations (every clinic)", f"WorkflowType = 'Escalation' AND {RUNNING}"),
+        *clinics_escalations,
+        ("Open escalations (every clinic)", escalations),
         ("Sessions under way", f"WorkflowType = 'DosingSession' AND {RUNNING}"),
         ("REMS forms not filed yet", f"WorkflowType = 'RemsFiling' AND {RUNNING}"),
         ("Failed, terminated or timed out", f"({ended_badly})"),
@@ -84,7 +91,10 @@ def _zone(value: str) -> str:
 
 def command(
     clinic: Annotated[
-        str | None, typer.Option(help="Only this clinic's courses.", callback=options.ref)
+        str | None,
+        typer.Option(
+            help="Only this clinic's courses, and its open escalations.", callback=options.ref
+        ),
     ] = None,
     day: Annotated[
         datetime | None,

@@ -16,6 +16,7 @@ slots, so that a backlog of routine work never delays a page. Escalations opened
 existed finish on `TASK_QUEUE`, whose workers still run them."""
 
 COURSE_WORKFLOW_TYPE = "TreatmentCourse"
+ESCALATION_WORKFLOW_TYPE = "Escalation"
 
 COURSE_PHASE = SearchAttributeKey.for_keyword("CoursePhase")
 CLINIC_ID = SearchAttributeKey.for_keyword("ClinicId")

@@ -7,15 +7,22 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qs, urlsplit
 
+import asyncpg
 import pytest
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.alerts import Alerts
+from activities.patients import PatientRegistry
 from cli.localstack import new_course_id
 from cli.simulation import PERSONAS, demo_course
 from cli.stack import register_search_attributes, venv_binary
+from domain.conditions import Condition
 from domain.contract import course_workflow_id
+from domain.escalation import Severity, escalation_workflow_id
+from domain.records import Alert
+from tests.activity_runs import registration, run
 from tests.cli_runs import invoke
 from tests.sessions import eventually
 from worker.client import start_course
@@ -61,6 +68,9 @@ def test_views_are_links_to_the_ui_with_their_queries() -> None:
     )
     assert found["Courses with open escalations"].endswith(
         "ClinicId = 'clinic-a' AND OpenEscalations > 0"
+    )
+    assert found["Open escalations at clinic-a"] == (
+        "WorkflowType = 'Escalation' AND ExecutionStatus = 'Running' AND ClinicId = 'clinic-a'"
     )
     assert found["Open escalations (every clinic)"] == (
         "WorkflowType = 'Escalation' AND ExecutionStatus = 'Running'"
@@ -127,3 +137,36 @@ async def test_the_dev_servers_visibility_answers_every_view(
     with_course = {name for name, ids in listed.items() if course_id in ids}
     assert with_course == {"Active courses", "Courses in assessment"}
     await dev_server.get_workflow_handle(course_id).terminate("test over")
+
+
+@pytest.mark.usefixtures("ui_settings")
+async def test_an_escalation_is_in_its_clinics_view_on_the_dev_server(
+    dev_server: Client, db_pool: asyncpg.Pool
+) -> None:
+    course = registration()
+    await run(PatientRegistry(db_pool).register_patient, course)
+    alert = Alert(
+        dedup_key=f"course-{course.course_id}/session-1/spo2_low",
+        course_id=course.course_id,
+        session=1,
+        severity=Severity.CRITICAL,
+        condition=Condition.SPO2_LOW,
+        summary="Session 1: SpO2 85%",
+    )
+    await run(Alerts(db_pool, dev_server).raise_alert, alert)
+    clinic_views = views("--clinic", course.clinic_id)
+    elsewhere = views("--clinic", f"{course.clinic_id}-b")
+
+    async def listed(view: dict[str, str], name: str) -> list[str] | None:
+        found = [w.id async for w in dev_server.list_workflows(view[name])]
+        return found or None
+
+    escalation_id = escalation_workflow_id(alert.dedup_key)
+    assert await eventually(
+        lambda: listed(clinic_views, f"Open escalations at {course.clinic_id}")
+    ) == [escalation_id]
+    assert escalation_id in await eventually(
+        lambda: listed(clinic_views, "Open escalations (every clinic)")
+    )
+    assert await listed(elsewhere, f"Open escalations at {course.clinic_id}-b") is None
+    await dev_server.get_workflow_handle(escalation_id).terminate("test over")
