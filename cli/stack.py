@@ -49,6 +49,8 @@ app = typer.Typer(help="The local development stack.", no_args_is_help=True)
 
 GRPC_PORT = 7233  # the port of DEFAULT_TEMPORAL_ADDRESS
 UI_PORT = 8233
+SERVER_METRICS_PORT = 9300
+"""The dev server's own Prometheus metrics (requests by operation, task latencies)."""
 WORKER_METRICS_PORTS = 9400
 """worker-N answers /healthz, /readyz and /metrics on this + N, and the SDK's /metrics on
 SDK_METRICS_PORTS + N."""
@@ -200,6 +202,7 @@ async def _start(settings: Settings, stack: AsyncExitStack, *, workers: int) -> 
     if own_temporal:
         temporal = await _start_temporal(settings, state, env)
         stack.push_async_callback(temporal.stop)
+        temporal.metrics = (_metrics_url(SERVER_METRICS_PORT),)
         children.append(temporal)
     await _wait_for_temporal(settings, children)
     if not own_temporal:
@@ -255,6 +258,7 @@ async def _start_temporal(settings: Settings, state: Path, env: dict[str, str]) 
         *("server", "start-dev"),
         *("--db-filename", str(state / "temporal.db")),
         *("--port", str(GRPC_PORT), "--ui-port", str(UI_PORT)),
+        *("--metrics-port", str(SERVER_METRICS_PORT)),
         *("--ui-codec-endpoint", f"http://localhost:{settings.codec_server_port}"),
         "--ui-disable-news-fetch",
     ]
