@@ -40,8 +40,9 @@ class UiView:
 
 
 def ui_views(settings: Settings, clinic: str | None, day: date, timezone: str) -> list[UiView]:
-    """The operator's views, for one clinic's courses or every clinic's; "today" is `day` in
-    `timezone`. Only validated values reach a query (the ref pattern, enums): no injection."""
+    """The operator's views, for one clinic's courses (and its open escalations besides every
+    clinic's) or every clinic's; "today" is `day` in `timezone`. Only validated values reach a
+    query (the ref pattern, enums): no injection."""
     courses = f"WorkflowType = '{COURSE_WORKFLOW_TYPE}' AND {RUNNING}"
     escalations = f"WorkflowType = '{ESCALATION_WORKFLOW_TYPE}' AND {RUNNING}"
     clinics_escalations = []
@@ -93,7 +94,8 @@ def command(
     clinic: Annotated[
         str | None,
         typer.Option(
-            help="Only this clinic's courses, and its open escalations.", callback=options.ref
+            help="Only this clinic's courses; adds a view of its open escalations.",
+            callback=options.ref,
         ),
     ] = None,
     day: Annotated[
