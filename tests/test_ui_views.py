@@ -4,6 +4,7 @@ answers each of their queries."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -143,7 +144,8 @@ async def test_the_dev_servers_visibility_answers_every_view(
 async def test_an_escalation_is_in_its_clinics_view_on_the_dev_server(
     dev_server: Client, db_pool: asyncpg.Pool
 ) -> None:
-    course = registration()
+    # A clinic of its own: its view lists this escalation alone.
+    course = registration().model_copy(update={"clinic_id": f"views-{uuid.uuid4().hex[:8]}"})
     await run(PatientRegistry(db_pool).register_patient, course)
     alert = Alert(
         dedup_key=f"course-{course.course_id}/session-1/spo2_low",
