@@ -22,6 +22,7 @@ from domain.escalation import (
     Trigger,
     escalation_workflow_id,
 )
+from store import escalations
 from store.escalations import PagerPage, pager_pages
 from store.oncall import Shift, add_shift
 
@@ -58,7 +59,9 @@ async def nurse_on_call(
 
 
 async def paged_escalation(client: Client, pool: asyncpg.Pool) -> Paged:
-    """Start a critical escalation whose on-call nurse has a pager; returns once it is paged."""
+    """Start a critical escalation whose on-call nurse has a pager; returns once it is paged
+    and recorded. The page goes out before the records, and staff act on the recorded
+    escalation (the console lists it, the CLI finds its clinic there)."""
     tag = uuid.uuid4().hex[:8]
     clinic_id = f"clinic-{tag}"
     now = datetime.now(UTC)
@@ -83,10 +86,11 @@ async def paged_escalation(client: Client, pool: asyncpg.Pool) -> Paged:
         task_queue=TASK_QUEUE,
     )
     for _ in range(POLLS):
-        if pages := await pager_pages(pool, workflow_id):
+        pages = await pager_pages(pool, workflow_id)
+        if pages and await escalations.get(pool, workflow_id) is not None:
             return Paged(handle, trigger, pages[0], nurse)
         await asyncio.sleep(0.05)
-    raise AssertionError(f"{workflow_id} paged nobody")
+    raise AssertionError(f"{workflow_id} paged nobody, or was never recorded")
 
 
 async def details(handle: WorkflowHandle[object, object]) -> EscalationState:
