@@ -92,6 +92,12 @@ LOCAL_JUDGEMENT = "local-judgement"
 """Patch: a reading's judgement is recorded by a local activity, in the workflow task that
 judged it, instead of an activity queued behind the courses' routine work (a round trip
 through the server and a second workflow task for every reading)."""
+PREPARATIONS_CALLED_OFF = "preparations-called-off"
+"""Patch: preparations stop at their next step once called off (the patient is in, the slot
+moved or the session ended). Cancelling them alone is not enough: when a step's activity
+completes in the same workflow task as the check-in, the SDK runs the check-in first and the
+activity's result then swallows the cancellation, so the session went on preparing (reminding
+of the old slot, sleeping until the ride check) before its room or its new slot began."""
 # Every effect is idempotent, so one in flight when the patient checks in may as well finish.
 LEAVE_CANCELLED = ActivityCancellationType.ABANDON
 
@@ -123,6 +129,7 @@ class DosingSession:
             label=f"Session {session.number}",
         )
         self._rescheduled = False
+        self._preparations_called_off = False
         self._carrying_out = False
         self._reading_traces: dict[int, Context] = {}
         """Each reading's trace, from its signal until its judgement is recorded."""
@@ -151,6 +158,7 @@ class DosingSession:
             check_ins = self.state.check_ins
             await self._record(SessionEvent.SCHEDULED, at=self.state.scheduled_at)
             self._rescheduled = False
+            self._preparations_called_off = False
             preparing = asyncio.create_task(self._prepare())
             try:
                 arrived = await self._until_check_in(check_ins)
@@ -158,9 +166,9 @@ class DosingSession:
                 # Dropped from a stopped worker's cache, and closed: nothing may be awaited now.
                 raise
             except BaseException:
-                await _stop_preparing(preparing)
+                await self._stop_preparing(preparing)
                 raise
-            await _stop_preparing(preparing)
+            await self._stop_preparing(preparing)
             if arrived:
                 await self._in_room()
         if self.state.stage is Stage.NOT_DOSED:
@@ -182,11 +190,17 @@ class DosingSession:
             or hours == hours_before[-1]
         ]
         first = max(hours_before, default=0)
-        await self._sleep_until(scheduled - timedelta(hours=first), summaries.first_contact(first))
+        if not await self._prepare_until(
+            scheduled - timedelta(hours=first), summaries.first_contact(first)
+        ):
+            return
         await self._request_ride()
         self._core.ride_requested()
         for hours in reminders:
-            await self._sleep_until(scheduled - timedelta(hours=hours), summaries.reminder(hours))
+            if not await self._prepare_until(
+                scheduled - timedelta(hours=hours), summaries.reminder(hours)
+            ):
+                return
             await self._activity(
                 Reminders.send_reminder,
                 ReminderRequest(
@@ -201,9 +215,10 @@ class DosingSession:
             )
         lead_hours = self._rules.transport_alert_hours_before
         lead = timedelta(hours=lead_hours)
-        await self._give_staff_until(
+        if not await self._give_staff_until(
             scheduled - lead, at_least=lead, summary=summaries.ride_check(lead_hours)
-        )
+        ):
+            return
         if self.state.transport_confirmed_via is None:
             self._core.transport_unconfirmed(self._rules.transport_alert_hours_before)
 
@@ -639,17 +654,37 @@ class DosingSession:
 
     async def _give_staff_until(
         self, protocol_time: datetime, *, at_least: timedelta, summary: str
-    ) -> None:
+    ) -> bool:
         """Until a protocol time by which staff must have answered (`CourseClock.staff_window`:
-        on a compressed clock a session booked at short notice still leaves them time)."""
+        on a compressed clock a session booked at short notice still leaves them time); False
+        once preparations are called off."""
         window = self._input.clock.staff_window(protocol_time - self._protocol_now(), at_least)
-        if window > timedelta(0):
-            await workflow.sleep(window, summary=summary)
+        return await self._preparing_for(window, summary)
 
-    async def _sleep_until(self, protocol_time: datetime, summary: str) -> None:
+    async def _prepare_until(self, protocol_time: datetime, summary: str) -> bool:
+        """Until a protocol time; False once preparations are called off."""
         delay = self._input.clock.real_delay_until(protocol_time, workflow.now())
-        if delay > timedelta(0):
-            await workflow.sleep(delay, summary=summary)
+        return await self._preparing_for(delay, summary)
+
+    async def _preparing_for(self, delay: timedelta, summary: str) -> bool:
+        """Wait `delay` (real time) before the next step of the preparations; False, at once,
+        once they are called off (`PREPARATIONS_CALLED_OFF`)."""
+        if not workflow.patched(PREPARATIONS_CALLED_OFF):
+            if delay > timedelta(0):
+                await workflow.sleep(delay, summary=summary)
+            return True
+        if self._preparations_called_off:
+            return False
+        return not await wait_for(
+            lambda: self._preparations_called_off, within=delay, summary=summary
+        )
+
+    async def _stop_preparing(self, preparing: asyncio.Task[None]) -> None:
+        """Reminders still to come are moot once the patient is in (or the slot is gone)."""
+        self._preparations_called_off = True
+        preparing.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ActivityError):
+            await preparing
 
     async def _record(
         self,
@@ -688,10 +723,3 @@ class DosingSession:
             cancellation_type=LEAVE_CANCELLED,
             summary=summary,
         )
-
-
-async def _stop_preparing(preparing: asyncio.Task[None]) -> None:
-    """Reminders still to come are moot once the patient is in (or the slot is gone)."""
-    preparing.cancel()
-    with contextlib.suppress(asyncio.CancelledError, ActivityError):
-        await preparing
