@@ -74,6 +74,12 @@ OBSERVATION_POLL_S = 0.005
 LAG_PROBE_S = 0.01
 REQUESTS = "service_requests{"
 """The dev server's counter of the requests it answered, in its Prometheus scrape."""
+SCRAPE_SETTLES_S = 1.5
+"""Longer than the dev server's metrics reporting interval (1 s): a scrape taken as a phase
+ends lags its last requests by up to that."""
+SCRAPE_SETTLE_TRIES = 10
+PERIODIC_REQUESTS = frozenset({"RecordWorkerHeartbeat"})
+"""The workers' own heartbeats, which never stop: left out of "settled"."""
 WALL_OFFSET = time.time() - time.perf_counter()
 """perf_counter + WALL_OFFSET is wall time, comparable with the server's event times."""
 PERSONA = PERSONAS["responder"]
@@ -497,15 +503,20 @@ class Load:
     """How late the bench process's event loop (its load, stand-ins and clocks) woke a 10 ms
     sleep."""
     server_requests: dict[str, int]
-    """The requests the dev server answered (its frontend), by operation, long polls aside."""
+    """The requests the dev server answered (its frontend), by operation, long polls aside;
+    empty unless counted."""
 
 
 @asynccontextmanager
-async def measuring_load(stack: Stack) -> AsyncIterator[list[Load]]:
-    """Yields a list that holds the phase's Load once the block ends (Linux /proc)."""
+async def measuring_load(
+    stack: Stack, *, count_requests: bool = False
+) -> AsyncIterator[list[Load]]:
+    """Yields a list that holds the phase's Load once the block ends (Linux /proc). With
+    `count_requests`, the dev server's requests too: for a phase whose work is all done when
+    it ends, as the counts are read once they have settled."""
     loads: list[Load] = []
     lags: list[float] = []
-    served = await server_requests(stack)
+    served = await server_requests(stack) if count_requests else Counter[str]()
     sampling = asyncio.create_task(_sample_loop_lag(lags))
     began, before = time.perf_counter(), _cpu_ticks(stack)
     try:
@@ -517,7 +528,7 @@ async def measuring_load(stack: Stack) -> AsyncIterator[list[Load]]:
     per_second = os.sysconf("SC_CLK_TCK") * wall_s
     cores = {part: round((after[part] - before[part]) / per_second, 2) for part in PARTS}
     lag = {**percentiles(lags), "max_ms": ms(max(lags, default=0.0))}
-    requests = dict(await server_requests(stack) - served)
+    requests = dict(await server_requests(stack) - served) if count_requests else {}
     loads.append(
         Load(wall_s=round(wall_s, 2), cores=cores, loop_lag_ms=lag, server_requests=requests)
     )
@@ -525,10 +536,26 @@ async def measuring_load(stack: Stack) -> AsyncIterator[list[Load]]:
 
 async def server_requests(stack: Stack) -> Counter[str]:
     """The requests the dev server's frontend has answered so far, by operation (its
-    `service_requests` counter), the workers' long polls aside: they count waiting, not work."""
+    `service_requests` counter), the workers' long polls aside: they count waiting, not work.
+    Read once the counter has settled: two scrapes `SCRAPE_SETTLES_S` apart agree."""
+    last = await _scrape_requests(stack)
+    for _ in range(SCRAPE_SETTLE_TRIES):
+        await asyncio.sleep(SCRAPE_SETTLES_S)
+        served = await _scrape_requests(stack)
+        if _working(served) == _working(last):
+            return served
+        last = served
+    raise RuntimeError(f"the dev server's request counts never settled: {last}")
+
+
+async def _scrape_requests(stack: Stack) -> Counter[str]:
     async with httpx.AsyncClient() as http:
         metrics = (await http.get(stack.server_metrics_url)).raise_for_status().text
     return requests_served(metrics)
+
+
+def _working(served: Counter[str]) -> dict[str, int]:
+    return {op: count for op, count in served.items() if op not in PERIODIC_REQUESTS}
 
 
 def requests_served(metrics: str) -> Counter[str]:

@@ -215,7 +215,7 @@ async def measure(levels: Sequence[int]) -> Measured:
         ):
             lone = await booked(stack, "bench-throughput-alone", SCALE)
             await settled()
-            async with measuring_load(stack) as load:
+            async with measuring_load(stack, count_requests=True) as load:
                 played = await played_together(stack, [lone])
             alone = Run("1 session, alone", played, load[0])
             events = await history(stack.client, lone.session.workflow_id)
@@ -224,11 +224,11 @@ async def measure(levels: Sequence[int]) -> Measured:
             for level in levels:
                 courses = await booked_many(stack, f"bench-throughput-{level}", level)
                 await settled()
-                async with measuring_load(stack) as load:
+                async with measuring_load(stack, count_requests=True) as load:
                     together = await played_together(stack, courses)
                 sessions = Run(f"{level} sessions at once", together, load[0])
                 await settled()
-                async with measuring_load(stack) as load:
+                async with measuring_load(stack, count_requests=True) as load:
                     no_ops = await run_all([no_op(stack.client, shape, n) for n in range(level)])
                 measured.append(Level(sessions, Run(f"{level} no-ops at once", no_ops, load[0])))
             busiest = measured[-1]
