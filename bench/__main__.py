@@ -10,7 +10,7 @@
 3. A critical reading POSTed until the first page reaches the pager (`bench.page_latency`), at
    1 session and each level of `--pages`, against the POST's own round trip.
 4. Dosing sessions completed per minute on the dev server (`bench.session_throughput`), at each
-   level of `--throughput`, against no-op workflows of the same shape.
+   level of `--throughput`, against no-op workflows of the same shape and footprint.
 
 Each prints its tables as it ends. Then the run's JSON (machine, commit, every figure and its
 baseline) goes to `bench/results/<time>-<commit>.json`, and the plots to
@@ -93,11 +93,16 @@ def draw(figures: Mapping[str, Any]) -> list[Path]:
                 for level, figure in throughput.items()
                 for label, value in (
                     (f"{level} sessions ({figure['ratio']}x)", figure["sessions"]["per_minute"]),
-                    (f"{level} no-ops", figure["no_ops"]["per_minute"]),
+                    (f"{level} no-ops, footprint", figure["footprint_no_ops"]["per_minute"]),
+                    (f"{level} no-ops, own shape", figure["no_ops"]["per_minute"]),
                 )
             },
             unit="sessions per minute",
-            baselines={f"{level} no-ops" for level in throughput},
+            baselines={
+                f"{level} no-ops, {shape}"
+                for level in throughput
+                for shape in ("footprint", "own shape")
+            },
         ),
         plots.bars(
             LATEST / "history.png",

@@ -7,7 +7,8 @@ A `Shape` is read from a real session's history, from its check-in to its end (`
 each activity becomes a no-op activity, each timer that fired a sleep of its length, and each
 signal or Update an input the workflow waits for (with the timeout of the wait it ended, so its
 timer is started and cancelled too). The bench sends the inputs at the times the real session
-got them when it ran alone.
+got them when it ran alone. `Shape.with_footprint` pads it with the activities and workflow
+tasks that the session set off in other workflows, as the dev server counted them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ TASK_QUEUE = "bench-noop"
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 """sdk-core's marker for a local activity's result (a `workflow.patched` leaves another)."""
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+PADDING_TIMER_S = 0.001
 
 
 class Kind(StrEnum):
@@ -50,6 +52,17 @@ class Input(BaseModel):
 class Shape(BaseModel):
     steps: list[Step]
     inputs: list[Input]
+
+    def with_footprint(self, activities: int, workflow_tasks: int) -> Shape:
+        """This shape, then `activities` more no-op activities and as many `PADDING_TIMER_S`
+        sleeps as make `workflow_tasks` more workflow tasks in all (an activity's result brings
+        one, and so does a timer): the work a session sets off beyond its own history, such as
+        its REMS filing and its course starting the next session."""
+        timers = max(0, workflow_tasks - activities)
+        padding = [Step(kind=Kind.ACTIVITY)] * activities + [
+            Step(kind=Kind.TIMER, seconds=PADDING_TIMER_S)
+        ] * timers
+        return Shape(steps=[*self.steps, *padding], inputs=self.inputs)
 
 
 @activity.defn

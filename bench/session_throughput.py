@@ -1,5 +1,5 @@
-"""Dosing sessions completed per minute on the dev server, against a no-op workflow of the same
-shape in the same run.
+"""Dosing sessions completed per minute on the dev server, against no-op workflows of the same
+shape and footprint in the same run.
 
     .venv/bin/python -m bench.session_throughput [--sessions 10 50]     (make bench-throughput)
 
@@ -11,17 +11,22 @@ hours of monitoring in 6 s):
 then at each level of `--sessions`:
 2. together: that many courses booked beforehand, their sessions moved to now and played at
    once, from check-in to end;
-3. baseline: as many `bench.noop_session.NoOpSession`s of that shape at once (their worker is
-   in this process), each input sent when the lone session got its own.
+3. baselines: as many `bench.noop_session.NoOpSession`s at once (their worker is in this
+   process), each input sent when the lone session got its own; first of the session's own
+   shape, then of its whole footprint: that shape padded with the activities and workflow
+   tasks the lone session cost the dev server beyond a lone no-op of its shape (its REMS
+   filing, its course starting the next session).
 Throughput is sessions over the wall time from the first check-in to the last end. Prints it
-for both with their ratio, session wall times, the shapes side by side, the load and what each
-phase asked of the dev server per session, as tables and as one JSON line.
+for each with the sessions' ratio to both baselines (the goal's is the footprint's), session
+wall times, the shapes side by side, the load and what each phase asked of the dev server per
+session, as tables and as one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import statistics
 import tempfile
@@ -67,6 +72,8 @@ SCALE = RESPONSE_SCALE_FLOOR
 LEVELS = [10, 50]
 BOOKING_AT_ONCE = 10
 CHECK_IN_UPDATE = "check_in"
+ACTIVITY_DONE = "RespondActivityTaskCompleted"
+WORKFLOW_TASK_DONE = "RespondWorkflowTaskCompleted"
 
 
 @dataclass(frozen=True)
@@ -183,19 +190,46 @@ async def counted(client: Client, runs: Sequence[Played], *, from_check_in: bool
 
 @dataclass(frozen=True)
 class Level:
-    """One load level: its sessions played at once, and as many no-ops of their shape."""
+    """One load level: its sessions played at once, and as many no-ops of their own shape, and
+    of their whole footprint."""
 
     sessions: Run
     no_ops: Run
+    footprint_no_ops: Run
 
     @property
     def ratio(self) -> float:
+        """Against the no-ops of the whole footprint: the goal's figure."""
+        return round(self.sessions.per_minute / self.footprint_no_ops.per_minute, 2)
+
+    @property
+    def own_shape_ratio(self) -> float:
         return round(self.sessions.per_minute / self.no_ops.per_minute, 2)
+
+
+@dataclass(frozen=True)
+class Padding:
+    """What one session cost the dev server beyond a no-op of its own shape, played alone."""
+
+    activities: int
+    workflow_tasks: int
+
+    @classmethod
+    def between(cls, session: Load, no_op: Load) -> Padding:
+        def beyond(operation: str) -> int:
+            more = session.server_requests.get(operation, 0) - no_op.server_requests.get(
+                operation, 0
+            )
+            return max(0, more)
+
+        return cls(beyond(ACTIVITY_DONE), beyond(WORKFLOW_TASK_DONE))
 
 
 @dataclass(frozen=True)
 class Measured:
     alone: Run
+    lone_no_op: Run
+    padding: Padding
     levels: list[Level]
     shapes: dict[str, list[Counts]]
 
@@ -220,6 +254,9 @@ async def measure(levels: Sequence[int]) -> Measured:
             alone = Run("1 session, alone", played, load[0])
             events = await history(stack.client, lone.session.workflow_id)
             shape = shape_of(events, check_in_index(events))
+            lone_no_op = await no_ops_at_once(stack, shape, 1, "1 no-op, alone")
+            padding = Padding.between(alone.load, lone_no_op.load)
+            footprint = shape.with_footprint(padding.activities, padding.workflow_tasks)
             measured = []
             for level in levels:
                 courses = await booked_many(stack, f"bench-throughput-{level}", level)
@@ -227,18 +264,31 @@ async def measure(levels: Sequence[int]) -> Measured:
                 async with measuring_load(stack, count_requests=True) as load:
                     together = await played_together(stack, courses)
                 sessions = Run(f"{level} sessions at once", together, load[0])
-                await settled()
-                async with measuring_load(stack, count_requests=True) as load:
-                    no_ops = await run_all([no_op(stack.client, shape, n) for n in range(level)])
-                measured.append(Level(sessions, Run(f"{level} no-ops at once", no_ops, load[0])))
+                own = await no_ops_at_once(stack, shape, level, f"{level} no-ops, own shape")
+                whole = await no_ops_at_once(
+                    stack, footprint, level, f"{level} no-ops, whole footprint"
+                )
+                measured.append(Level(sessions, own, whole))
             busiest = measured[-1]
             shapes = {
                 "session (from check-in)": await counted(
                     stack.client, busiest.sessions.played, from_check_in=True
                 ),
-                "no-op": await counted(stack.client, busiest.no_ops.played, from_check_in=False),
+                "no-op, own shape": await counted(
+                    stack.client, busiest.no_ops.played, from_check_in=False
+                ),
+                "no-op, whole footprint": await counted(
+                    stack.client, busiest.footprint_no_ops.played, from_check_in=False
+                ),
             }
-            return Measured(alone, measured, shapes)
+            return Measured(alone, lone_no_op, padding, measured, shapes)
+
+
+async def no_ops_at_once(stack: Stack, shape: Shape, count: int, label: str) -> Run:
+    await settled()
+    async with measuring_load(stack, count_requests=True) as load:
+        played = await run_all([no_op(stack.client, shape, n) for n in range(count)])
+    return Run(label, played, load[0])
 
 
 def summarise(run: Run) -> dict[str, Any]:
@@ -263,28 +313,52 @@ def summarise(run: Run) -> dict[str, Any]:
 
 def report(measured: Measured) -> dict[str, Any]:
     alone = summarise(measured.alone)
+    lone_no_op = summarise(measured.lone_no_op)
     levels = [
-        (level, summarise(level.sessions), summarise(level.no_ops)) for level in measured.levels
+        (
+            level,
+            summarise(level.sessions),
+            summarise(level.no_ops),
+            summarise(level.footprint_no_ops),
+        )
+        for level in measured.levels
     ]
     figures: dict[str, Any] = {
         "alone": alone,
+        "lone_no_op": lone_no_op,
+        "footprint_padding": dataclasses.asdict(measured.padding),
         "levels": {
             str(len(level.sessions.played)): {
                 "sessions": sessions,
                 "no_ops": no_ops,
+                "footprint_no_ops": footprint_no_ops,
                 "ratio": level.ratio,
+                "ratio_own_shape": level.own_shape_ratio,
             }
-            for level, sessions, no_ops in levels
+            for level, sessions, no_ops, footprint_no_ops in levels
         },
     }
-    rows = [(measured.alone, alone, "")]
-    for level, sessions, no_ops in levels:
-        rows += [(level.sessions, sessions, f"{level.ratio}x"), (level.no_ops, no_ops, "")]
+    rows = [(measured.alone, alone, "", ""), (measured.lone_no_op, lone_no_op, "", "")]
+    for level, sessions, no_ops, footprint_no_ops in levels:
+        rows += [
+            (level.sessions, sessions, f"{level.ratio}x", f"{level.own_shape_ratio}x"),
+            (level.no_ops, no_ops, "", ""),
+            (level.footprint_no_ops, footprint_no_ops, "", ""),
+        ]
     out = console()
     out.print(
         figures_table(
             "Sessions completed per minute, check-in to end (session wall time in s)",
-            ("", "sessions", "window s", "per minute", "wall p50", "wall p99", "/ no-ops"),
+            (
+                "",
+                "sessions",
+                "window s",
+                "per minute",
+                "wall p50",
+                "wall p99",
+                "/ footprint no-ops",
+                "/ own-shape no-ops",
+            ),
             [
                 [
                     run.label,
@@ -294,10 +368,17 @@ def report(measured: Measured) -> dict[str, Any]:
                     f["session_wall"]["p50_s"],
                     f["session_wall"]["p99_s"],
                     ratio,
+                    own_ratio,
                 ]
-                for run, f, ratio in rows
+                for run, f, ratio, own_ratio in rows
             ],
         )
+    )
+    padding = measured.padding
+    out.print(
+        f"The whole footprint's no-op adds {padding.activities} activities and"
+        f" {padding.workflow_tasks} workflow tasks to the session's own shape: what one session"
+        " alone cost the dev server beyond a no-op of its own shape."
     )
     shapes = {
         name: {
@@ -314,8 +395,10 @@ def report(measured: Measured) -> dict[str, Any]:
             [[name, *counted.values()] for name, counted in shapes.items()],
         )
     )
-    out.print(loads_table([(run.label, run.load) for run, _, _ in rows]))
-    out.print(requests_table([(run.label, f["server_requests_per_session"]) for run, f, _ in rows]))
+    out.print(loads_table([(run.label, run.load) for run, *_ in rows]))
+    out.print(
+        requests_table([(run.label, f["server_requests_per_session"]) for run, f, *_ in rows])
+    )
     return {**figures, "shapes": shapes}
 
 

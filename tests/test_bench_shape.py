@@ -11,7 +11,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
-    from bench.noop_session import Kind, NoOpSession, noop, shape_of
+    from bench.noop_session import Kind, NoOpSession, Shape, Step, noop, shape_of
     from bench.session_throughput import check_in_index, counts
     from tests.histories.files import ROOT, load
 
@@ -43,3 +43,22 @@ async def test_a_no_op_takes_the_shape_of_a_recorded_session(client: Client) -> 
     )
     fired = sum(1 for step in shape.steps if step.kind is Kind.TIMER)
     assert no_op.timers >= fired
+
+
+async def test_a_footprint_pads_a_shape_with_activities_and_workflow_tasks(
+    client: Client,
+) -> None:
+    shape = Shape(steps=[Step(kind=Kind.ACTIVITY)], inputs=[])
+    queue = f"no-op-{uuid.uuid4()}"
+    played = []
+    async with Worker(client, task_queue=queue, workflows=[NoOpSession], activities=[noop]):
+        for n, each in enumerate([shape, shape.with_footprint(activities=2, workflow_tasks=5)]):
+            handle = await client.start_workflow(
+                NoOpSession.run, each, id=f"{queue}-{n}", task_queue=queue
+            )
+            await handle.result()
+            played.append(counts([event async for event in handle.fetch_history_events()]))
+    own, padded = played
+
+    assert padded.activities - own.activities == 2
+    assert padded.workflow_tasks - own.workflow_tasks == 5
