@@ -7,12 +7,13 @@ A `Shape` is read from a real session's history, from its check-in to its end (`
 each activity becomes a no-op activity, each timer that fired a sleep of its length, and each
 signal or Update an input the workflow waits for (with the timeout of the wait it ended, so its
 timer is started and cancelled too). The bench sends the inputs at the times the real session
-got them when it ran alone. `Shape.with_footprint` pads it with the activities and workflow
-tasks that the session set off in other workflows, as the dev server counted them.
+got them when it ran alone. `Shape.with_footprint` adds follow-on workflows with the activities
+and workflow tasks that the session set off in other workflows, as the dev server counted them.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from enum import StrEnum
@@ -26,7 +27,7 @@ TASK_QUEUE = "bench-noop"
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 """sdk-core's marker for a local activity's result (a `workflow.patched` leaves another)."""
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
-PADDING_TIMER_S = 0.001
+FOLLOW_ON_TASKS = 3
 
 
 class Kind(StrEnum):
@@ -34,12 +35,15 @@ class Kind(StrEnum):
     LOCAL_ACTIVITY = "local_activity"
     TIMER = "timer"
     INPUT = "input"
+    FOLLOW_ON = "follow_on"
 
 
 class Step(BaseModel):
     kind: Kind
     seconds: float = 0.0
     """A timer's length; for an input, the timeout of the wait it ended (0: no wait)."""
+    activities: int = 0
+    """A follow-on's no-op activities."""
 
 
 class Input(BaseModel):
@@ -54,15 +58,15 @@ class Shape(BaseModel):
     inputs: list[Input]
 
     def with_footprint(self, activities: int, workflow_tasks: int) -> Shape:
-        """This shape, then `activities` more no-op activities and as many `PADDING_TIMER_S`
-        sleeps as make `workflow_tasks` more workflow tasks in all (an activity's result brings
-        one, and so does a timer): the work a session sets off beyond its own history, such as
+        """This shape, then follow-on workflows (children started together at its end) that
+        share `activities` more no-op activities, as many as make about `workflow_tasks` more
+        workflow tasks: each brings `FOLLOW_ON_TASKS` (its start and its parent's two) and one
+        per activity. They stand for the work a session sets off in other workflows, such as
         its REMS filing and its course starting the next session."""
-        timers = max(0, workflow_tasks - activities)
-        padding = [Step(kind=Kind.ACTIVITY)] * activities + [
-            Step(kind=Kind.TIMER, seconds=PADDING_TIMER_S)
-        ] * timers
-        return Shape(steps=[*self.steps, *padding], inputs=self.inputs)
+        count = max(1 if activities else 0, round((workflow_tasks - activities) / FOLLOW_ON_TASKS))
+        shares = [activities // count + (n < activities % count) for n in range(count)]
+        follow_ons = [Step(kind=Kind.FOLLOW_ON, activities=share) for share in shares]
+        return Shape(steps=[*self.steps, *follow_ons], inputs=self.inputs)
 
 
 @activity.defn
@@ -81,6 +85,8 @@ class NoOpSession:
     async def run(self, shape: Shape) -> None:
         awaited = 0
         for step in shape.steps:
+            if step.kind is Kind.FOLLOW_ON:
+                continue
             if step.kind is Kind.ACTIVITY:
                 await workflow.execute_activity(noop, start_to_close_timeout=ACTIVITY_TIMEOUT)
             elif step.kind is Kind.LOCAL_ACTIVITY:
@@ -90,6 +96,17 @@ class NoOpSession:
             else:
                 awaited += 1
                 await workflow.wait_condition(self._received(awaited), timeout=step.seconds or None)
+        follow_ons = [step for step in shape.steps if step.kind is Kind.FOLLOW_ON]
+        await asyncio.gather(
+            *(
+                workflow.execute_child_workflow(
+                    NoOpSession.run,
+                    Shape(steps=[Step(kind=Kind.ACTIVITY)] * step.activities, inputs=[]),
+                    id=f"{workflow.info().workflow_id}-follow-on-{number}",
+                )
+                for number, step in enumerate(follow_ons)
+            )
+        )
 
     def _received(self, count: int) -> Callable[[], bool]:
         return lambda: self._inputs >= count

@@ -277,9 +277,6 @@ async def measure(levels: Sequence[int]) -> Measured:
                 "no-op, own shape": await counted(
                     stack.client, busiest.no_ops.played, from_check_in=False
                 ),
-                "no-op, whole footprint": await counted(
-                    stack.client, busiest.footprint_no_ops.played, from_check_in=False
-                ),
             }
             return Measured(alone, lone_no_op, padding, measured, shapes)
 
@@ -376,9 +373,10 @@ def report(measured: Measured) -> dict[str, Any]:
     )
     padding = measured.padding
     out.print(
-        f"The whole footprint's no-op adds {padding.activities} activities and"
-        f" {padding.workflow_tasks} workflow tasks to the session's own shape: what one session"
-        " alone cost the dev server beyond a no-op of its own shape."
+        f"The whole footprint's no-op adds follow-on workflows with {padding.activities}"
+        f" activities and about {padding.workflow_tasks} workflow tasks to the session's own"
+        " shape: what one session alone cost the dev server beyond a no-op of its own shape"
+        " (the requests table compares the footprints)."
     )
     shapes = {
         name: {

@@ -11,8 +11,16 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
-    from bench.noop_session import Kind, NoOpSession, Shape, Step, noop, shape_of
-    from bench.session_throughput import check_in_index, counts
+    from bench.noop_session import (
+        FOLLOW_ON_TASKS,
+        Kind,
+        NoOpSession,
+        Shape,
+        Step,
+        noop,
+        shape_of,
+    )
+    from bench.session_throughput import Counts, check_in_index, counts
     from tests.histories.files import ROOT, load
 
 SESSION = ROOT / "responder" / "course-replay-responder-session-3--run-01.json"
@@ -45,20 +53,31 @@ async def test_a_no_op_takes_the_shape_of_a_recorded_session(client: Client) -> 
     assert no_op.timers >= fired
 
 
-async def test_a_footprint_pads_a_shape_with_activities_and_workflow_tasks(
+async def test_a_footprint_adds_follow_on_workflows_with_its_activities_and_tasks(
     client: Client,
 ) -> None:
+    """The padding is played by follow-on workflows: every activity of it, and about its
+    workflow tasks (each follow-on brings `FOLLOW_ON_TASKS`, its parent's included)."""
     shape = Shape(steps=[Step(kind=Kind.ACTIVITY)], inputs=[])
+    footprint = shape.with_footprint(activities=4, workflow_tasks=11)
     queue = f"no-op-{uuid.uuid4()}"
-    played = []
+    played: list[Counts] = []
     async with Worker(client, task_queue=queue, workflows=[NoOpSession], activities=[noop]):
-        for n, each in enumerate([shape, shape.with_footprint(activities=2, workflow_tasks=5)]):
+        for each in (shape, footprint):
+            workflow_id = f"{queue}-{len(played)}"
             handle = await client.start_workflow(
-                NoOpSession.run, each, id=f"{queue}-{n}", task_queue=queue
+                NoOpSession.run, each, id=workflow_id, task_queue=queue
             )
             await handle.result()
-            played.append(counts([event async for event in handle.fetch_history_events()]))
+            follow_ons = [s for s in each.steps if s.kind is Kind.FOLLOW_ON]
+            ids = [workflow_id, *(f"{workflow_id}-follow-on-{n}" for n in range(len(follow_ons)))]
+            events = [
+                event
+                for run in ids
+                async for event in client.get_workflow_handle(run).fetch_history_events()
+            ]
+            played.append(counts(events))
     own, padded = played
 
-    assert padded.activities - own.activities == 2
-    assert padded.workflow_tasks - own.workflow_tasks == 5
+    assert padded.activities - own.activities == 4
+    assert abs(padded.workflow_tasks - own.workflow_tasks - 11) < FOLLOW_ON_TASKS
