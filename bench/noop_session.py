@@ -22,12 +22,13 @@ from pydantic import BaseModel
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.workflow import ParentClosePolicy
 
 TASK_QUEUE = "bench-noop"
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 """sdk-core's marker for a local activity's result (a `workflow.patched` leaves another)."""
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
-FOLLOW_ON_TASKS = 3
+FOLLOW_ON_TASKS = 2
 
 
 class Kind(StrEnum):
@@ -58,11 +59,12 @@ class Shape(BaseModel):
     inputs: list[Input]
 
     def with_footprint(self, activities: int, workflow_tasks: int) -> Shape:
-        """This shape, then follow-on workflows (children started together at its end) that
-        share `activities` more no-op activities, as many as make about `workflow_tasks` more
-        workflow tasks: each brings `FOLLOW_ON_TASKS` (its start and its parent's two) and one
-        per activity. They stand for the work a session sets off in other workflows, such as
-        its REMS filing and its course starting the next session."""
+        """This shape, then follow-on workflows (children started together at its end, and left
+        to run on) that share `activities` more no-op activities, as many as make about
+        `workflow_tasks` more workflow tasks: each brings `FOLLOW_ON_TASKS` (its own first and
+        its parent's, which sees it started) and one per activity. They stand for the work a
+        session sets off in other workflows, such as its REMS filing and its course starting
+        the next session."""
         count = max(1 if activities else 0, round((workflow_tasks - activities) / FOLLOW_ON_TASKS))
         shares = [activities // count + (n < activities % count) for n in range(count)]
         follow_ons = [Step(kind=Kind.FOLLOW_ON, activities=share) for share in shares]
@@ -97,12 +99,14 @@ class NoOpSession:
                 awaited += 1
                 await workflow.wait_condition(self._received(awaited), timeout=step.seconds or None)
         follow_ons = [step for step in shape.steps if step.kind is Kind.FOLLOW_ON]
+        # Started, not awaited: a session ends at its discharge, its follow-ons run on.
         await asyncio.gather(
             *(
-                workflow.execute_child_workflow(
+                workflow.start_child_workflow(
                     NoOpSession.run,
                     Shape(steps=[Step(kind=Kind.ACTIVITY)] * step.activities, inputs=[]),
                     id=f"{workflow.info().workflow_id}-follow-on-{number}",
+                    parent_close_policy=ParentClosePolicy.ABANDON,
                 )
                 for number, step in enumerate(follow_ons)
             )

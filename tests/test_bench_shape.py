@@ -71,6 +71,8 @@ async def test_a_footprint_adds_follow_on_workflows_with_its_activities_and_task
             await handle.result()
             follow_ons = [s for s in each.steps if s.kind is Kind.FOLLOW_ON]
             ids = [workflow_id, *(f"{workflow_id}-follow-on-{n}" for n in range(len(follow_ons)))]
+            for follow_on in ids[1:]:  # they run on after their parent
+                await client.get_workflow_handle(follow_on).result()
             events = [
                 event
                 for run in ids
