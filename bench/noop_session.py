@@ -13,7 +13,6 @@ and workflow tasks that the session set off in other workflows, as the dev serve
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from enum import StrEnum
@@ -59,8 +58,8 @@ class Shape(BaseModel):
     inputs: list[Input]
 
     def with_footprint(self, activities: int, workflow_tasks: int) -> Shape:
-        """This shape, then follow-on workflows (children started together at its end, and left
-        to run on) that share `activities` more no-op activities, as many as make about
+        """This shape, then follow-on workflows (children started one by one at its end, and
+        left to run on) that share `activities` more no-op activities, as many as make about
         `workflow_tasks` more workflow tasks: each brings `FOLLOW_ON_TASKS` (its own first and
         its parent's, which sees it started) and one per activity. They stand for the work a
         session sets off in other workflows, such as its REMS filing and its course starting
@@ -99,18 +98,15 @@ class NoOpSession:
                 awaited += 1
                 await workflow.wait_condition(self._received(awaited), timeout=step.seconds or None)
         follow_ons = [step for step in shape.steps if step.kind is Kind.FOLLOW_ON]
-        # Started, not awaited: a session ends at its discharge, its follow-ons run on.
-        await asyncio.gather(
-            *(
-                workflow.start_child_workflow(
-                    NoOpSession.run,
-                    Shape(steps=[Step(kind=Kind.ACTIVITY)] * step.activities, inputs=[]),
-                    id=f"{workflow.info().workflow_id}-follow-on-{number}",
-                    parent_close_policy=ParentClosePolicy.ABANDON,
-                )
-                for number, step in enumerate(follow_ons)
+        # Started one by one, each start a workflow task of the parent's; not awaited: a
+        # session ends at its discharge, and its follow-ons run on.
+        for number, step in enumerate(follow_ons):
+            await workflow.start_child_workflow(
+                NoOpSession.run,
+                Shape(steps=[Step(kind=Kind.ACTIVITY)] * step.activities, inputs=[]),
+                id=f"{workflow.info().workflow_id}-follow-on-{number}",
+                parent_close_policy=ParentClosePolicy.ABANDON,
             )
-        )
 
     def _received(self, count: int) -> Callable[[], bool]:
         return lambda: self._inputs >= count
